@@ -1,0 +1,60 @@
+# Skyreel. `make dev` runs the whole platform locally; `make test` runs every check. Both set up
+# everything they need on a fresh machine (uv + the locked Python environment, and npm for the CDK CLI).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(PYTHON) -m uv
+PYTEST_WORKERS ?= 2
+
+export UV_PYTHON_DOWNLOADS := never
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: dev test setup lint typecheck unit integration infra synth invoke bench clean
+
+## The locked Python environment (runtime, local cloud, CDK and dev tools).
+$(VENV)/.synced: pyproject.toml uv.lock
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
+	@touch $@
+
+## The CDK CLI, pinned in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.synced node_modules/.installed
+
+dev: $(VENV)/.synced  ## the platform on http://127.0.0.1:8000 (PORT=... to change); Ctrl-C to stop
+	$(PY) -m infra.local
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.synced
+	$(VENV)/bin/mypy functions infra bench
+
+unit: $(VENV)/.synced
+	$(VENV)/bin/pytest tests/unit -n $(PYTEST_WORKERS) -q
+
+integration: $(VENV)/.synced
+	$(VENV)/bin/pytest tests/integration -n $(PYTEST_WORKERS) -q
+
+infra: setup
+	$(VENV)/bin/pytest tests/infra -n $(PYTEST_WORKERS) -q
+
+test: setup lint typecheck  ## lint, types, then unit + integration + infra tests in parallel
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
+
+synth: setup  ## the CloudFormation templates into cdk.out/, offline
+	npx cdk synth -q
+
+invoke: $(VENV)/.synced  ## make invoke FN=platform EVENT=events/apigw-rest-get-health.json
+	$(PY) -m infra.local.invoke $(FN) $(EVENT)
+
+bench: $(VENV)/.synced  ## the benchmarks, each printing ratios against a baseline from the same run
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache

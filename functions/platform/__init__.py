@@ -1,0 +1,1 @@
+"""The platform's own endpoints: dependency health, and the API's merged OpenAPI document."""

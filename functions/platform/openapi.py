@@ -1,0 +1,71 @@
+"""The API's OpenAPI document: every domain's resolver schema merged into one (powertools' OpenAPIMerge).
+
+Each API function keeps its own resolver; here we import every `functions/<domain>/handler.py` that
+has one and merge their schemas, so the document always matches the deployed code.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+from aws_lambda_powertools.event_handler.openapi.models import Server
+from aws_lambda_powertools.event_handler.openapi import swagger_ui
+from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
+
+import functions
+
+TITLE = "Skyreel API"
+VERSION = "1.0.0"
+DESCRIPTION = ("Upload videos, get adaptive HLS streams, search and analytics. Protected routes take "
+               "`Authorization: Bearer <access token>` or `X-API-Key: <key>`.")
+
+
+def api_resolvers() -> dict[str, APIGatewayRestResolver]:
+    """The resolver of every domain that serves HTTP, by domain name."""
+    resolvers = {}
+    for module in pkgutil.iter_modules(functions.__path__):
+        if not module.ispkg or module.name == "shared":
+            continue
+        try:
+            handler = importlib.import_module(f"functions.{module.name}.handler")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"functions.{module.name}.handler":
+                continue  # a domain without HTTP handlers (e.g. an event consumer)
+            raise
+        app = getattr(handler, "app", None)
+        if isinstance(app, APIGatewayRestResolver):
+            resolvers[module.name] = app
+    return resolvers
+
+
+@functools.cache
+def _merge() -> OpenAPIMerge:
+    merge = OpenAPIMerge(title=TITLE, version=VERSION, description=DESCRIPTION, servers=[Server(url="/")],
+                         on_conflict="error")
+    for app in api_resolvers().values():
+        merge.add_schema(app.get_openapi_schema(title=TITLE, version=VERSION))
+    return merge
+
+
+def merged_schema() -> dict[str, Any]:
+    return _merge().get_openapi_schema()
+
+
+@functools.cache
+def merged_schema_json() -> str:
+    return _merge().get_openapi_json_schema()
+
+
+@functools.cache
+def swagger_html() -> str:
+    """Swagger UI with its assets inlined (no CDN fetch) and the merged document embedded."""
+    assets = Path(swagger_ui.__file__).parent
+    spec = merged_schema_json().replace("</", "<\\/")  # keep the JSON from closing the script tag
+    return generate_swagger_html(spec, (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+                                 (assets / "swagger-ui.min.css").read_text(encoding="utf-8"), "", None)

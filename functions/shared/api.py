@@ -1,0 +1,101 @@
+"""The HTTP edge every API function shares: a resolver factory and the one error mapper.
+
+Handlers stay thin: pydantic validation happens in the resolver, logic raises domain errors, and
+this module turns each error into `{"error": {"code", "message", "details"}}` with the right status.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from functions.shared import errors
+from functions.shared.observability import logger
+
+API_PREFIX = "/api/v1"
+
+_STATUS: dict[type[errors.SkyreelError], HTTPStatus] = {
+    errors.MalformedRequestError: HTTPStatus.BAD_REQUEST,
+    errors.UnauthenticatedError: HTTPStatus.UNAUTHORIZED,
+    errors.ForbiddenError: HTTPStatus.FORBIDDEN,
+    errors.NotFoundError: HTTPStatus.NOT_FOUND,
+    errors.ConflictError: HTTPStatus.CONFLICT,
+    errors.PayloadTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    errors.UnsupportedMediaTypeError: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    errors.ValidationFailedError: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.ThrottledError: HTTPStatus.TOO_MANY_REQUESTS,
+    errors.DependencyUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def status_for(error: errors.SkyreelError) -> HTTPStatus:
+    for cls in type(error).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def error_response(status: HTTPStatus, code: str, message: str, details: list[Any] | None = None,
+                   headers: dict[str, str] | None = None) -> Response[str]:
+    body = {"error": {"code": code, "message": message, "details": details or []}}
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body),
+                    headers=headers)
+
+
+def json_response(status: HTTPStatus, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(status_code=status, content_type="application/json",
+                    body=json.dumps(body, default=str), headers=headers)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"location": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", ""),
+         "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+
+
+def create_resolver() -> APIGatewayRestResolver:
+    """An API Gateway (REST) resolver with pydantic validation and Skyreel's error contract."""
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.exception_handler(errors.SkyreelError)
+    def _domain_error(exc: errors.SkyreelError) -> Response[str]:
+        status = status_for(exc)
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.ThrottledError) else None
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            logger.warning("request failed", extra={"code": exc.code, "reason": exc.message})
+        return error_response(status, exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(exc: RequestValidationError) -> Response[str]:
+        details = _validation_details(exc)
+        # A body that is not JSON at all is malformed (400); JSON of the wrong shape is invalid (422).
+        if any(d["type"] == "json_invalid" for d in details):
+            return error_response(HTTPStatus.BAD_REQUEST, errors.MalformedRequestError.code,
+                                  "The request body is not valid JSON.", details)
+        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, errors.ValidationFailedError.code,
+                              "The request did not pass validation.", details)
+
+    @app.exception_handler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response[str]:
+        status = HTTPStatus(exc.status_code)
+        return error_response(status, status.phrase.lower().replace(" ", "_"), str(exc.msg))
+
+    @app.not_found
+    def _no_route(_: Exception) -> Response[str]:
+        return error_response(HTTPStatus.NOT_FOUND, errors.NotFoundError.code,
+                              f"No route for {app.current_event.http_method} {app.current_event.path}.")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, errors.SkyreelError.code,
+                              "Something went wrong on our side; it has been logged.")
+
+    return app

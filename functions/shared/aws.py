@@ -1,0 +1,70 @@
+"""boto3 clients, created lazily and once per process (a warm Lambda reuses them).
+
+The endpoint comes from the environment: boto3 honours `AWS_ENDPOINT_URL` (and per-service
+`AWS_ENDPOINT_URL_<SERVICE>`) natively, so the same code talks to AWS, the local cloud or LocalStack.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+# Standard retry mode with a short connect timeout: a Lambda should fail fast and let its caller retry.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=20)
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+@functools.cache
+def client(service: str) -> Any:
+    return _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def dynamodb() -> DynamoDBClient:
+    return client("dynamodb")  # type: ignore[no-any-return]
+
+
+@functools.cache
+def dynamodb_resource() -> DynamoDBServiceResource:
+    return _session().resource("dynamodb", config=_CONFIG)
+
+
+def s3() -> S3Client:
+    return client("s3")  # type: ignore[no-any-return]
+
+
+def sqs() -> SQSClient:
+    return client("sqs")  # type: ignore[no-any-return]
+
+
+def events() -> EventBridgeClient:
+    return client("events")  # type: ignore[no-any-return]
+
+
+def secrets() -> SecretsManagerClient:
+    return client("secretsmanager")  # type: ignore[no-any-return]
+
+
+def stepfunctions() -> SFNClient:
+    return client("stepfunctions")  # type: ignore[no-any-return]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that switch endpoints or mock_aws contexts call this)."""
+    client.cache_clear()
+    dynamodb_resource.cache_clear()
+    _session.cache_clear()

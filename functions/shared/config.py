@@ -1,0 +1,67 @@
+"""Typed settings read from the environment the topology gives each function.
+
+Settings are read on first use, not at import: a handler module must import without its environment
+(the OpenAPI merge and the topology tests import every handler).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Stage(StrEnum):
+    LOCAL = "local"
+    DEV = "dev"
+    PROD = "prod"
+
+
+class PlatformSettings(BaseSettings):
+    """What every function knows about where it runs."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    skyreel_stage: Stage = Stage.LOCAL
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    service_name: str = Field(default="skyreel", validation_alias="POWERTOOLS_SERVICE_NAME")
+
+
+@functools.cache
+def platform_settings() -> PlatformSettings:
+    return PlatformSettings()
+
+
+class ResourceKind(StrEnum):
+    TABLE = "table"
+    BUCKET = "bucket"
+    QUEUE = "queue"
+
+
+_SUFFIXES = {"_TABLE_NAME": ResourceKind.TABLE, "_BUCKET_NAME": ResourceKind.BUCKET,
+             "_QUEUE_URL": ResourceKind.QUEUE}
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """A resource this function was granted, as its environment names it (e.g. `videos` table)."""
+
+    kind: ResourceKind
+    name: str  # logical id, from the env var's prefix
+    address: str  # table/bucket name or queue URL
+
+
+def granted_resources(environ: Mapping[str, str] | None = None) -> list[ResourceRef]:
+    """Every table, bucket and queue the topology granted this function, read from its environment."""
+    environ = os.environ if environ is None else environ
+    refs = []
+    for key, value in sorted(environ.items()):
+        for suffix, kind in _SUFFIXES.items():
+            if key.endswith(suffix) and value:
+                refs.append(ResourceRef(kind, key.removesuffix(suffix).lower(), value))
+    return refs

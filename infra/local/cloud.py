@@ -1,0 +1,265 @@
+"""The embedded local cloud: the whole topology on one machine, no Docker, no AWS account.
+
+    moto server (S3, SQS, DynamoDB + streams, Step Functions, EventBridge, Secrets Manager)
+      ^  resources provisioned from the topology, data restored from the state directory
+      |
+    Lambda runtime (a sandbox process pool per function)  <- pollers (SQS, streams, rules)
+      ^                                                   <- Step Functions tasks (moto hook)
+      |
+    front door (CloudFront layout: /api -> API Gateway semantics, /media, /)
+
+`LocalCloud(...).start()` brings it all up and returns once healthy; `stop()` snapshots and tears down.
+The same class backs `make dev` and the integration tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import uvicorn
+from botocore.config import Config
+from cryptography.hazmat.primitives.asymmetric import rsa
+from moto.server import ThreadedMotoServer
+
+from infra.local import stepfunctions
+from infra.local.frontdoor import FrontDoor
+from infra.local.gateway import ApiGateway
+from infra.local.names import REGION, LocalNames
+from infra.local.provision import Provisioner
+from infra.local.runtime import LambdaRuntime
+from infra.local.signing import Verifier, key_id_for, load_private_key
+from infra.local.sources import start_pollers
+from infra.local.state import StateStore
+from infra.model import ROOT, Topology
+
+log = logging.getLogger("skyreel.local")
+
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "skyreel-local", "AWS_SECRET_ACCESS_KEY": "skyreel-local"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class AwsClients:
+    """boto3 clients for the local endpoint, one per service, shared by the cloud's own threads."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self._session = boto3.session.Session(aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                              aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                                              region_name=REGION)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._config = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32,
+                              read_timeout=30)
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(  # type: ignore[call-overload]
+                    service, endpoint_url=self.endpoint, config=self._config)
+            return self._clients[service]
+
+
+def console_log_sink(stream: Any = None) -> Callable[[str, str], None]:
+    """Label each log line with its function; render powertools' JSON lines as one readable line."""
+    out = stream or sys.stderr
+    lock = threading.Lock()
+
+    def sink(source: str, line: str) -> None:
+        text = line
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if isinstance(record, dict) and "_aws" in record:
+                return  # an EMF metrics document: CloudWatch reads these, a developer does not
+            if isinstance(record, dict) and "message" in record:
+                extras = {k: v for k, v in record.items() if k not in {
+                    "level", "message", "timestamp", "service", "location", "cold_start", "function_name",
+                    "function_memory_size", "function_arn", "function_request_id", "xray_trace_id",
+                    "sampling_rate"}}
+                text = f"{record.get('level', 'INFO'):<7} {record['message']}" + (
+                    f"  {json.dumps(extras, default=str)}" if extras else "")
+        with lock:
+            out.write(f"{source:>14} | {text}\n")
+            out.flush()
+
+    return sink
+
+
+@dataclass
+class LocalCloud:
+    topology: Topology
+    port: int = 8000
+    aws_port: int = 0  # 0: pick a free one
+    state_dir: Path | None = None
+    web_root: Path | None = None
+    log_sink: Callable[[str, str], None] = field(default_factory=console_log_sink)
+    snapshot_interval_s: float = 30.0
+    prewarm: bool = True
+    names: LocalNames = field(init=False)
+    runtime: LambdaRuntime = field(init=False)
+    gateway: ApiGateway = field(init=False)
+    aws: AwsClients = field(init=False)
+    started_in_s: float = field(init=False, default=0.0)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    def function_environment(self) -> dict[str, str]:
+        """What every sandbox gets besides its own topology environment."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "SKYREEL_"))}
+        env.update(LOCAL_CREDENTIALS)
+        env.update({
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+            "SKYREEL_PUBLIC_URL": self.url,
+        })
+        return env
+
+    def start(self) -> LocalCloud:
+        started = time.perf_counter()
+        self.aws_port = self.aws_port or free_port()
+        # moto's Step Functions engine calls Lambda back through this port (see ARCHITECTURE.md).
+        os.environ["MOTO_PORT"] = str(self.aws_port)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines drown ours
+        self._moto.start()
+        self._configure_moto()
+        self.names = LocalNames(self.aws_endpoint)
+        self.aws = AwsClients(self.aws_endpoint)
+        self.store = StateStore(self.state_dir, self.topology, self.names, self.aws) if self.state_dir else None
+        provisioner = Provisioner(self.topology, self.names, self.aws)
+        if self.store:
+            provisioner.seed_secrets(self.store.saved_secrets())
+        provisioner.create_resources()
+        if self.store:
+            restored = self.store.restore()
+            if restored["items"] or restored["objects"]:
+                log.info("restored %(items)d items and %(objects)d objects", restored)
+        provisioner.wire_triggers()
+
+        base_env = self.function_environment()
+        functions = []
+        for fn in self.topology.functions:
+            env = {**base_env, **self.topology.environment_for(fn, self.names)}
+            env.update({"AWS_LAMBDA_FUNCTION_NAME": self.names.function_name(fn),
+                        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
+                        "SKYREEL_FUNCTION_ARN": self.names.function_arn(fn), "_HANDLER": fn.handler})
+            functions.append((fn, env))
+        self.runtime = LambdaRuntime(functions, self.log_sink)
+        self._uninstall_hook = stepfunctions.install(
+            self.runtime, {self.names.function_name(fn): fn.id for fn in self.topology.functions})
+
+        self._stop = threading.Event()
+        self._pollers = start_pollers(self.topology, self.names, self.aws, self.runtime, self._stop)
+        self.gateway = ApiGateway(self.topology.api, lambda fid, event: self.runtime.invoke(fid, event).result)
+        self._serve()
+        if self.prewarm:
+            self._prewarm()
+        if self.store:
+            threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
+        self.started_in_s = time.perf_counter() - started
+        return self
+
+    def _configure_moto(self) -> None:
+        request = urllib.request.Request(  # noqa: S310 - our own loopback server
+            f"{self.aws_endpoint}/moto-api/config", method="POST",
+            data=json.dumps({"stepfunctions": {"execute_state_machine": True},
+                             "lambda": {"use_docker": False}}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            response.read()
+
+    def media_verifier(self) -> Verifier | None:
+        media = self.topology.media
+        if media is None:
+            return None
+        pem = self.aws.client("secretsmanager").get_secret_value(
+            SecretId=self.names.secret(media.signing_secret))["SecretString"]
+        public_key: rsa.RSAPublicKey = load_private_key(pem).public_key()
+        return Verifier({key_id_for(public_key): public_key})
+
+    def _serve(self) -> None:
+        media = self.topology.media
+        front = FrontDoor(
+            self.gateway, media=media,
+            media_bucket=self.topology.bucket(media.bucket) if media else None,
+            media_bucket_name=self.names.bucket(media.bucket) if media else None,
+            s3=self.aws.client("s3"), verifier=self.media_verifier(),
+            web_root=self.web_root or ROOT / self.topology.web_root,
+            access_log=lambda line: self.log_sink("frontdoor", line))
+        config = uvicorn.Config(front.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._server_thread = threading.Thread(target=self._server.run, name="frontdoor", daemon=True)
+        self._server_thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._server_thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the front door could not listen on 127.0.0.1:{self.port}")
+            time.sleep(0.01)
+
+    def _prewarm(self) -> None:
+        """Start one sandbox per API function in the background, so first requests are warm."""
+        api_functions = {r.function for r in self.topology.api.routes}
+        for fid in api_functions:
+            threading.Thread(target=self.runtime.prewarm, args=(fid,), daemon=True, name=f"prewarm-{fid}").start()
+
+    def _snapshot_loop(self) -> None:
+        while not self._stop.wait(self.snapshot_interval_s):
+            self.snapshot()
+
+    def snapshot(self) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.save()
+        except Exception:
+            log.exception("snapshot failed; the previous one is kept")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.snapshot()
+        self._server.should_exit = True
+        self._server_thread.join(timeout=5)
+        for poller in self._pollers:
+            poller.join(timeout=3)
+        self.runtime.close()
+        self._uninstall_hook()
+        self._moto.stop()
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self.stop()

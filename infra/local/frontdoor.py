@@ -1,0 +1,165 @@
+"""The local CloudFront: one origin with the deployed path layout.
+
+- `/api/*` (every API prefix) -> API Gateway semantics (`gateway.py`) -> the function's sandbox;
+- `/media/*` -> the media bucket, with byte ranges, CORS, and CloudFront's signed-URL check for keys
+  that are not public;
+- everything else -> the dashboard in `web/`, served from disk so edits show on reload.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import anyio
+from botocore.exceptions import ClientError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from infra.local.gateway import ApiGateway, HttpRequest
+from infra.local.signing import SignatureRejected, Verifier, from_request
+from infra.model import Bucket, Media
+
+log = logging.getLogger("skyreel.local.frontdoor")
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_CHUNK = 1024 * 1024
+
+AccessLog = Callable[[str], None]
+
+
+class FrontDoor:
+    def __init__(self, gateway: ApiGateway, *, media: Media | None, media_bucket: Bucket | None,
+                 media_bucket_name: str | None, s3: Any, verifier: Verifier | None, web_root: Path,
+                 access_log: AccessLog) -> None:
+        self.gateway = gateway
+        self.media = media
+        self.media_bucket = media_bucket
+        self.media_bucket_name = media_bucket_name
+        self.s3 = s3
+        self.verifier = verifier
+        self.access_log = access_log
+        # API calls block on a sandbox; run them on threads with a bound wide enough for bursts.
+        self.limiter = anyio.CapacityLimiter(64)
+        routes: list[Route | Mount] = [
+            Route(f"{prefix.rstrip('/')}/{{rest:path}}", self.api, methods=_METHODS)
+            for prefix in gateway.api.prefixes
+        ]
+        if media is not None:
+            routes.append(Route(f"{media.path_prefix.rstrip('/')}/{{key:path}}", self.media_object,
+                                methods=["GET", "HEAD", "OPTIONS"]))
+        web_root.mkdir(parents=True, exist_ok=True)
+        routes.append(Mount("/", StaticFiles(directory=web_root, html=True)))
+        self.app = Starlette(routes=routes)
+
+    async def api(self, request: Request) -> Response:
+        started = time.perf_counter()
+        http_request = HttpRequest(
+            method=request.method,
+            path=request.url.path,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+            query=[(k, v) for k, v in request.query_params.multi_items()],
+            body=await request.body(),
+            source_ip=request.client.host if request.client else "127.0.0.1",
+            host=request.headers.get("host", ""),
+        )
+        result = await anyio.to_thread.run_sync(self.gateway.handle, http_request, limiter=self.limiter)
+        self.access_log(f"{request.method} {request.url.path} {result.status} "
+                        f"{(time.perf_counter() - started) * 1000:.1f}ms {result.function or '-'}")
+        response = Response(result.body, status_code=result.status)
+        del response.headers["content-length"]
+        response.raw_headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in result.headers)
+        response.headers["content-length"] = str(len(result.body))
+        return response
+
+    def _cors_headers(self, request: Request) -> dict[str, str]:
+        cors = self.media_bucket.cors if self.media_bucket else None
+        origin = request.headers.get("origin")
+        if cors is None or origin is None:
+            return {}
+        if "*" not in cors.allowed_origins and origin not in cors.allowed_origins:
+            return {}
+        return {
+            "access-control-allow-origin": "*" if "*" in cors.allowed_origins else origin,
+            "access-control-allow-methods": ", ".join(cors.allowed_methods),
+            "access-control-allow-headers": ", ".join(cors.allowed_headers),
+            "access-control-expose-headers": ", ".join(cors.exposed_headers),
+            "access-control-max-age": str(cors.max_age_s),
+        }
+
+    async def media_object(self, request: Request) -> Response:
+        assert self.media is not None
+        key = request.path_params["key"]
+        cors = self._cors_headers(request)
+        if request.method == "OPTIONS":
+            return Response(status_code=HTTPStatus.OK if cors else HTTPStatus.FORBIDDEN, headers=cors)
+        if not key.startswith(self.media.public_key_prefixes):
+            denied = self._check_signature(request)
+            if denied:
+                self.access_log(f"{request.method} {request.url.path} 403 media ({denied})")
+                return Response(f"<Error><Code>AccessDenied</Code><Message>{denied}</Message></Error>",
+                                status_code=HTTPStatus.FORBIDDEN, media_type="application/xml", headers=cors)
+        return await self._serve_object(request, key, cors)
+
+    def _check_signature(self, request: Request) -> str | None:
+        if self.verifier is None:
+            return "no signing key is configured"
+        signed = from_request(request.url.scheme, request.headers.get("host", ""), request.url.path,
+                              request.url.query, request.cookies,
+                              request.client.host if request.client else "127.0.0.1")
+        try:
+            self.verifier.verify(signed)
+        except SignatureRejected as exc:
+            return str(exc)
+        return None
+
+    async def _serve_object(self, request: Request, key: str, cors: dict[str, str]) -> Response:
+        params: dict[str, Any] = {"Bucket": self.media_bucket_name, "Key": key}
+        if "range" in request.headers:
+            params["Range"] = request.headers["range"]
+        for header, param in (("if-none-match", "IfNoneMatch"), ("if-match", "IfMatch")):
+            if header in request.headers:
+                params[param] = request.headers[header]
+        call = self.s3.head_object if request.method == "HEAD" else self.s3.get_object
+        try:
+            obj = await anyio.to_thread.run_sync(lambda: call(**params))
+        except ClientError as exc:
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
+            code = exc.response.get("Error", {}).get("Code", "Error")
+            if code in {"NoSuchKey", "404", "NotFound"}:
+                status = HTTPStatus.NOT_FOUND
+            self.access_log(f"{request.method} {request.url.path} {status} media")
+            return Response(status_code=status, headers=cors)
+        status = HTTPStatus.PARTIAL_CONTENT if "ContentRange" in obj else HTTPStatus.OK
+        headers = {
+            **cors,
+            "accept-ranges": "bytes",
+            "content-type": obj.get("ContentType") or "application/octet-stream",
+            "content-length": str(obj["ContentLength"]),
+            "etag": obj.get("ETag", ""),
+            "last-modified": obj["LastModified"].strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        }
+        if obj.get("CacheControl"):
+            headers["cache-control"] = obj["CacheControl"]
+        if "ContentRange" in obj:
+            headers["content-range"] = obj["ContentRange"]
+        self.access_log(f"{request.method} {request.url.path} {int(status)} media")
+        if request.method == "HEAD":
+            return Response(status_code=status, headers=headers)
+        body = obj["Body"]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while chunk := await anyio.to_thread.run_sync(body.read, _CHUNK):
+                    yield chunk
+            finally:
+                body.close()
+
+        return StreamingResponse(chunks(), status_code=status, headers=headers)

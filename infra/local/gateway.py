@@ -1,0 +1,268 @@
+"""API Gateway (REST, Lambda proxy) semantics with no HTTP server in them, so they test in isolation.
+
+Given a request, `ApiGateway.handle` does what API Gateway does: match a declared route, throttle,
+run the REQUEST authorizer (with its result cache), build the proxy event, invoke the function and
+turn its proxy response (or its failure) into an HTTP response. The front door adds the sockets.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from infra.local.names import ACCOUNT, REGION
+from infra.local.runtime import InvocationError, ThrottledError
+from infra.model import Api, Auth, Route
+
+API_ID = "local"
+LOCAL_STAGE = "local"
+
+Invoke = Callable[[str, Any], Any]  # (function id, event) -> result; raises InvocationError
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str
+    headers: Sequence[tuple[str, str]]  # as received, repeated names kept
+    query: Sequence[tuple[str, str]]
+    body: bytes
+    source_ip: str
+    host: str
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    function: str | None = None
+
+
+@dataclass
+class _CachedPolicy:
+    principal_id: str
+    policy: dict[str, Any]
+    context: dict[str, Any]
+    expires: float
+
+
+class _TokenBucket:
+    """The stage throttle: `rate` requests a second on average, bursts of up to `burst`."""
+
+    def __init__(self, rate: int, burst: int) -> None:
+        self.rate, self.capacity = float(rate), float(burst)
+        self.tokens, self.updated = float(burst), time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
+def _multi(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return grouped
+
+
+def _single(multi: Mapping[str, list[str]]) -> dict[str, str]:
+    return {k: v[-1] for k, v in multi.items()}
+
+
+def _stringify_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """API Gateway passes authorizer context values through only as string, number or boolean."""
+    return {k: v for k, v in context.items() if isinstance(v, str | int | float | bool)}
+
+
+def _allows(policy: Mapping[str, Any], method_arn: str) -> bool:
+    """IAM evaluation for execute-api: an explicit Deny wins, else some Allow must match."""
+    allowed = False
+    statements = policy.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        actions = actions if isinstance(actions, list) else [actions]
+        if not any(fnmatch.fnmatchcase("execute-api:Invoke", a) for a in actions):
+            continue
+        resources = statement.get("Resource", [])
+        resources = resources if isinstance(resources, list) else [resources]
+        if any(fnmatch.fnmatchcase(method_arn, r) for r in resources):
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+@dataclass
+class ApiGateway:
+    api: Api
+    invoke: Invoke
+    _routes: list[tuple[Route, re.Pattern[str]]] = field(init=False)
+    _cache: dict[tuple[str, ...], _CachedPolicy] = field(init=False, default_factory=dict)
+    _cache_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    authorizer_calls: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        # Static segments beat parameters, as API Gateway picks the most specific resource.
+        ordered = sorted(self.api.routes, key=lambda r: (r.path.count("{"), -len(r.path)))
+        self._routes = [(route, route.regex()) for route in ordered]
+        self._throttle = _TokenBucket(self.api.throttle_rate, self.api.throttle_burst)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route, pattern in self._routes:
+            found = pattern.match(path)
+            if found and route.method == method:
+                return route, found.groupdict()
+        return None
+
+    def _gateway(self, response_type: str, request_id: str, extra: list[tuple[str, str]] | None = None) -> HttpResponse:
+        response = self.api.gateway_response(response_type)
+        headers = [("content-type", "application/json"), ("x-amzn-requestid", request_id),
+                   ("x-amzn-errortype", response_type)]
+        return HttpResponse(response.status, headers + (extra or []), response.body().encode())
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        matched = self.match(request.method, request.path)
+        if matched is None:
+            return self._gateway("MISSING_AUTHENTICATION_TOKEN", request_id)
+        route, path_params = matched
+        if len(request.body) > self.api.max_body_bytes:
+            return self._gateway("REQUEST_TOO_LARGE", request_id)
+        if not self._throttle.take():
+            return self._gateway("THROTTLED", request_id)
+        event = self._proxy_event(request, route, path_params, request_id)
+        if route.auth is Auth.PROTECTED:
+            denied = self._authorize(event, request_id)
+            if denied is not None:
+                return denied
+        try:
+            result = self.invoke(route.function, event)
+        except ThrottledError:
+            return self._gateway("THROTTLED", request_id)
+        except InvocationError as exc:
+            kind = "INTEGRATION_TIMEOUT" if exc.error_type == "Sandbox.Timedout" else "INTEGRATION_FAILURE"
+            return self._gateway(kind, request_id)
+        response = self._proxy_response(result, request_id)
+        response.function = route.function
+        return response
+
+    def _method_arn(self, method: str, path: str) -> str:
+        return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{LOCAL_STAGE}/{method}{path}"
+
+    def _proxy_event(self, request: HttpRequest, route: Route, path_params: dict[str, str],
+                     request_id: str) -> dict[str, Any]:
+        multi_headers = _multi(request.headers)
+        multi_query = _multi(request.query)
+        now = datetime.now(UTC)
+        body: str | None = None
+        is_base64 = False
+        if request.body:
+            try:
+                body = request.body.decode("utf-8")
+            except UnicodeDecodeError:
+                body, is_base64 = base64.b64encode(request.body).decode(), True
+        user_agent = _single(multi_headers).get("user-agent", "")
+        return {
+            "resource": route.path,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": _single(multi_headers),
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": _single(multi_query) or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": path_params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "accountId": ACCOUNT,
+                "apiId": API_ID,
+                "resourceId": route.path,
+                "resourcePath": route.path,
+                "httpMethod": request.method,
+                "path": f"/{LOCAL_STAGE}{request.path}",
+                "protocol": "HTTP/1.1",
+                "stage": LOCAL_STAGE,
+                "domainName": request.host,
+                "requestId": request_id,
+                "extendedRequestId": request_id,
+                "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "requestTimeEpoch": int(now.timestamp() * 1000),
+                "identity": {"sourceIp": request.source_ip, "userAgent": user_agent},
+            },
+            "body": body,
+            "isBase64Encoded": is_base64,
+        }
+
+    def _authorize(self, event: dict[str, Any], request_id: str) -> HttpResponse | None:
+        authorizer = self.api.authorizer
+        assert authorizer is not None  # the topology refuses protected routes without one
+        headers = {k.lower(): v for k, v in event["headers"].items()}
+        identity = tuple(headers.get(h.lower(), "") for h in authorizer.identity_headers)
+        if authorizer.identity_headers and not all(identity):
+            return self._gateway("UNAUTHORIZED", request_id)
+        method_arn = self._method_arn(event["httpMethod"], event["path"])
+        cached = self._cached(identity) if authorizer.identity_headers and authorizer.ttl_s else None
+        if cached is None:
+            auth_event = {"type": "REQUEST", "methodArn": method_arn,
+                          **{k: event[k] for k in ("resource", "path", "httpMethod", "headers", "multiValueHeaders",
+                                                   "queryStringParameters", "multiValueQueryStringParameters",
+                                                   "pathParameters", "stageVariables", "requestContext")}}
+            self.authorizer_calls += 1
+            try:
+                result = self.invoke(authorizer.function, auth_event)
+            except InvocationError as exc:
+                if exc.message == "Unauthorized":  # the documented way for an authorizer to say 401
+                    return self._gateway("UNAUTHORIZED", request_id)
+                return self._gateway("AUTHORIZER_FAILURE", request_id)
+            if not isinstance(result, dict) or "policyDocument" not in result:
+                return self._gateway("AUTHORIZER_FAILURE", request_id)
+            cached = _CachedPolicy(str(result.get("principalId", "")), result["policyDocument"],
+                                   _stringify_context(result.get("context") or {}),
+                                   time.monotonic() + authorizer.ttl_s)
+            if authorizer.identity_headers and authorizer.ttl_s:
+                with self._cache_lock:
+                    self._cache[identity] = cached
+        if not _allows(cached.policy, method_arn):
+            return self._gateway("ACCESS_DENIED", request_id)
+        event["requestContext"]["authorizer"] = {"principalId": cached.principal_id, **cached.context}
+        return None
+
+    def _cached(self, identity: tuple[str, ...]) -> _CachedPolicy | None:
+        with self._cache_lock:
+            entry = self._cache.get(identity)
+            if entry and entry.expires > time.monotonic():
+                return entry
+            self._cache.pop(identity, None)
+            return None
+
+    def _proxy_response(self, result: Any, request_id: str) -> HttpResponse:
+        if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
+            return self._gateway("INTEGRATION_FAILURE", request_id)
+        headers: list[tuple[str, str]] = [(k.lower(), str(v)) for k, v in (result.get("headers") or {}).items()]
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            headers = [h for h in headers if h[0] != key.lower()]
+            headers.extend((key.lower(), str(v)) for v in values)
+        raw = result.get("body") or ""
+        body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+        headers.append(("x-amzn-requestid", request_id))
+        return HttpResponse(result["statusCode"], headers, body)
+
+
+def json_body(response: HttpResponse) -> Any:
+    return json.loads(response.body)

@@ -1,0 +1,559 @@
+"""The vocabulary of the topology: plain, frozen descriptions with no AWS or moto code in them.
+
+`infra/topology.py` declares Skyreel with these types once; `infra/aws` turns the declaration into
+CDK constructs and `infra/local` into resources in the embedded local cloud. Anything a back end
+needs to know (names, environment variables, grants) is derived here so both derive it the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_T = TypeVar("_T")
+
+
+def _check_id(kind: str, value: str) -> None:
+    if not _ID.match(value):
+        raise ValueError(f"{kind} id {value!r} must be snake_case (it becomes env var and resource names)")
+
+
+class Access(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    READ_WRITE = "read_write"
+
+
+class Auth(StrEnum):
+    PUBLIC = "public"  # no authorizer
+    PROTECTED = "protected"  # the API's authorizer runs first; its principal reaches the handler
+
+
+# --- resources -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A DynamoDB table (one per domain). Keys are strings; on-demand billing."""
+
+    id: str
+    partition_key: str = "pk"
+    sort_key: str | None = "sk"
+    indexes: tuple[Index, ...] = ()
+    stream: bool = False  # NEW_AND_OLD_IMAGES when on
+    ttl_attribute: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id("table", self.id)
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.id.upper()}_TABLE_NAME"
+
+
+@dataclass(frozen=True)
+class Cors:
+    allowed_methods: tuple[str, ...] = ("GET", "HEAD")
+    allowed_origins: tuple[str, ...] = ("*",)
+    allowed_headers: tuple[str, ...] = ("*",)
+    exposed_headers: tuple[str, ...] = ("ETag",)
+    max_age_s: int = 3600
+
+
+@dataclass(frozen=True)
+class Bucket:
+    id: str
+    cors: Cors | None = None
+    abort_incomplete_multipart_days: int | None = None
+    # Served by the CDN: the local front door mirrors CloudFront's behaviour for it.
+    website: bool = False
+
+    def __post_init__(self) -> None:
+        _check_id("bucket", self.id)
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.id.upper()}_BUCKET_NAME"
+
+
+@dataclass(frozen=True)
+class Queue:
+    """An SQS queue, always with a dead-letter queue so a poison message cannot loop forever."""
+
+    id: str
+    visibility_timeout_s: int = 60
+    max_receive_count: int = 3
+    retention_days: int = 4
+
+    def __post_init__(self) -> None:
+        _check_id("queue", self.id)
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.id.upper()}_QUEUE_URL"
+
+    @property
+    def dlq_id(self) -> str:
+        return f"{self.id}_dlq"
+
+
+@dataclass(frozen=True)
+class EventBus:
+    id: str
+
+    def __post_init__(self) -> None:
+        _check_id("event bus", self.id)
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.id.upper()}_EVENT_BUS_NAME"
+
+
+class SecretKind(StrEnum):
+    RSA_2048 = "rsa_2048"  # a PEM private key, generated when the secret is first created
+    RANDOM = "random"  # 48 random url-safe characters
+
+
+@dataclass(frozen=True)
+class Secret:
+    id: str
+    description: str
+    kind: SecretKind = SecretKind.RANDOM
+
+    def __post_init__(self) -> None:
+        _check_id("secret", self.id)
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.id.upper()}_SECRET_ID"
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    """A Step Functions workflow. The definition is an ASL file shared by both back ends.
+
+    The file refers to functions as `${fn_<function id>}` and to other resources as
+    `${table_<id>}`, `${bucket_<id>}`, `${bus_<id>}`; each back end substitutes its own names/ARNs.
+    """
+
+    id: str
+    definition: str  # path relative to the repository root
+    functions: tuple[str, ...] = ()  # function ids the workflow invokes
+    tables: tuple[str, ...] = ()
+    buckets: tuple[str, ...] = ()
+    buses: tuple[str, ...] = ()
+    timeout_s: int = 3600
+
+    def __post_init__(self) -> None:
+        _check_id("state machine", self.id)
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.id.upper()}_STATE_MACHINE_ARN"
+
+    def definition_text(self) -> str:
+        return (ROOT / self.definition).read_text()
+
+
+# --- compute and wiring -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A function's permission on one resource; it also decides the env var the function receives."""
+
+    resource: str
+    access: Access = Access.READ_WRITE
+
+
+class Packaging(StrEnum):
+    ZIP = "zip"  # code + the shared dependency layer
+    IMAGE = "image"  # a container image (functions/<domain>/Dockerfile), e.g. FFmpeg
+
+
+@dataclass(frozen=True)
+class Function:
+    id: str
+    handler: str  # dotted path "functions.<domain>.handler.lambda_handler"
+    description: str
+    memory_mb: int = 512
+    timeout_s: int = 10
+    reserved_concurrency: int | None = None
+    # How many invocations the local runtime runs at once when no reservation is set.
+    local_concurrency: int = 8
+    tables: tuple[Grant, ...] = ()
+    buckets: tuple[Grant, ...] = ()
+    queues: tuple[Grant, ...] = ()
+    buses: tuple[str, ...] = ()  # may put events
+    secrets: tuple[str, ...] = ()  # may read
+    state_machines: tuple[str, ...] = ()  # may start executions
+    environment: Mapping[str, str] = field(default_factory=dict)
+    packaging: Packaging = Packaging.ZIP
+
+    def __post_init__(self) -> None:
+        _check_id("function", self.id)
+        module, _, attr = self.handler.rpartition(".")
+        if not module or not attr:
+            raise ValueError(f"function {self.id}: handler {self.handler!r} must be module.attribute")
+
+    @property
+    def module(self) -> str:
+        return self.handler.rpartition(".")[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rpartition(".")[2]
+
+    @property
+    def domain(self) -> str:
+        """The folder under functions/ the handler lives in."""
+        parts = self.module.split(".")
+        return parts[1] if len(parts) > 1 and parts[0] == "functions" else parts[0]
+
+    @property
+    def service_name(self) -> str:
+        return f"skyreel-{self.id.replace('_', '-')}"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # from the API root, API Gateway style: "/api/v1/videos/{id}"
+    function: str
+    auth: Auth = Auth.PROTECTED
+
+    def __post_init__(self) -> None:
+        if self.method not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}:
+            raise ValueError(f"route {self.path}: unsupported method {self.method}")
+        if not self.path.startswith("/"):
+            raise ValueError(f"route {self.path}: path must start with /")
+
+    def regex(self) -> re.Pattern[str]:
+        """The path as a regex; `{name}` matches one segment and `{name+}` the rest (greedy)."""
+        pattern = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(self.path))
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
+        return re.compile(f"^{pattern}$")
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    """An API Gateway REQUEST authorizer. Results are cached per identity for `ttl_s` as API Gateway does.
+
+    With `identity_headers` set, a request missing any of them is refused with 401 without calling
+    the function (API Gateway's rule). With none, nothing is cached and the function always runs.
+    """
+
+    function: str
+    identity_headers: tuple[str, ...] = ()
+    ttl_s: int = 300
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """What API Gateway itself answers (no function ran), in the API's error shape.
+
+    `type` is an API Gateway ResponseType. MISSING_AUTHENTICATION_TOKEN is what API Gateway says for an
+    unknown route; we answer it as the 404 it really is.
+    """
+
+    type: str
+    status: int
+    code: str
+    message: str
+
+    def body(self) -> str:
+        return json.dumps({"error": {"code": self.code, "message": self.message, "details": []}})
+
+
+GATEWAY_RESPONSES = (
+    GatewayResponse("UNAUTHORIZED", 401, "unauthenticated", "Missing or invalid credentials."),
+    GatewayResponse("ACCESS_DENIED", 403, "forbidden", "These credentials may not call this route."),
+    GatewayResponse("MISSING_AUTHENTICATION_TOKEN", 404, "not_found", "No such route."),
+    GatewayResponse("THROTTLED", 429, "throttled", "Too many requests; slow down and retry."),
+    GatewayResponse("REQUEST_TOO_LARGE", 413, "payload_too_large", "The request body is over 10 MB."),
+    GatewayResponse("AUTHORIZER_FAILURE", 500, "internal_error", "The authorizer failed."),
+    GatewayResponse("INTEGRATION_FAILURE", 502, "bad_gateway", "The function failed to answer."),
+    GatewayResponse("INTEGRATION_TIMEOUT", 504, "gateway_timeout", "The function did not answer in time."),
+    GatewayResponse("DEFAULT_5XX", 502, "bad_gateway", "The function failed to answer."),
+)
+
+
+@dataclass(frozen=True)
+class Api:
+    name: str
+    routes: tuple[Route, ...]
+    authorizer: Authorizer | None = None
+    gateway_responses: tuple[GatewayResponse, ...] = GATEWAY_RESPONSES
+    stage: str = "prod"  # the API Gateway stage in AWS; the CDN hides it (origin path)
+    # Path prefixes the CDN sends to the API (CloudFront behaviours); everything else is static.
+    prefixes: tuple[str, ...] = ("/api/",)
+    throttle_rate: int = 100
+    throttle_burst: int = 200
+    max_body_bytes: int = 10 * 1024 * 1024  # API Gateway's payload limit
+
+    def gateway_response(self, response_type: str) -> GatewayResponse:
+        for response in self.gateway_responses:
+            if response.type == response_type:
+                return response
+        raise KeyError(response_type)
+
+
+@dataclass(frozen=True)
+class Media:
+    """How the CDN serves the media bucket under `path_prefix`.
+
+    Keys under one of `public_key_prefixes` are served to anyone; every other key needs a CloudFront
+    signed URL (canned or custom policy) made with the key in `signing_secret`.
+    """
+
+    bucket: str
+    path_prefix: str = "/media/"
+    public_key_prefixes: tuple[str, ...] = ("public/",)
+    signing_secret: str = "media_signing_key"
+
+
+# --- triggers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3ToQueue:
+    """Bucket notifications (ObjectCreated) delivered to a queue: the buffer in front of consumers."""
+
+    bucket: str
+    queue: str
+    prefix: str = ""
+    suffix: str = ""
+    events: tuple[str, ...] = ("s3:ObjectCreated:*",)
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    """SQS -> function in batches, with partial batch failure (ReportBatchItemFailures)."""
+
+    queue: str
+    function: str
+    batch_size: int = 10
+    max_batching_window_s: int = 0
+
+
+@dataclass(frozen=True)
+class StreamTrigger:
+    """DynamoDB stream -> function, with partial batch failure and a bounded retry count."""
+
+    table: str
+    function: str
+    batch_size: int = 100
+    retry_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """An EventBridge rule on a bus with exactly one target: a function or a state machine."""
+
+    id: str
+    bus: str
+    pattern: Mapping[str, object]
+    function: str | None = None
+    state_machine: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id("rule", self.id)
+        if (self.function is None) == (self.state_machine is None):
+            raise ValueError(f"rule {self.id}: give exactly one target (function or state_machine)")
+
+
+# --- the whole thing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Topology:
+    name: str
+    functions: tuple[Function, ...]
+    api: Api
+    tables: tuple[Table, ...] = ()
+    buckets: tuple[Bucket, ...] = ()
+    queues: tuple[Queue, ...] = ()
+    buses: tuple[EventBus, ...] = ()
+    secrets: tuple[Secret, ...] = ()
+    state_machines: tuple[StateMachine, ...] = ()
+    s3_to_queue: tuple[S3ToQueue, ...] = ()
+    queue_triggers: tuple[QueueTrigger, ...] = ()
+    stream_triggers: tuple[StreamTrigger, ...] = ()
+    rules: tuple[EventRule, ...] = ()
+    media: Media | None = None
+    web_root: str = "web"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # lookups
+    def function(self, function_id: str) -> Function:
+        return _find(self.functions, function_id, "function")
+
+    def table(self, table_id: str) -> Table:
+        return _find(self.tables, table_id, "table")
+
+    def bucket(self, bucket_id: str) -> Bucket:
+        return _find(self.buckets, bucket_id, "bucket")
+
+    def queue(self, queue_id: str) -> Queue:
+        return _find(self.queues, queue_id, "queue")
+
+    def bus(self, bus_id: str) -> EventBus:
+        return _find(self.buses, bus_id, "event bus")
+
+    def secret(self, secret_id: str) -> Secret:
+        return _find(self.secrets, secret_id, "secret")
+
+    def state_machine(self, machine_id: str) -> StateMachine:
+        return _find(self.state_machines, machine_id, "state machine")
+
+    def routes_of(self, function_id: str) -> tuple[Route, ...]:
+        return tuple(r for r in self.api.routes if r.function == function_id)
+
+    def environment_for(self, fn: Function, names: ResourceNames) -> dict[str, str]:
+        """The environment a function runs with, given how a back end names resources."""
+        env: dict[str, str] = {
+            "SKYREEL_STAGE": names.stage,
+            "POWERTOOLS_SERVICE_NAME": fn.service_name,
+            "POWERTOOLS_METRICS_NAMESPACE": "Skyreel",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        for grant in fn.tables:
+            env[self.table(grant.resource).env_var] = names.table(grant.resource)
+        for grant in fn.buckets:
+            env[self.bucket(grant.resource).env_var] = names.bucket(grant.resource)
+        for grant in fn.queues:
+            env[self.queue(grant.resource).env_var] = names.queue_url(grant.resource)
+        for bus_id in fn.buses:
+            env[self.bus(bus_id).env_var] = names.bus(bus_id)
+        for secret_id in fn.secrets:
+            env[self.secret(secret_id).env_var] = names.secret(secret_id)
+        for machine_id in fn.state_machines:
+            env[self.state_machine(machine_id).env_var] = names.state_machine_arn(machine_id)
+        env.update(fn.environment)
+        return env
+
+    def validate(self) -> None:
+        """Refuse a topology whose references do not resolve: a typo must fail at import, not deploy."""
+        for group in (self.functions, self.tables, self.buckets, self.queues, self.buses, self.secrets,
+                      self.state_machines, self.rules):
+            ids = [item.id for item in group]
+            dupes = {i for i in ids if ids.count(i) > 1}
+            if dupes:
+                raise ValueError(f"duplicate ids: {sorted(dupes)}")
+        fn_ids = {f.id for f in self.functions}
+        for fn in self.functions:
+            for t in fn.tables:
+                self.table(t.resource)
+            for b in fn.buckets:
+                self.bucket(b.resource)
+            for q in fn.queues:
+                self.queue(q.resource)
+            for bus_id in fn.buses:
+                self.bus(bus_id)
+            for s in fn.secrets:
+                self.secret(s)
+            for m in fn.state_machines:
+                self.state_machine(m)
+        seen: set[tuple[str, str]] = set()
+        for route in self.api.routes:
+            if route.function not in fn_ids:
+                raise ValueError(f"route {route.method} {route.path}: unknown function {route.function}")
+            if (route.method, route.path) in seen:
+                raise ValueError(f"route {route.method} {route.path} declared twice")
+            seen.add((route.method, route.path))
+            if not any(route.path.startswith(p) for p in self.api.prefixes):
+                raise ValueError(f"route {route.path} is outside the API prefixes {self.api.prefixes}")
+        if self.api.authorizer is not None:
+            self.function(self.api.authorizer.function)
+        elif any(r.auth is Auth.PROTECTED for r in self.api.routes):
+            raise ValueError("protected routes need an API authorizer")
+        for machine in self.state_machines:
+            for f in machine.functions:
+                self.function(f)
+            for t in machine.tables:
+                self.table(t)
+            for b in machine.buckets:
+                self.bucket(b)
+            for bus_id in machine.buses:
+                self.bus(bus_id)
+        for s3q in self.s3_to_queue:
+            self.bucket(s3q.bucket)
+            self.queue(s3q.queue)
+        for qt in self.queue_triggers:
+            self.queue(qt.queue)
+            self.function(qt.function)
+        for st in self.stream_triggers:
+            if not self.table(st.table).stream:
+                raise ValueError(f"stream trigger on {st.table}, whose stream is off")
+            self.function(st.function)
+        for rule in self.rules:
+            self.bus(rule.bus)
+            if rule.function:
+                self.function(rule.function)
+            if rule.state_machine:
+                self.state_machine(rule.state_machine)
+        if self.media is not None:
+            self.bucket(self.media.bucket)
+            self.secret(self.media.signing_secret)
+
+
+class ResourceNames:
+    """How a back end names things. The local cloud uses fixed names; CDK passes tokens."""
+
+    stage: str = "local"
+
+    def table(self, table_id: str) -> str:
+        raise NotImplementedError
+
+    def bucket(self, bucket_id: str) -> str:
+        raise NotImplementedError
+
+    def queue_url(self, queue_id: str) -> str:
+        raise NotImplementedError
+
+    def bus(self, bus_id: str) -> str:
+        raise NotImplementedError
+
+    def secret(self, secret_id: str) -> str:
+        raise NotImplementedError
+
+    def state_machine_arn(self, machine_id: str) -> str:
+        raise NotImplementedError
+
+
+def substitutions(machine: StateMachine, function_arn: Mapping[str, str], table: Mapping[str, str],
+                  bucket: Mapping[str, str], bus: Mapping[str, str]) -> dict[str, str]:
+    """The `${...}` values for a state machine's definition file (keys without the `${}`)."""
+    values: dict[str, str] = {}
+    values.update({f"fn_{f}": function_arn[f] for f in machine.functions})
+    values.update({f"table_{t}": table[t] for t in machine.tables})
+    values.update({f"bucket_{b}": bucket[b] for b in machine.buckets})
+    values.update({f"bus_{b}": bus[b] for b in machine.buses})
+    return values
+
+
+def placeholders(definition: str) -> set[str]:
+    return set(re.findall(r"\$\{(\w+)\}", definition))
+
+
+def _find(items: Iterable[_T], item_id: str, kind: str) -> _T:
+    for item in items:
+        if getattr(item, "id", None) == item_id:
+            return item
+    raise KeyError(f"unknown {kind}: {item_id}")

@@ -1,0 +1,85 @@
+"""The one error mapper: every failure leaves as {"error": {code, message, details}} with the right status."""
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, Field
+
+from functions.shared import errors
+from functions.shared.api import create_resolver
+
+app = create_resolver()
+
+
+class Body(BaseModel):
+    title: str = Field(min_length=1)
+
+
+@app.post("/api/v1/things")
+def create_thing(body: Body) -> dict[str, str]:
+    return {"title": body.title}
+
+
+@app.get("/api/v1/raise/<kind>")
+def raise_kind(kind: str) -> None:
+    raise {
+        "missing": errors.NotFoundError("No video abc."),
+        "dupe": errors.ConflictError("That email is taken."),
+        "slow": errors.ThrottledError("Too many attempts.", retry_after_s=30),
+        "down": errors.DependencyUnavailableError("The videos table did not answer."),
+        "big": errors.PayloadTooLargeError("Over 5 GB."),
+        "bug": RuntimeError("secret internals"),
+    }[kind]
+
+
+def call(method: str, path: str, body: str | None = None) -> tuple[int, dict[str, Any], dict[str, list[str]]]:
+    event = {"httpMethod": method, "path": path, "resource": path, "headers": {"content-type": "application/json"},
+             "requestContext": {"requestId": "r", "stage": "local"}, "queryStringParameters": None,
+             "body": body, "isBase64Encoded": False}
+    result = app.resolve(event, None)  # type: ignore[arg-type]
+    return result["statusCode"], json.loads(result["body"]), result.get("multiValueHeaders") or {}
+
+
+@pytest.mark.parametrize(("kind", "status", "code"), [
+    ("missing", 404, "not_found"), ("dupe", 409, "conflict"), ("slow", 429, "throttled"),
+    ("down", 503, "dependency_unavailable"), ("big", 413, "payload_too_large"), ("bug", 500, "internal_error"),
+])
+def test_domain_errors_map_to_status_and_shape(kind: str, status: int, code: str) -> None:
+    got_status, body, _ = call("GET", f"/api/v1/raise/{kind}")
+    assert got_status == status
+    assert body["error"]["code"] == code
+    assert set(body["error"]) == {"code", "message", "details"}
+
+
+def test_internal_errors_do_not_leak_details() -> None:
+    _, body, _ = call("GET", "/api/v1/raise/bug")
+    assert "secret internals" not in json.dumps(body)
+
+
+def test_throttled_carries_retry_after() -> None:
+    _, _, headers = call("GET", "/api/v1/raise/slow")
+    assert headers["Retry-After"] == ["30"]
+
+
+def test_invalid_body_is_422_with_the_field_named() -> None:
+    status, body, _ = call("POST", "/api/v1/things", json.dumps({"title": ""}))
+    assert status == 422
+    assert body["error"]["code"] == "validation_failed"
+    assert any("title" in d["location"] for d in body["error"]["details"])
+
+
+def test_malformed_json_is_400() -> None:
+    status, body, _ = call("POST", "/api/v1/things", "{not json")
+    assert status == 400
+    assert body["error"]["code"] == "malformed_request"
+
+
+def test_valid_body_passes() -> None:
+    assert call("POST", "/api/v1/things", json.dumps({"title": "x"}))[:2] == (200, {"title": "x"})
+
+
+def test_unknown_route_is_404_in_the_contract_shape() -> None:
+    status, body, _ = call("GET", "/api/v1/nowhere")
+    assert status == 404
+    assert body["error"]["code"] == "not_found"

@@ -1,0 +1,146 @@
+"""API Gateway semantics of the local front door, with stand-in functions (the behaviour under test is
+the gateway's: routing, throttling, the authorizer and its cache, and how function failures surface)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra.local.gateway import ApiGateway, HttpRequest, json_body
+from infra.local.runtime import InvocationError, ThrottledError
+from infra.model import Api, Auth, Authorizer, Route
+
+
+def allow(principal: str, resource: str = "*", context: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"principalId": principal, "context": context or {},
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resource}]}}
+
+
+class Functions:
+    """Records every event and answers per function id."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.answers: dict[str, Any] = {}
+
+    def __call__(self, function_id: str, event: Any) -> Any:
+        self.events.append((function_id, event))
+        answer = self.answers.get(function_id, {"statusCode": 200, "body": json.dumps({"fn": function_id})})
+        if isinstance(answer, Exception):
+            raise answer
+        return answer(event) if callable(answer) else answer
+
+
+def api(**kwargs: Any) -> Api:
+    return Api(name="t", routes=(
+        Route("GET", "/api/v1/videos", "list", Auth.PROTECTED),
+        Route("GET", "/api/v1/videos/{id}", "get", Auth.PROTECTED),
+        Route("GET", "/api/v1/videos/popular", "popular", Auth.PUBLIC),
+        Route("POST", "/api/v1/upload", "upload", Auth.PUBLIC),
+    ), authorizer=Authorizer("authz", identity_headers=("Authorization",), ttl_s=300), **kwargs)
+
+
+def request(method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"",
+            query: list[tuple[str, str]] | None = None) -> HttpRequest:
+    return HttpRequest(method, path, list((headers or {}).items()), query or [], body, "127.0.0.1", "localhost")
+
+
+@pytest.fixture
+def fns() -> Functions:
+    f = Functions()
+    f.answers["authz"] = lambda event: allow("user-1", context={"scopes": "videos:read", "n": 3, "nested": {"x": 1}})
+    return f
+
+
+def test_static_segment_beats_parameter_and_params_reach_the_event(fns: Functions) -> None:
+    gw = ApiGateway(api(), fns)
+    assert json_body(gw.handle(request("GET", "/api/v1/videos/popular"))) == {"fn": "popular"}
+    gw.handle(request("GET", "/api/v1/videos/abc", {"Authorization": "Bearer t"}, query=[("a", "1"), ("a", "2")]))
+    fid, event = fns.events[-1]
+    assert fid == "get"
+    assert event["pathParameters"] == {"id": "abc"}
+    assert event["resource"] == "/api/v1/videos/{id}"
+    assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"]}
+    assert event["queryStringParameters"] == {"a": "2"}
+
+
+def test_unknown_route_and_wrong_method_are_404(fns: Functions) -> None:
+    for method, path in (("GET", "/api/v1/nothing"), ("DELETE", "/api/v1/videos/popular")):
+        response = ApiGateway(api(), fns).handle(request(method, path))
+        assert response.status == 404
+        assert json_body(response)["error"]["code"] == "not_found"
+    assert fns.events == []
+
+
+def test_missing_identity_is_401_without_calling_the_authorizer(fns: Functions) -> None:
+    gw = ApiGateway(api(), fns)
+    response = gw.handle(request("GET", "/api/v1/videos"))
+    assert response.status == 401
+    assert json_body(response)["error"]["code"] == "unauthenticated"
+    assert gw.authorizer_calls == 0
+
+
+def test_authorizer_result_is_cached_per_identity_and_context_passed(fns: Functions) -> None:
+    gw = ApiGateway(api(), fns)
+    for _ in range(3):
+        assert gw.handle(request("GET", "/api/v1/videos", {"Authorization": "Bearer a"})).status == 200
+    gw.handle(request("GET", "/api/v1/videos", {"Authorization": "Bearer b"}))
+    assert gw.authorizer_calls == 2
+    _, event = fns.events[-1]
+    assert event["requestContext"]["authorizer"] == {"principalId": "user-1", "scopes": "videos:read", "n": 3}
+
+
+def test_unauthorized_error_is_401_and_deny_is_403(fns: Functions) -> None:
+    fns.answers["authz"] = InvocationError("Exception", "Unauthorized")
+    assert ApiGateway(api(), fns).handle(request("GET", "/api/v1/videos", {"Authorization": "x"})).status == 401
+    fns.answers["authz"] = lambda e: allow("u", resource="arn:aws:execute-api:*:*:*/*/GET/api/v1/videos/*")
+    gw = ApiGateway(api(), fns)
+    assert gw.handle(request("GET", "/api/v1/videos", {"Authorization": "x"})).status == 403
+    assert gw.handle(request("GET", "/api/v1/videos/abc", {"Authorization": "x"})).status == 200
+
+
+def test_authorizer_crash_is_500(fns: Functions) -> None:
+    fns.answers["authz"] = InvocationError("KeyError", "boom")
+    response = ApiGateway(api(), fns).handle(request("GET", "/api/v1/videos", {"Authorization": "x"}))
+    assert response.status == 500
+
+
+@pytest.mark.parametrize(("failure", "status"), [
+    (InvocationError("ValueError", "bad"), 502),
+    (InvocationError("Sandbox.Timedout", "Task timed out after 1.00 seconds"), 504),
+    (ThrottledError("upload"), 429),
+])
+def test_function_failures_surface_as_gateway_errors(fns: Functions, failure: Exception, status: int) -> None:
+    fns.answers["upload"] = failure
+    response = ApiGateway(api(), fns).handle(request("POST", "/api/v1/upload"))
+    assert response.status == status
+    assert set(json_body(response)["error"]) == {"code", "message", "details"}
+
+
+def test_malformed_proxy_response_is_502(fns: Functions) -> None:
+    fns.answers["upload"] = {"body": "no status"}
+    assert ApiGateway(api(), fns).handle(request("POST", "/api/v1/upload")).status == 502
+
+
+def test_binary_body_is_base64_and_oversize_is_413(fns: Functions) -> None:
+    gw = ApiGateway(api(max_body_bytes=16), fns)
+    gw.handle(request("POST", "/api/v1/upload", body=b"\xff\xfe\x00"))
+    assert fns.events[-1][1]["isBase64Encoded"] is True
+    assert gw.handle(request("POST", "/api/v1/upload", body=b"x" * 17)).status == 413
+
+
+def test_stage_throttle_answers_429_past_the_burst(fns: Functions) -> None:
+    gw = ApiGateway(api(throttle_rate=1, throttle_burst=3), fns)
+    statuses = [gw.handle(request("GET", "/api/v1/videos/popular")).status for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200]
+    assert 429 in statuses[3:]
+
+
+def test_multi_value_headers_from_the_function_are_kept(fns: Functions) -> None:
+    fns.answers["upload"] = {"statusCode": 201, "body": "",
+                             "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}}
+    response = ApiGateway(api(), fns).handle(request("POST", "/api/v1/upload"))
+    assert [v for k, v in response.headers if k == "set-cookie"] == ["a=1", "b=2"]

@@ -1,0 +1,83 @@
+"""The topology and the code agree: every declared handler imports, every served route is declared."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import pytest
+
+from functions.platform.openapi import api_resolvers
+from infra.model import Api, Auth, Function, Grant, Route, Table, Topology
+from infra.topology import TOPOLOGY
+
+
+@pytest.mark.parametrize("fn", TOPOLOGY.functions, ids=lambda f: f.id)
+def test_every_declared_handler_imports(fn: Function) -> None:
+    module = importlib.import_module(fn.module)
+    assert callable(getattr(module, fn.attribute)), f"{fn.handler} is not callable"
+
+
+def _served_routes(function: Function) -> set[tuple[str, str]]:
+    app = importlib.import_module(function.module).app
+    return {(r.method, r.openapi_path) for r in app._static_routes + app._dynamic_routes}
+
+
+@pytest.mark.parametrize("fn", [f for f in TOPOLOGY.functions if TOPOLOGY.routes_of(f.id)], ids=lambda f: f.id)
+def test_routes_served_and_declared_match(fn: Function) -> None:
+    declared = {(r.method, r.path) for r in TOPOLOGY.routes_of(fn.id)}
+    served = _served_routes(fn)
+    assert served - declared == set(), "served by the handler but not declared in the topology"
+    assert declared - served == set(), "declared in the topology but not served by the handler"
+
+
+def test_every_http_resolver_belongs_to_a_declared_function() -> None:
+    declared_modules = {f.module for f in TOPOLOGY.functions}
+    for domain in api_resolvers():
+        assert f"functions.{domain}.handler" in declared_modules, f"{domain} serves HTTP but is not declared"
+
+
+def test_unknown_references_are_refused() -> None:
+    fn = Function(id="a", handler="functions.platform.handler.lambda_handler", description="")
+    with pytest.raises(ValueError, match="unknown function"):
+        Topology(name="t", functions=(fn,), api=Api(name="x", routes=(Route("GET", "/api/x", "nope", Auth.PUBLIC),)))
+    with pytest.raises(ValueError, match="authorizer"):
+        Topology(name="t", functions=(fn,), api=Api(name="x", routes=(Route("GET", "/api/x", "a"),)))
+    with pytest.raises(KeyError, match="table"):
+        Topology(name="t", api=Api(name="x", routes=()), functions=(
+            Function(id="b", handler="m.h", description="", tables=(Grant("nope"),)),))
+
+
+def test_duplicate_ids_are_refused() -> None:
+    with pytest.raises(ValueError, match="duplicate"):
+        Topology(name="t", functions=(), api=Api(name="x", routes=()), tables=(Table("a"), Table("a")))
+
+
+@pytest.mark.parametrize(("path", "url", "params"), [
+    ("/api/v1/videos/{id}", "/api/v1/videos/abc", {"id": "abc"}),
+    ("/api/v1/videos/{id}", "/api/v1/videos/abc/more", None),
+    ("/api/{proxy+}", "/api/a/b/c", {"proxy": "a/b/c"}),
+    ("/.well-known/jwks.json", "/.well-known/jwksXjson", None),
+])
+def test_route_patterns(path: str, url: str, params: dict[str, str] | None) -> None:
+    found = Route("GET", path, "f").regex().match(url)
+    assert (found.groupdict() if found else None) == params
+
+
+def test_environment_names_every_granted_resource() -> None:
+    class Names:
+        stage = "test"
+
+        def table(self, i: str) -> str: return f"t-{i}"
+        def bucket(self, i: str) -> str: return f"b-{i}"
+        def queue_url(self, i: str) -> str: return f"q-{i}"
+        def bus(self, i: str) -> str: return f"e-{i}"
+        def secret(self, i: str) -> str: return f"s-{i}"
+        def state_machine_arn(self, i: str) -> str: return f"m-{i}"
+
+    env = TOPOLOGY.environment_for(TOPOLOGY.function("platform"), Names())  # type: ignore[arg-type]
+    assert env["VIDEOS_TABLE_NAME"] == "t-videos"
+    assert env["MEDIA_BUCKET_NAME"] == "b-media"
+    assert env["TRANSCODE_QUEUE_URL"] == "q-transcode"
+    assert env["POWERTOOLS_SERVICE_NAME"] == "skyreel-platform"
+    assert all(re.fullmatch(r"[A-Z0-9_]+", k) for k in env)
