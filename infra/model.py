@@ -323,7 +323,7 @@ class Media:
     bucket: str
     path_prefix: str = "/media/"
     public_key_prefixes: tuple[str, ...] = ("public/",)
-    signing_secret: str = "media_signing_key"
+    signing_secret: str = "media_signing_key"  # noqa: S105 - the secret's id, not its value
 
 
 # --- triggers ----------------------------------------------------------------------------------
@@ -450,26 +450,39 @@ class Topology:
 
     def validate(self) -> None:
         """Refuse a topology whose references do not resolve: a typo must fail at import, not deploy."""
-        for group in (self.functions, self.tables, self.buckets, self.queues, self.buses, self.secrets,
-                      self.state_machines, self.rules):
+        self._validate_unique_ids()
+        self._validate_functions()
+        self._validate_api()
+        self._validate_wiring()
+
+    def _validate_unique_ids(self) -> None:
+        groups = (
+            self.functions,
+            self.tables,
+            self.buckets,
+            self.queues,
+            self.buses,
+            self.secrets,
+            self.state_machines,
+            self.rules,
+        )
+        for group in groups:
             ids = [item.id for item in group]
             dupes = {i for i in ids if ids.count(i) > 1}
             if dupes:
                 raise ValueError(f"duplicate ids: {sorted(dupes)}")
-        fn_ids = {f.id for f in self.functions}
+
+    def _validate_functions(self) -> None:
         for fn in self.functions:
-            for t in fn.tables:
-                self.table(t.resource)
-            for b in fn.buckets:
-                self.bucket(b.resource)
-            for q in fn.queues:
-                self.queue(q.resource)
-            for bus_id in fn.buses:
-                self.bus(bus_id)
-            for s in fn.secrets:
-                self.secret(s)
-            for m in fn.state_machines:
-                self.state_machine(m)
+            _ = [self.table(g.resource) for g in fn.tables]
+            _ = [self.bucket(g.resource) for g in fn.buckets]
+            _ = [self.queue(g.resource) for g in fn.queues]
+            _ = [self.bus(b) for b in fn.buses]
+            _ = [self.secret(s) for s in fn.secrets]
+            _ = [self.state_machine(m) for m in fn.state_machines]
+
+    def _validate_api(self) -> None:
+        fn_ids = {f.id for f in self.functions}
         seen: set[tuple[str, str]] = set()
         for route in self.api.routes:
             if route.function not in fn_ids:
@@ -477,21 +490,19 @@ class Topology:
             if (route.method, route.path) in seen:
                 raise ValueError(f"route {route.method} {route.path} declared twice")
             seen.add((route.method, route.path))
-            if not any(route.path.startswith(p) for p in self.api.prefixes):
+            if not route.path.startswith(self.api.prefixes):
                 raise ValueError(f"route {route.path} is outside the API prefixes {self.api.prefixes}")
         if self.api.authorizer is not None:
             self.function(self.api.authorizer.function)
         elif any(r.auth is Auth.PROTECTED for r in self.api.routes):
             raise ValueError("protected routes need an API authorizer")
+
+    def _validate_wiring(self) -> None:
         for machine in self.state_machines:
-            for f in machine.functions:
-                self.function(f)
-            for t in machine.tables:
-                self.table(t)
-            for b in machine.buckets:
-                self.bucket(b)
-            for bus_id in machine.buses:
-                self.bus(bus_id)
+            _ = [self.function(f) for f in machine.functions]
+            _ = [self.table(t) for t in machine.tables]
+            _ = [self.bucket(b) for b in machine.buckets]
+            _ = [self.bus(b) for b in machine.buses]
         for s3q in self.s3_to_queue:
             self.bucket(s3q.bucket)
             self.queue(s3q.queue)
@@ -537,8 +548,13 @@ class ResourceNames:
         raise NotImplementedError
 
 
-def substitutions(machine: StateMachine, function_arn: Mapping[str, str], table: Mapping[str, str],
-                  bucket: Mapping[str, str], bus: Mapping[str, str]) -> dict[str, str]:
+def substitutions(
+    machine: StateMachine,
+    function_arn: Mapping[str, str],
+    table: Mapping[str, str],
+    bucket: Mapping[str, str],
+    bus: Mapping[str, str],
+) -> dict[str, str]:
     """The `${...}` values for a state machine's definition file (keys without the `${}`)."""
     values: dict[str, str] = {}
     values.update({f"fn_{f}": function_arn[f] for f in machine.functions})

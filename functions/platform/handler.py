@@ -18,22 +18,33 @@ app = create_resolver()
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="health")
 
 
-@app.get(f"{API_PREFIX}/health", summary="Health of every dependency",
-         responses={200: {"description": "All dependencies answer"},
-                    503: {"description": "A dependency is down; its check is named"}})
+@app.get(
+    f"{API_PREFIX}/health",
+    summary="Health of every dependency",
+    responses={
+        200: {"description": "All dependencies answer"},
+        503: {"description": "A dependency is down; its check is named"},
+    },
+)
 @tracer.capture_method
 def get_health() -> Response[str]:
     report = health.check_all(granted_resources(), probes.probe_for, _pool)
     if not report.healthy:
         logger.warning("unhealthy", extra={"checks": report.as_dict()["checks"]})
-    return json_response(HTTPStatus.OK if report.healthy else HTTPStatus.SERVICE_UNAVAILABLE, report.as_dict(),
-                         headers={"Cache-Control": "no-store"})
+    return json_response(
+        HTTPStatus.OK if report.healthy else HTTPStatus.SERVICE_UNAVAILABLE,
+        report.as_dict(),
+        headers={"Cache-Control": "no-store"},
+    )
 
 
-@app.get(f"{API_PREFIX}/openapi.json", summary="The OpenAPI document of the whole API", include_in_schema=False)
+@app.get(
+    f"{API_PREFIX}/openapi.json", summary="The OpenAPI document of the whole API", include_in_schema=False
+)
 def get_openapi() -> Response[str]:
-    return Response(status_code=HTTPStatus.OK, content_type="application/json",
-                    body=openapi.merged_schema_json())
+    return Response(
+        status_code=HTTPStatus.OK, content_type="application/json", body=openapi.merged_schema_json()
+    )
 
 
 @app.get(f"{API_PREFIX}/docs", summary="Swagger UI for the whole API", include_in_schema=False)

@@ -10,20 +10,24 @@ import functools
 import importlib
 import pkgutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
-from aws_lambda_powertools.event_handler.openapi.models import Server
-from aws_lambda_powertools.event_handler.openapi import swagger_ui
-from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
 import functions
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+
+# The OpenAPI machinery is imported on first use: only /openapi.json and /docs need it, and importing
+# it up front would add ~100 ms to every cold start of this function.
+
 TITLE = "Skyreel API"
 VERSION = "1.0.0"
-DESCRIPTION = ("Upload videos, get adaptive HLS streams, search and analytics. Protected routes take "
-               "`Authorization: Bearer <access token>` or `X-API-Key: <key>`.")
+DESCRIPTION = (
+    "Upload videos, get adaptive HLS streams, search and analytics. Protected routes take "
+    "`Authorization: Bearer <access token>` or `X-API-Key: <key>`."
+)
 
 
 def api_resolvers() -> dict[str, APIGatewayRestResolver]:
@@ -46,10 +50,16 @@ def api_resolvers() -> dict[str, APIGatewayRestResolver]:
 
 @functools.cache
 def _merge() -> OpenAPIMerge:
-    merge = OpenAPIMerge(title=TITLE, version=VERSION, description=DESCRIPTION, servers=[Server(url="/")],
-                         on_conflict="error")
+    from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+    from aws_lambda_powertools.event_handler.openapi.models import Server
+
+    merge = OpenAPIMerge(
+        title=TITLE, version=VERSION, description=DESCRIPTION, servers=[Server(url="/")], on_conflict="error"
+    )
     for app in api_resolvers().values():
-        merge.add_schema(app.get_openapi_schema(title=TITLE, version=VERSION))
+        merge.add_schema(
+            app.get_openapi_schema(title=TITLE, version=VERSION).model_dump(by_alias=True, exclude_none=True)
+        )
     return merge
 
 
@@ -65,7 +75,15 @@ def merged_schema_json() -> str:
 @functools.cache
 def swagger_html() -> str:
     """Swagger UI with its assets inlined (no CDN fetch) and the merged document embedded."""
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
+
     assets = Path(swagger_ui.__file__).parent
     spec = merged_schema_json().replace("</", "<\\/")  # keep the JSON from closing the script tag
-    return generate_swagger_html(spec, (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
-                                 (assets / "swagger-ui.min.css").read_text(encoding="utf-8"), "", None)
+    return generate_swagger_html(
+        spec,
+        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        "",
+        None,
+    )

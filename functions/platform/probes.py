@@ -13,8 +13,12 @@ from functions.platform.health import Probe
 from functions.shared.config import ResourceKind, ResourceRef
 
 # No retries and short timeouts: a health check reports a slow dependency, it does not wait it out.
-_PROBE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=2,
-                       max_pool_connections=16)
+_PROBE_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 1},
+    connect_timeout=1,
+    read_timeout=2,
+    max_pool_connections=16,
+)
 
 
 @functools.cache

@@ -40,22 +40,35 @@ def status_for(error: errors.SkyreelError) -> HTTPStatus:
     return HTTPStatus.INTERNAL_SERVER_ERROR
 
 
-def error_response(status: HTTPStatus, code: str, message: str, details: list[Any] | None = None,
-                   headers: dict[str, str] | None = None) -> Response[str]:
+def error_response(
+    status: HTTPStatus,
+    code: str,
+    message: str,
+    details: list[Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
     body = {"error": {"code": code, "message": message, "details": details or []}}
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body),
-                    headers=headers)
+    return Response(
+        status_code=status, content_type="application/json", body=json.dumps(body), headers=headers
+    )
 
 
 def json_response(status: HTTPStatus, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(status_code=status, content_type="application/json",
-                    body=json.dumps(body, default=str), headers=headers)
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps(body, default=str),
+        headers=headers,
+    )
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
-        {"location": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", ""),
-         "type": err.get("type", "")}
+        {
+            "location": ".".join(str(p) for p in err.get("loc", ())),
+            "message": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
         for err in exc.errors()
     ]
 
@@ -77,10 +90,18 @@ def create_resolver() -> APIGatewayRestResolver:
         details = _validation_details(exc)
         # A body that is not JSON at all is malformed (400); JSON of the wrong shape is invalid (422).
         if any(d["type"] == "json_invalid" for d in details):
-            return error_response(HTTPStatus.BAD_REQUEST, errors.MalformedRequestError.code,
-                                  "The request body is not valid JSON.", details)
-        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, errors.ValidationFailedError.code,
-                              "The request did not pass validation.", details)
+            return error_response(
+                HTTPStatus.BAD_REQUEST,
+                errors.MalformedRequestError.code,
+                "The request body is not valid JSON.",
+                details,
+            )
+        return error_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            errors.ValidationFailedError.code,
+            "The request did not pass validation.",
+            details,
+        )
 
     @app.exception_handler(ServiceError)
     def _service_error(exc: ServiceError) -> Response[str]:
@@ -89,13 +110,19 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.not_found
     def _no_route(_: Exception) -> Response[str]:
-        return error_response(HTTPStatus.NOT_FOUND, errors.NotFoundError.code,
-                              f"No route for {app.current_event.http_method} {app.current_event.path}.")
+        return error_response(
+            HTTPStatus.NOT_FOUND,
+            errors.NotFoundError.code,
+            f"No route for {app.current_event.http_method} {app.current_event.path}.",
+        )
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
-        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, errors.SkyreelError.code,
-                              "Something went wrong on our side; it has been logged.")
+        return error_response(
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            errors.SkyreelError.code,
+            "Something went wrong on our side; it has been logged.",
+        )
 
     return app

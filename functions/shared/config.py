@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Stage(StrEnum):
@@ -22,19 +21,33 @@ class Stage(StrEnum):
     PROD = "prod"
 
 
-class PlatformSettings(BaseSettings):
+class EnvironmentModel(BaseModel):
+    """Base of typed settings: fields are read from environment variables named by their alias.
+
+    Plain pydantic rather than pydantic-settings: it validates the same way and keeps ~100 ms of
+    imports out of every cold start.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> EnvironmentModel:
+        return cls.model_validate(dict(os.environ if environ is None else environ))
+
+
+class PlatformSettings(EnvironmentModel):
     """What every function knows about where it runs."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
-
-    skyreel_stage: Stage = Stage.LOCAL
-    aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
-    service_name: str = Field(default="skyreel", validation_alias="POWERTOOLS_SERVICE_NAME")
+    stage: Stage = Field(default=Stage.LOCAL, alias="SKYREEL_STAGE")
+    region: str = Field(default="us-east-1", alias="AWS_REGION")
+    service_name: str = Field(default="skyreel", alias="POWERTOOLS_SERVICE_NAME")
 
 
 @functools.cache
 def platform_settings() -> PlatformSettings:
-    return PlatformSettings()
+    settings = PlatformSettings.from_environment()
+    assert isinstance(settings, PlatformSettings)
+    return settings
 
 
 class ResourceKind(StrEnum):
@@ -43,8 +56,11 @@ class ResourceKind(StrEnum):
     QUEUE = "queue"
 
 
-_SUFFIXES = {"_TABLE_NAME": ResourceKind.TABLE, "_BUCKET_NAME": ResourceKind.BUCKET,
-             "_QUEUE_URL": ResourceKind.QUEUE}
+_SUFFIXES = {
+    "_TABLE_NAME": ResourceKind.TABLE,
+    "_BUCKET_NAME": ResourceKind.BUCKET,
+    "_QUEUE_URL": ResourceKind.QUEUE,
+}
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,13 @@ from infra.topology import TOPOLOGY
 
 
 def _describe(cloud: LocalCloud) -> str:
-    lines = [f"Skyreel is running at {cloud.url}  (ready in {cloud.started_in_s:.1f} s)",
-             f"  API docs     {cloud.url}/api/v1/docs",
-             f"  AWS endpoint {cloud.aws_endpoint}  (AWS_ENDPOINT_URL for the aws CLI or boto3)",
-             f"  state        {cloud.state_dir or 'in memory only'}",
-             "  functions:"]
+    lines = [
+        f"Skyreel is running at {cloud.url}  (ready in {cloud.started_in_s:.1f} s)",
+        f"  API docs     {cloud.url}/api/v1/docs",
+        f"  AWS endpoint {cloud.aws_endpoint}  (AWS_ENDPOINT_URL for the aws CLI or boto3)",
+        f"  state        {cloud.state_dir or 'in memory only'}",
+        "  functions:",
+    ]
     for fn in cloud.topology.functions:
         routes = cloud.topology.routes_of(fn.id)
         where = ", ".join(f"{r.method} {r.path}" for r in routes) or "events only"
@@ -32,13 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("SKYREEL_AWS_PORT", "0")))
-    parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("SKYREEL_STATE_DIR", ".skyreel")))
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path(os.environ.get("SKYREEL_STATE_DIR", ".skyreel"))
+    )
     parser.add_argument("--no-state", action="store_true", help="keep nothing across restarts")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
-    cloud = LocalCloud(TOPOLOGY, port=args.port, aws_port=args.aws_port,
-                       state_dir=None if args.no_state else args.state_dir.resolve())
+    cloud = LocalCloud(
+        TOPOLOGY,
+        port=args.port,
+        aws_port=args.aws_port,
+        state_dir=None if args.no_state else args.state_dir.resolve(),
+    )
     try:
         cloud.start()
     except OSError as exc:

@@ -43,7 +43,7 @@ from infra.local.runtime import LambdaRuntime
 from infra.local.signing import Verifier, key_id_for, load_private_key
 from infra.local.sources import start_pollers
 from infra.local.state import StateStore
-from infra.model import ROOT, Topology
+from infra.model import ROOT, Function, Topology
 
 log = logging.getLogger("skyreel.local")
 
@@ -61,19 +61,23 @@ class AwsClients:
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
-        self._session = boto3.session.Session(aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                                              aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                                              region_name=REGION)
+        self._session = boto3.session.Session(
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=REGION,
+        )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._config = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32,
-                              read_timeout=30)
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32, read_timeout=30
+        )
 
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = self._session.client(  # type: ignore[call-overload]
-                    service, endpoint_url=self.endpoint, config=self._config)
+                    service, endpoint_url=self.endpoint, config=self._config
+                )
             return self._clients[service]
 
 
@@ -92,12 +96,28 @@ def console_log_sink(stream: Any = None) -> Callable[[str, str], None]:
             if isinstance(record, dict) and "_aws" in record:
                 return  # an EMF metrics document: CloudWatch reads these, a developer does not
             if isinstance(record, dict) and "message" in record:
-                extras = {k: v for k, v in record.items() if k not in {
-                    "level", "message", "timestamp", "service", "location", "cold_start", "function_name",
-                    "function_memory_size", "function_arn", "function_request_id", "xray_trace_id",
-                    "sampling_rate"}}
+                extras = {
+                    k: v
+                    for k, v in record.items()
+                    if k
+                    not in {
+                        "level",
+                        "message",
+                        "timestamp",
+                        "service",
+                        "location",
+                        "cold_start",
+                        "function_name",
+                        "function_memory_size",
+                        "function_arn",
+                        "function_request_id",
+                        "xray_trace_id",
+                        "sampling_rate",
+                    }
+                }
                 text = f"{record.get('level', 'INFO'):<7} {record['message']}" + (
-                    f"  {json.dumps(extras, default=str)}" if extras else "")
+                    f"  {json.dumps(extras, default=str)}" if extras else ""
+                )
         with lock:
             out.write(f"{source:>14} | {text}\n")
             out.flush()
@@ -129,20 +149,37 @@ class LocalCloud:
     def aws_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.aws_port}"
 
-    def function_environment(self) -> dict[str, str]:
+    def function_environment(self, endpoint: str | None = None) -> dict[str, str]:
         """What every sandbox gets besides its own topology environment."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "SKYREEL_"))}
         env.update(LOCAL_CREDENTIALS)
-        env.update({
-            "AWS_ENDPOINT_URL": self.aws_endpoint,
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "PYTHONPATH": str(ROOT),
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
-            "SKYREEL_PUBLIC_URL": self.url,
-        })
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint or self.aws_endpoint,
+                "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION,
+                "PYTHONPATH": str(ROOT),
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+                "SKYREEL_PUBLIC_URL": self.url,
+            }
+        )
+        return env
+
+    def sandbox_environment(self, fn: Function, endpoint: str | None = None) -> dict[str, str]:
+        """The whole environment of `fn`'s sandboxes: the common part plus the topology's, as in Lambda."""
+        endpoint = endpoint or self.aws_endpoint
+        names = LocalNames(endpoint)
+        env = {**self.function_environment(endpoint), **self.topology.environment_for(fn, names)}
+        env.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": names.function_name(fn),
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
+                "SKYREEL_FUNCTION_ARN": names.function_arn(fn),
+                "_HANDLER": fn.handler,
+            }
+        )
         return env
 
     def start(self) -> LocalCloud:
@@ -156,7 +193,9 @@ class LocalCloud:
         self._configure_moto()
         self.names = LocalNames(self.aws_endpoint)
         self.aws = AwsClients(self.aws_endpoint)
-        self.store = StateStore(self.state_dir, self.topology, self.names, self.aws) if self.state_dir else None
+        self.store = (
+            StateStore(self.state_dir, self.topology, self.names, self.aws) if self.state_dir else None
+        )
         provisioner = Provisioner(self.topology, self.names, self.aws)
         if self.store:
             provisioner.seed_secrets(self.store.saved_secrets())
@@ -167,21 +206,17 @@ class LocalCloud:
                 log.info("restored %(items)d items and %(objects)d objects", restored)
         provisioner.wire_triggers()
 
-        base_env = self.function_environment()
-        functions = []
-        for fn in self.topology.functions:
-            env = {**base_env, **self.topology.environment_for(fn, self.names)}
-            env.update({"AWS_LAMBDA_FUNCTION_NAME": self.names.function_name(fn),
-                        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_mb),
-                        "SKYREEL_FUNCTION_ARN": self.names.function_arn(fn), "_HANDLER": fn.handler})
-            functions.append((fn, env))
+        functions = [(fn, self.sandbox_environment(fn)) for fn in self.topology.functions]
         self.runtime = LambdaRuntime(functions, self.log_sink)
         self._uninstall_hook = stepfunctions.install(
-            self.runtime, {self.names.function_name(fn): fn.id for fn in self.topology.functions})
+            self.runtime, {self.names.function_name(fn): fn.id for fn in self.topology.functions}
+        )
 
         self._stop = threading.Event()
         self._pollers = start_pollers(self.topology, self.names, self.aws, self.runtime, self._stop)
-        self.gateway = ApiGateway(self.topology.api, lambda fid, event: self.runtime.invoke(fid, event).result)
+        self.gateway = ApiGateway(
+            self.topology.api, lambda fid, event: self.runtime.invoke(fid, event).result
+        )
         self._serve()
         if self.prewarm:
             self._prewarm()
@@ -192,10 +227,13 @@ class LocalCloud:
 
     def _configure_moto(self) -> None:
         request = urllib.request.Request(  # noqa: S310 - our own loopback server
-            f"{self.aws_endpoint}/moto-api/config", method="POST",
-            data=json.dumps({"stepfunctions": {"execute_state_machine": True},
-                             "lambda": {"use_docker": False}}).encode(),
-            headers={"Content-Type": "application/json"})
+            f"{self.aws_endpoint}/moto-api/config",
+            method="POST",
+            data=json.dumps(
+                {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             response.read()
 
@@ -204,21 +242,26 @@ class LocalCloud:
         if media is None:
             return None
         pem = self.aws.client("secretsmanager").get_secret_value(
-            SecretId=self.names.secret(media.signing_secret))["SecretString"]
+            SecretId=self.names.secret(media.signing_secret)
+        )["SecretString"]
         public_key: rsa.RSAPublicKey = load_private_key(pem).public_key()
         return Verifier({key_id_for(public_key): public_key})
 
     def _serve(self) -> None:
         media = self.topology.media
         front = FrontDoor(
-            self.gateway, media=media,
+            self.gateway,
+            media=media,
             media_bucket=self.topology.bucket(media.bucket) if media else None,
             media_bucket_name=self.names.bucket(media.bucket) if media else None,
-            s3=self.aws.client("s3"), verifier=self.media_verifier(),
+            s3=self.aws.client("s3"),
+            verifier=self.media_verifier(),
             web_root=self.web_root or ROOT / self.topology.web_root,
-            access_log=lambda line: self.log_sink("frontdoor", line))
-        config = uvicorn.Config(front.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                access_log=False, lifespan="off")
+            access_log=lambda line: self.log_sink("frontdoor", line),
+        )
+        config = uvicorn.Config(
+            front.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="off"
+        )
         self._server = uvicorn.Server(config)
         self._server_thread = threading.Thread(target=self._server.run, name="frontdoor", daemon=True)
         self._server_thread.start()
@@ -232,7 +275,9 @@ class LocalCloud:
         """Start one sandbox per API function in the background, so first requests are warm."""
         api_functions = {r.function for r in self.topology.api.routes}
         for fid in api_functions:
-            threading.Thread(target=self.runtime.prewarm, args=(fid,), daemon=True, name=f"prewarm-{fid}").start()
+            threading.Thread(
+                target=self.runtime.prewarm, args=(fid,), daemon=True, name=f"prewarm-{fid}"
+            ).start()
 
     def _snapshot_loop(self) -> None:
         while not self._stop.wait(self.snapshot_interval_s):

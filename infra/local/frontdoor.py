@@ -36,9 +36,18 @@ AccessLog = Callable[[str], None]
 
 
 class FrontDoor:
-    def __init__(self, gateway: ApiGateway, *, media: Media | None, media_bucket: Bucket | None,
-                 media_bucket_name: str | None, s3: Any, verifier: Verifier | None, web_root: Path,
-                 access_log: AccessLog) -> None:
+    def __init__(
+        self,
+        gateway: ApiGateway,
+        *,
+        media: Media | None,
+        media_bucket: Bucket | None,
+        media_bucket_name: str | None,
+        s3: Any,
+        verifier: Verifier | None,
+        web_root: Path,
+        access_log: AccessLog,
+    ) -> None:
         self.gateway = gateway
         self.media = media
         self.media_bucket = media_bucket
@@ -53,8 +62,13 @@ class FrontDoor:
             for prefix in gateway.api.prefixes
         ]
         if media is not None:
-            routes.append(Route(f"{media.path_prefix.rstrip('/')}/{{key:path}}", self.media_object,
-                                methods=["GET", "HEAD", "OPTIONS"]))
+            routes.append(
+                Route(
+                    f"{media.path_prefix.rstrip('/')}/{{key:path}}",
+                    self.media_object,
+                    methods=["GET", "HEAD", "OPTIONS"],
+                )
+            )
         web_root.mkdir(parents=True, exist_ok=True)
         routes.append(Mount("/", StaticFiles(directory=web_root, html=True)))
         self.app = Starlette(routes=routes)
@@ -71,8 +85,10 @@ class FrontDoor:
             host=request.headers.get("host", ""),
         )
         result = await anyio.to_thread.run_sync(self.gateway.handle, http_request, limiter=self.limiter)
-        self.access_log(f"{request.method} {request.url.path} {result.status} "
-                        f"{(time.perf_counter() - started) * 1000:.1f}ms {result.function or '-'}")
+        self.access_log(
+            f"{request.method} {request.url.path} {result.status} "
+            f"{(time.perf_counter() - started) * 1000:.1f}ms {result.function or '-'}"
+        )
         response = Response(result.body, status_code=result.status)
         del response.headers["content-length"]
         response.raw_headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in result.headers)
@@ -104,16 +120,25 @@ class FrontDoor:
             denied = self._check_signature(request)
             if denied:
                 self.access_log(f"{request.method} {request.url.path} 403 media ({denied})")
-                return Response(f"<Error><Code>AccessDenied</Code><Message>{denied}</Message></Error>",
-                                status_code=HTTPStatus.FORBIDDEN, media_type="application/xml", headers=cors)
+                return Response(
+                    f"<Error><Code>AccessDenied</Code><Message>{denied}</Message></Error>",
+                    status_code=HTTPStatus.FORBIDDEN,
+                    media_type="application/xml",
+                    headers=cors,
+                )
         return await self._serve_object(request, key, cors)
 
     def _check_signature(self, request: Request) -> str | None:
         if self.verifier is None:
             return "no signing key is configured"
-        signed = from_request(request.url.scheme, request.headers.get("host", ""), request.url.path,
-                              request.url.query, request.cookies,
-                              request.client.host if request.client else "127.0.0.1")
+        signed = from_request(
+            request.url.scheme,
+            request.headers.get("host", ""),
+            request.url.path,
+            request.url.query,
+            request.cookies,
+            request.client.host if request.client else "127.0.0.1",
+        )
         try:
             self.verifier.verify(signed)
         except SignatureRejected as exc:

@@ -131,10 +131,15 @@ class ApiGateway:
                 return route, found.groupdict()
         return None
 
-    def _gateway(self, response_type: str, request_id: str, extra: list[tuple[str, str]] | None = None) -> HttpResponse:
+    def _gateway(
+        self, response_type: str, request_id: str, extra: list[tuple[str, str]] | None = None
+    ) -> HttpResponse:
         response = self.api.gateway_response(response_type)
-        headers = [("content-type", "application/json"), ("x-amzn-requestid", request_id),
-                   ("x-amzn-errortype", response_type)]
+        headers = [
+            ("content-type", "application/json"),
+            ("x-amzn-requestid", request_id),
+            ("x-amzn-errortype", response_type),
+        ]
         return HttpResponse(response.status, headers + (extra or []), response.body().encode())
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -166,8 +171,9 @@ class ApiGateway:
     def _method_arn(self, method: str, path: str) -> str:
         return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{LOCAL_STAGE}/{method}{path}"
 
-    def _proxy_event(self, request: HttpRequest, route: Route, path_params: dict[str, str],
-                     request_id: str) -> dict[str, Any]:
+    def _proxy_event(
+        self, request: HttpRequest, route: Route, path_params: dict[str, str], request_id: str
+    ) -> dict[str, Any]:
         multi_headers = _multi(request.headers)
         multi_query = _multi(request.query)
         now = datetime.now(UTC)
@@ -219,10 +225,25 @@ class ApiGateway:
         method_arn = self._method_arn(event["httpMethod"], event["path"])
         cached = self._cached(identity) if authorizer.identity_headers and authorizer.ttl_s else None
         if cached is None:
-            auth_event = {"type": "REQUEST", "methodArn": method_arn,
-                          **{k: event[k] for k in ("resource", "path", "httpMethod", "headers", "multiValueHeaders",
-                                                   "queryStringParameters", "multiValueQueryStringParameters",
-                                                   "pathParameters", "stageVariables", "requestContext")}}
+            auth_event = {
+                "type": "REQUEST",
+                "methodArn": method_arn,
+                **{
+                    k: event[k]
+                    for k in (
+                        "resource",
+                        "path",
+                        "httpMethod",
+                        "headers",
+                        "multiValueHeaders",
+                        "queryStringParameters",
+                        "multiValueQueryStringParameters",
+                        "pathParameters",
+                        "stageVariables",
+                        "requestContext",
+                    )
+                },
+            }
             self.authorizer_calls += 1
             try:
                 result = self.invoke(authorizer.function, auth_event)
@@ -232,9 +253,12 @@ class ApiGateway:
                 return self._gateway("AUTHORIZER_FAILURE", request_id)
             if not isinstance(result, dict) or "policyDocument" not in result:
                 return self._gateway("AUTHORIZER_FAILURE", request_id)
-            cached = _CachedPolicy(str(result.get("principalId", "")), result["policyDocument"],
-                                   _stringify_context(result.get("context") or {}),
-                                   time.monotonic() + authorizer.ttl_s)
+            cached = _CachedPolicy(
+                str(result.get("principalId", "")),
+                result["policyDocument"],
+                _stringify_context(result.get("context") or {}),
+                time.monotonic() + authorizer.ttl_s,
+            )
             if authorizer.identity_headers and authorizer.ttl_s:
                 with self._cache_lock:
                     self._cache[identity] = cached
@@ -254,7 +278,9 @@ class ApiGateway:
     def _proxy_response(self, result: Any, request_id: str) -> HttpResponse:
         if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
             return self._gateway("INTEGRATION_FAILURE", request_id)
-        headers: list[tuple[str, str]] = [(k.lower(), str(v)) for k, v in (result.get("headers") or {}).items()]
+        headers: list[tuple[str, str]] = [
+            (k.lower(), str(v)) for k, v in (result.get("headers") or {}).items()
+        ]
         for key, values in (result.get("multiValueHeaders") or {}).items():
             headers = [h for h in headers if h[0] != key.lower()]
             headers.extend((key.lower(), str(v)) for v in values)

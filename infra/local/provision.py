@@ -38,7 +38,9 @@ def _table_request(table: Table, name: str) -> dict[str, Any]:
         if index.sort_key:
             index_keys.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
             attributes.add(index.sort_key)
-        indexes.append({"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}})
+        indexes.append(
+            {"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}}
+        )
     request: dict[str, Any] = {
         "TableName": name,
         "KeySchema": keys,
@@ -55,8 +57,9 @@ def _table_request(table: Table, name: str) -> dict[str, Any]:
 def generate_secret_value(secret: Secret) -> str:
     if secret.kind is SecretKind.RSA_2048:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption()).decode()
+        return key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
     return pysecrets.token_urlsafe(36)
 
 
@@ -72,8 +75,11 @@ class Provisioner:
         for secret in self.topology.secrets:
             if secret.id in values:
                 try:
-                    sm.create_secret(Name=self.names.secret(secret.id), Description=secret.description,
-                                     SecretString=values[secret.id])
+                    sm.create_secret(
+                        Name=self.names.secret(secret.id),
+                        Description=secret.description,
+                        SecretString=values[secret.id],
+                    )
                 except ClientError as exc:
                     if not _already(exc, "ResourceExistsException"):
                         raise
@@ -96,8 +102,10 @@ class Provisioner:
                 if not _already(exc, "ResourceInUseException"):
                     raise
             if table.ttl_attribute:
-                ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
-                    "Enabled": True, "AttributeName": table.ttl_attribute})
+                ddb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+                )
 
     def _buckets(self) -> None:
         s3 = self.aws.client("s3")
@@ -109,19 +117,36 @@ class Provisioner:
                 if not _already(exc, "BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                     raise
             if bucket.cors:
-                s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [{
-                    "AllowedMethods": list(bucket.cors.allowed_methods),
-                    "AllowedOrigins": list(bucket.cors.allowed_origins),
-                    "AllowedHeaders": list(bucket.cors.allowed_headers),
-                    "ExposeHeaders": list(bucket.cors.exposed_headers),
-                    "MaxAgeSeconds": bucket.cors.max_age_s,
-                }]})
+                s3.put_bucket_cors(
+                    Bucket=name,
+                    CORSConfiguration={
+                        "CORSRules": [
+                            {
+                                "AllowedMethods": list(bucket.cors.allowed_methods),
+                                "AllowedOrigins": list(bucket.cors.allowed_origins),
+                                "AllowedHeaders": list(bucket.cors.allowed_headers),
+                                "ExposeHeaders": list(bucket.cors.exposed_headers),
+                                "MaxAgeSeconds": bucket.cors.max_age_s,
+                            }
+                        ]
+                    },
+                )
             if bucket.abort_incomplete_multipart_days:
-                s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [{
-                    "ID": "abort-incomplete-multipart", "Status": "Enabled", "Filter": {"Prefix": ""},
-                    "AbortIncompleteMultipartUpload": {
-                        "DaysAfterInitiation": bucket.abort_incomplete_multipart_days},
-                }]})
+                s3.put_bucket_lifecycle_configuration(
+                    Bucket=name,
+                    LifecycleConfiguration={
+                        "Rules": [
+                            {
+                                "ID": "abort-incomplete-multipart",
+                                "Status": "Enabled",
+                                "Filter": {"Prefix": ""},
+                                "AbortIncompleteMultipartUpload": {
+                                    "DaysAfterInitiation": bucket.abort_incomplete_multipart_days
+                                },
+                            }
+                        ]
+                    },
+                )
 
     def _create_queue(self, name: str, attributes: dict[str, str]) -> str:
         url: str = self.aws.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
@@ -129,16 +154,22 @@ class Provisioner:
 
     def _queues(self) -> None:
         for queue in self.topology.queues:
-            dlq_url = self._create_queue(self.names.queue_name(queue.dlq_id),
-                                         {"MessageRetentionPeriod": str(14 * 86400)})
+            dlq_url = self._create_queue(
+                self.names.queue_name(queue.dlq_id), {"MessageRetentionPeriod": str(14 * 86400)}
+            )
             dlq_arn = self.aws.client("sqs").get_queue_attributes(
-                QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            self._create_queue(self.names.queue_name(queue.id), {
-                "VisibilityTimeout": str(queue.visibility_timeout_s),
-                "MessageRetentionPeriod": str(queue.retention_days * 86400),
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                             "maxReceiveCount": queue.max_receive_count}),
-            })
+                QueueUrl=dlq_url, AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+            self._create_queue(
+                self.names.queue_name(queue.id),
+                {
+                    "VisibilityTimeout": str(queue.visibility_timeout_s),
+                    "MessageRetentionPeriod": str(queue.retention_days * 86400),
+                    "RedrivePolicy": json.dumps(
+                        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
+                    ),
+                },
+            )
         for rule in self.topology.rules:
             self._create_queue(self.names.rule_queue(rule.id), {"VisibilityTimeout": "60"})
 
@@ -160,8 +191,9 @@ class Provisioner:
             except ClientError as exc:
                 if not _already(exc, "ResourceNotFoundException"):
                     raise
-                sm.create_secret(Name=name, Description=secret.description,
-                                 SecretString=generate_secret_value(secret))
+                sm.create_secret(
+                    Name=name, Description=secret.description, SecretString=generate_secret_value(secret)
+                )
 
     def state_machine_definition(self, machine_id: str) -> str:
         machine = self.topology.state_machine(machine_id)
@@ -206,12 +238,22 @@ class Provisioner:
         for bucket_id, configs in by_bucket.items():
             s3.put_bucket_notification_configuration(
                 Bucket=self.names.bucket(bucket_id),
-                NotificationConfiguration={"QueueConfigurations": configs})
+                NotificationConfiguration={"QueueConfigurations": configs},
+            )
         events = self.aws.client("events")
         for rule in self.topology.rules:
             bus = self.names.bus(rule.bus)
             name = f"skyreel-{rule.id.replace('_', '-')}"
-            events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
-            events.put_targets(Rule=name, EventBusName=bus, Targets=[{
-                "Id": "local-poller",
-                "Arn": f"arn:aws:sqs:us-east-1:123456789012:{self.names.rule_queue(rule.id)}"}])
+            events.put_rule(
+                Name=name, EventBusName=bus, EventPattern=json.dumps(rule.pattern), State="ENABLED"
+            )
+            events.put_targets(
+                Rule=name,
+                EventBusName=bus,
+                Targets=[
+                    {
+                        "Id": "local-poller",
+                        "Arn": f"arn:aws:sqs:us-east-1:123456789012:{self.names.rule_queue(rule.id)}",
+                    }
+                ],
+            )

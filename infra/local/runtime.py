@@ -9,6 +9,7 @@ concurrency caps how many sandboxes run at once and further calls wait for one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -45,7 +46,9 @@ class InvocationError(Exception):
 
 class ThrottledError(InvocationError):
     def __init__(self, function_id: str) -> None:
-        super().__init__("TooManyRequestsException", f"Rate exceeded: {function_id} is at its reserved concurrency")
+        super().__init__(
+            "TooManyRequestsException", f"Rate exceeded: {function_id} is at its reserved concurrency"
+        )
 
 
 @dataclass
@@ -63,8 +66,12 @@ class _Sandbox:
         self._resp_read, resp_write = os.pipe()
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "infra.local.worker", str(req_read), str(resp_write)],
-            env=dict(env), cwd=ROOT, pass_fds=(req_read, resp_write),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=dict(env),
+            cwd=ROOT,
+            pass_fds=(req_read, resp_write),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             # Own session: Ctrl-C stops the cloud, which then stops its sandboxes in order.
             start_new_session=True,
         )
@@ -73,8 +80,9 @@ class _Sandbox:
         self._requests = os.fdopen(self._req_write, "wb")
         self._responses = os.fdopen(self._resp_read, "rb")
         for stream in (self.process.stdout, self.process.stderr):
-            threading.Thread(target=self._pump_logs, args=(stream, log_sink), daemon=True,
-                             name=f"logs-{fn.id}").start()
+            threading.Thread(
+                target=self._pump_logs, args=(stream, log_sink), daemon=True, name=f"logs-{fn.id}"
+            ).start()
         self.init_ms = 0.0
         self.used = False
 
@@ -100,11 +108,16 @@ class _Sandbox:
             report = self._read(deadline)
         except TimeoutError:
             self.kill()
-            raise InvocationError("Sandbox.Timedout", f"init did not finish within {self.fn.timeout_s} s") from None
+            raise InvocationError(
+                "Sandbox.Timedout", f"init did not finish within {self.fn.timeout_s} s"
+            ) from None
         if not report.get("init"):
             self.kill()
-            raise InvocationError(report.get("errorType", "Runtime.InitError"), report.get("errorMessage", ""),
-                                  report.get("stackTrace"))
+            raise InvocationError(
+                report.get("errorType", "Runtime.InitError"),
+                report.get("errorMessage", ""),
+                report.get("stackTrace"),
+            )
         self.init_ms = float(report["init_ms"])
 
     def invoke(self, event: Any, request_id: str, deadline: float) -> Any:
@@ -116,11 +129,15 @@ class _Sandbox:
             response = self._read(deadline)
         except TimeoutError:
             self.kill()
-            raise InvocationError("Sandbox.Timedout",
-                                  f"Task timed out after {self.fn.timeout_s:.2f} seconds") from None
+            raise InvocationError(
+                "Sandbox.Timedout", f"Task timed out after {self.fn.timeout_s:.2f} seconds"
+            ) from None
         if not response.get("ok"):
-            raise InvocationError(response.get("errorType", "Error"), response.get("errorMessage", ""),
-                                  response.get("stackTrace"))
+            raise InvocationError(
+                response.get("errorType", "Error"),
+                response.get("errorMessage", ""),
+                response.get("stackTrace"),
+            )
         return response["result"]
 
     def alive(self) -> bool:
@@ -131,10 +148,8 @@ class _Sandbox:
             self.process.kill()
         self.process.wait()
         for stream in (self._requests, self._responses):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
 
 
 @dataclass
@@ -209,7 +224,9 @@ class LambdaRuntime:
                 self._return(pool, sandbox)
             raise
         self._return(pool, sandbox)
-        return Invocation(result, (time.perf_counter() - started) * 1000, cold, sandbox.init_ms if cold else 0.0)
+        return Invocation(
+            result, (time.perf_counter() - started) * 1000, cold, sandbox.init_ms if cold else 0.0
+        )
 
     def _return(self, pool: _Pool, sandbox: _Sandbox) -> None:
         if self._closed:
@@ -234,8 +251,10 @@ class LambdaRuntime:
         self._return(pool, sandbox)
 
     def stats(self) -> dict[str, dict[str, int]]:
-        return {fid: {"invocations": p.invocations, "cold_starts": p.cold_starts, "warm": len(p.idle)}
-                for fid, p in self._pools.items()}
+        return {
+            fid: {"invocations": p.invocations, "cold_starts": p.cold_starts, "warm": len(p.idle)}
+            for fid, p in self._pools.items()
+        }
 
     def close(self) -> None:
         self._closed = True

@@ -51,14 +51,16 @@ class SignedRequest:
     params: Mapping[str, str]  # Expires/Policy/Signature/Key-Pair-Id from query or cookies
 
 
-def from_request(scheme: str, host: str, path: str, query: str, cookies: Mapping[str, str],
-                 client_ip: str) -> SignedRequest:
+def from_request(
+    scheme: str, host: str, path: str, query: str, cookies: Mapping[str, str], client_ip: str
+) -> SignedRequest:
     pairs = parse_qsl(query, keep_blank_values=True)
     params = {k: v for k, v in pairs if k in SIGNING_PARAMS}
     rest = [(k, v) for k, v in pairs if k not in SIGNING_PARAMS]
     if not params:
-        params = {name: cookies[f"CloudFront-{name}"] for name in SIGNING_PARAMS
-                  if f"CloudFront-{name}" in cookies}
+        params = {
+            name: cookies[f"CloudFront-{name}"] for name in SIGNING_PARAMS if f"CloudFront-{name}" in cookies
+        }
     url = f"{scheme}://{host}{path}" + (f"?{urlencode(rest)}" if rest else "")
     return SignedRequest(url, client_ip, params)
 
@@ -80,9 +82,16 @@ class Verifier:
             policy_bytes = _b64decode(params["Policy"])
         elif "Expires" in params:
             policy_bytes = json.dumps(
-                {"Statement": [{"Resource": request.url,
-                                "Condition": {"DateLessThan": {"AWS:EpochTime": int(params["Expires"])}}}]},
-                separators=(",", ":")).encode()
+                {
+                    "Statement": [
+                        {
+                            "Resource": request.url,
+                            "Condition": {"DateLessThan": {"AWS:EpochTime": int(params["Expires"])}},
+                        }
+                    ]
+                },
+                separators=(",", ":"),
+            ).encode()
         else:
             raise SignatureRejected("missing Expires or Policy")
         try:
@@ -96,7 +105,8 @@ class Verifier:
         statement = (policy.get("Statement") or [{}])[0]
         resource = statement.get("Resource", "")
         if not fnmatch.fnmatchcase(request.url, resource) and not fnmatch.fnmatchcase(
-                request.url.split("?", 1)[0], resource):
+            request.url.split("?", 1)[0], resource
+        ):
             raise SignatureRejected("the signature is for another resource")
         condition = statement.get("Condition", {})
         expires = condition.get("DateLessThan", {}).get("AWS:EpochTime")
@@ -108,7 +118,9 @@ class Verifier:
         if not_before is not None and now <= int(not_before):
             raise SignatureRejected("the signed URL is not valid yet")
         source = condition.get("IpAddress", {}).get("AWS:SourceIp")
-        if source and ipaddress.ip_address(request.client_ip) not in ipaddress.ip_network(source, strict=False):
+        if source and ipaddress.ip_address(request.client_ip) not in ipaddress.ip_network(
+            source, strict=False
+        ):
             raise SignatureRejected("the signed URL is for another client address")
 
 

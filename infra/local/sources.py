@@ -62,8 +62,14 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 
 
 class QueuePoller(_Poller):
-    def __init__(self, trigger: QueueTrigger, names: LocalNames, sqs: Any, runtime: LambdaRuntime,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self,
+        trigger: QueueTrigger,
+        names: LocalNames,
+        sqs: Any,
+        runtime: LambdaRuntime,
+        stop: threading.Event,
+    ) -> None:
         super().__init__(f"sqs-{trigger.queue}->{trigger.function}", stop)
         self.trigger = trigger
         self.sqs = sqs
@@ -73,8 +79,11 @@ class QueuePoller(_Poller):
 
     def poll_once(self) -> None:
         messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, self.trigger.batch_size),
-            WaitTimeSeconds=_IDLE_WAIT_S, AttributeNames=["All"], MessageAttributeNames=["All"],
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(10, self.trigger.batch_size),
+            WaitTimeSeconds=_IDLE_WAIT_S,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not messages:
             return
@@ -82,36 +91,56 @@ class QueuePoller(_Poller):
         try:
             result = self.runtime.invoke(self.trigger.function, event).result
         except InvocationError as exc:
-            log.warning("%s: batch of %d failed (%s); messages return after the visibility timeout",
-                        self.name, len(messages), exc)
+            log.warning(
+                "%s: batch of %d failed (%s); messages return after the visibility timeout",
+                self.name,
+                len(messages),
+                exc,
+            )
             return
-        failed = {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])} \
-            if isinstance(result, dict) else set()
+        failed = (
+            {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])}
+            if isinstance(result, dict)
+            else set()
+        )
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
         if failed:
             # Make failed messages visible again soon (Lambda leaves them for the visibility timeout;
             # locally that would stall a developer's retry loop for minutes).
             for m in messages:
                 if m["MessageId"] in failed:
-                    self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"],
-                                                       VisibilityTimeout=1)
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=1
+                    )
 
 
 class StreamPoller(_Poller):
-    def __init__(self, trigger: StreamTrigger, names: LocalNames, ddb: Any, streams: Any,
-                 runtime: LambdaRuntime, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        trigger: StreamTrigger,
+        names: LocalNames,
+        ddb: Any,
+        streams: Any,
+        runtime: LambdaRuntime,
+        stop: threading.Event,
+    ) -> None:
         super().__init__(f"stream-{trigger.table}->{trigger.function}", stop)
         self.trigger = trigger
         self.streams = streams
         self.runtime = runtime
-        self.stream_arn: str = ddb.describe_table(TableName=names.table(trigger.table))["Table"]["LatestStreamArn"]
+        self.stream_arn: str = ddb.describe_table(TableName=names.table(trigger.table))["Table"][
+            "LatestStreamArn"
+        ]
         self.iterators: dict[str, str] = {}
         for shard in streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
             self.iterators[shard["ShardId"]] = streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST")["ShardIterator"]
+                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+            )["ShardIterator"]
 
     def poll_once(self) -> None:
         busy = False
@@ -128,6 +157,9 @@ class StreamPoller(_Poller):
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         for record in records:
             record["eventSourceARN"] = self.stream_arn
+            created = record["dynamodb"].get("ApproximateCreationDateTime")
+            if created is not None and hasattr(created, "timestamp"):  # boto3 parsed it; Lambda sends epoch s
+                record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
         pending = records
         for attempt in range(self.trigger.retry_attempts + 1):
             try:
@@ -141,13 +173,24 @@ class StreamPoller(_Poller):
             # Retry from the first failed record, as Lambda's checkpointing does.
             first = min(int(f["itemIdentifier"]) for f in failures)
             pending = [r for r in pending if int(r["dynamodb"]["SequenceNumber"]) >= first]
-        log.error("%s: skipping %d records after %d attempts", self.name, len(pending),
-                  self.trigger.retry_attempts + 1)
+        log.error(
+            "%s: skipping %d records after %d attempts",
+            self.name,
+            len(pending),
+            self.trigger.retry_attempts + 1,
+        )
 
 
 class RulePoller(_Poller):
-    def __init__(self, rule: EventRule, names: LocalNames, sqs: Any, sfn: Any, runtime: LambdaRuntime,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self,
+        rule: EventRule,
+        names: LocalNames,
+        sqs: Any,
+        sfn: Any,
+        runtime: LambdaRuntime,
+        stop: threading.Event,
+    ) -> None:
         super().__init__(f"rule-{rule.id}", stop)
         self.rule = rule
         self.sqs = sqs
@@ -157,8 +200,9 @@ class RulePoller(_Poller):
         self.state_machine_arn = names.state_machine_arn(rule.state_machine) if rule.state_machine else None
 
     def poll_once(self) -> None:
-        messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
-                                            WaitTimeSeconds=_IDLE_WAIT_S).get("Messages", [])
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=_IDLE_WAIT_S
+        ).get("Messages", [])
         for message in messages:
             event = json.loads(message["Body"])
             if self._deliver(event):
@@ -167,9 +211,11 @@ class RulePoller(_Poller):
     def _deliver(self, event: dict[str, Any]) -> bool:
         if self.state_machine_arn:
             try:
-                self.sfn.start_execution(stateMachineArn=self.state_machine_arn,
-                                         name=f"{self.rule.id}-{event.get('id', time.time_ns())}"[:80],
-                                         input=json.dumps(event))
+                self.sfn.start_execution(
+                    stateMachineArn=self.state_machine_arn,
+                    name=f"{self.rule.id}-{event.get('id', time.time_ns())}"[:80],
+                    input=json.dumps(event),
+                )
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":  # a redelivery
                     raise
@@ -184,8 +230,9 @@ class RulePoller(_Poller):
         return True
 
 
-def start_pollers(topology: Topology, names: LocalNames, aws: Any, runtime: LambdaRuntime,
-                  stop: threading.Event) -> list[threading.Thread]:
+def start_pollers(
+    topology: Topology, names: LocalNames, aws: Any, runtime: LambdaRuntime, stop: threading.Event
+) -> list[threading.Thread]:
     sqs, ddb = aws.client("sqs"), aws.client("dynamodb")
     streams, sfn = aws.client("dynamodbstreams"), aws.client("stepfunctions")
     pollers: list[_Poller] = []

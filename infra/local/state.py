@@ -50,7 +50,9 @@ class StateStore:
             return {}
         data: dict[str, Any] = json.loads(self.index_file.read_text())
         if data.get("format") != FORMAT:
-            log.warning("ignoring state in %s: written by another version (format %s)", self.root, data.get("format"))
+            log.warning(
+                "ignoring state in %s: written by another version (format %s)", self.root, data.get("format")
+            )
             return {}
         return data
 
@@ -105,8 +107,12 @@ class StateStore:
         with tmp.open("wb") as out:
             shutil.copyfileobj(obj["Body"], out, 1024 * 1024)
         tmp.replace(target)
-        return {"etag": obj["ETag"], "content_type": obj.get("ContentType"),
-                "cache_control": obj.get("CacheControl"), "metadata": obj.get("Metadata", {})}
+        return {
+            "etag": obj["ETag"],
+            "content_type": obj.get("ContentType"),
+            "cache_control": obj.get("CacheControl"),
+            "metadata": obj.get("Metadata", {}),
+        }
 
     def _drop_stale(self, bucket_id: str, entries: dict[str, Any]) -> None:
         folder = self.root / "objects" / bucket_id
@@ -131,7 +137,7 @@ class StateStore:
                 log.warning("state has table %s, which the topology no longer declares", table_id)
                 continue
             for start in range(0, len(items), 25):
-                batch = [{"PutRequest": {"Item": item}} for item in items[start:start + 25]]
+                batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
                 pending: dict[str, Any] = {name: batch}
                 while pending:
                     pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}

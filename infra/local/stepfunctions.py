@@ -21,15 +21,23 @@ calls = 0  # how many task invocations went through the hook (tests read it)
 
 
 def _function_id(function_name: str, by_name: dict[str, str]) -> str:
-    name = function_name.split(":function:")[-1].split(":")[0]  # an ARN, a partial ARN or a name
+    name = function_name.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[
+        0
+    ]  # an ARN, a partial ARN or a name
     return by_name.get(name, name)
 
 
 def install(runtime: LambdaRuntime, function_names: dict[str, str]) -> Callable[[], None]:
     """Send Lambda invocations to `runtime`. `function_names` maps local function names to ids."""
 
-    def invoke(self: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any,
-               headers: Any, response_headers: Any) -> bytes:
+    def invoke(
+        self: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> bytes:
         global calls  # noqa: PLW0603 - a process-wide counter is the point
         calls += 1
         payload = json.loads(body) if body else {}

@@ -60,7 +60,7 @@ def main() -> None:
     try:
         module_name, _, attribute = handler_path.rpartition(".")
         handler = getattr(importlib.import_module(module_name), attribute)
-    except BaseException as exc:  # noqa: BLE001 - an init failure is reported, as Lambda does
+    except BaseException as exc:
         send({"init": False, **_error(exc), "errorType": "Runtime.ImportModuleError"})
         return
     send({"init": True, "init_ms": (time.perf_counter() - started) * 1000})
@@ -71,7 +71,7 @@ def main() -> None:
         try:
             result = handler(request["event"], context)
             send({"ok": True, "result": result})
-        except Exception as exc:  # noqa: BLE001 - the handler's failure is the invocation's result
+        except Exception as exc:
             traceback.print_exc()
             send({"ok": False, **_error(exc)})
         finally:

@@ -34,17 +34,31 @@ def raise_kind(kind: str) -> None:
 
 
 def call(method: str, path: str, body: str | None = None) -> tuple[int, dict[str, Any], dict[str, list[str]]]:
-    event = {"httpMethod": method, "path": path, "resource": path, "headers": {"content-type": "application/json"},
-             "requestContext": {"requestId": "r", "stage": "local"}, "queryStringParameters": None,
-             "body": body, "isBase64Encoded": False}
+    event = {
+        "httpMethod": method,
+        "path": path,
+        "resource": path,
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"requestId": "r", "stage": "local"},
+        "queryStringParameters": None,
+        "body": body,
+        "isBase64Encoded": False,
+    }
     result = app.resolve(event, None)  # type: ignore[arg-type]
     return result["statusCode"], json.loads(result["body"]), result.get("multiValueHeaders") or {}
 
 
-@pytest.mark.parametrize(("kind", "status", "code"), [
-    ("missing", 404, "not_found"), ("dupe", 409, "conflict"), ("slow", 429, "throttled"),
-    ("down", 503, "dependency_unavailable"), ("big", 413, "payload_too_large"), ("bug", 500, "internal_error"),
-])
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [
+        ("missing", 404, "not_found"),
+        ("dupe", 409, "conflict"),
+        ("slow", 429, "throttled"),
+        ("down", 503, "dependency_unavailable"),
+        ("big", 413, "payload_too_large"),
+        ("bug", 500, "internal_error"),
+    ],
+)
 def test_domain_errors_map_to_status_and_shape(kind: str, status: int, code: str) -> None:
     got_status, body, _ = call("GET", f"/api/v1/raise/{kind}")
     assert got_status == status

@@ -14,9 +14,14 @@ from infra.model import Api, Auth, Authorizer, Route
 
 
 def allow(principal: str, resource: str = "*", context: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"principalId": principal, "context": context or {},
-            "policyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resource}]}}
+    return {
+        "principalId": principal,
+        "context": context or {},
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resource}],
+        },
+    }
 
 
 class Functions:
@@ -35,30 +40,46 @@ class Functions:
 
 
 def api(**kwargs: Any) -> Api:
-    return Api(name="t", routes=(
-        Route("GET", "/api/v1/videos", "list", Auth.PROTECTED),
-        Route("GET", "/api/v1/videos/{id}", "get", Auth.PROTECTED),
-        Route("GET", "/api/v1/videos/popular", "popular", Auth.PUBLIC),
-        Route("POST", "/api/v1/upload", "upload", Auth.PUBLIC),
-    ), authorizer=Authorizer("authz", identity_headers=("Authorization",), ttl_s=300), **kwargs)
+    return Api(
+        name="t",
+        routes=(
+            Route("GET", "/api/v1/videos", "list", Auth.PROTECTED),
+            Route("GET", "/api/v1/videos/{id}", "get", Auth.PROTECTED),
+            Route("GET", "/api/v1/videos/popular", "popular", Auth.PUBLIC),
+            Route("POST", "/api/v1/upload", "upload", Auth.PUBLIC),
+        ),
+        authorizer=Authorizer("authz", identity_headers=("Authorization",), ttl_s=300),
+        **kwargs,
+    )
 
 
-def request(method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"",
-            query: list[tuple[str, str]] | None = None) -> HttpRequest:
-    return HttpRequest(method, path, list((headers or {}).items()), query or [], body, "127.0.0.1", "localhost")
+def request(
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    query: list[tuple[str, str]] | None = None,
+) -> HttpRequest:
+    return HttpRequest(
+        method, path, list((headers or {}).items()), query or [], body, "127.0.0.1", "localhost"
+    )
 
 
 @pytest.fixture
 def fns() -> Functions:
     f = Functions()
-    f.answers["authz"] = lambda event: allow("user-1", context={"scopes": "videos:read", "n": 3, "nested": {"x": 1}})
+    f.answers["authz"] = lambda event: allow(
+        "user-1", context={"scopes": "videos:read", "n": 3, "nested": {"x": 1}}
+    )
     return f
 
 
 def test_static_segment_beats_parameter_and_params_reach_the_event(fns: Functions) -> None:
     gw = ApiGateway(api(), fns)
     assert json_body(gw.handle(request("GET", "/api/v1/videos/popular"))) == {"fn": "popular"}
-    gw.handle(request("GET", "/api/v1/videos/abc", {"Authorization": "Bearer t"}, query=[("a", "1"), ("a", "2")]))
+    gw.handle(
+        request("GET", "/api/v1/videos/abc", {"Authorization": "Bearer t"}, query=[("a", "1"), ("a", "2")])
+    )
     fid, event = fns.events[-1]
     assert fid == "get"
     assert event["pathParameters"] == {"id": "abc"}
@@ -95,7 +116,9 @@ def test_authorizer_result_is_cached_per_identity_and_context_passed(fns: Functi
 
 def test_unauthorized_error_is_401_and_deny_is_403(fns: Functions) -> None:
     fns.answers["authz"] = InvocationError("Exception", "Unauthorized")
-    assert ApiGateway(api(), fns).handle(request("GET", "/api/v1/videos", {"Authorization": "x"})).status == 401
+    assert (
+        ApiGateway(api(), fns).handle(request("GET", "/api/v1/videos", {"Authorization": "x"})).status == 401
+    )
     fns.answers["authz"] = lambda e: allow("u", resource="arn:aws:execute-api:*:*:*/*/GET/api/v1/videos/*")
     gw = ApiGateway(api(), fns)
     assert gw.handle(request("GET", "/api/v1/videos", {"Authorization": "x"})).status == 403
@@ -108,11 +131,14 @@ def test_authorizer_crash_is_500(fns: Functions) -> None:
     assert response.status == 500
 
 
-@pytest.mark.parametrize(("failure", "status"), [
-    (InvocationError("ValueError", "bad"), 502),
-    (InvocationError("Sandbox.Timedout", "Task timed out after 1.00 seconds"), 504),
-    (ThrottledError("upload"), 429),
-])
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [
+        (InvocationError("ValueError", "bad"), 502),
+        (InvocationError("Sandbox.Timedout", "Task timed out after 1.00 seconds"), 504),
+        (ThrottledError("upload"), 429),
+    ],
+)
 def test_function_failures_surface_as_gateway_errors(fns: Functions, failure: Exception, status: int) -> None:
     fns.answers["upload"] = failure
     response = ApiGateway(api(), fns).handle(request("POST", "/api/v1/upload"))
@@ -140,7 +166,10 @@ def test_stage_throttle_answers_429_past_the_burst(fns: Functions) -> None:
 
 
 def test_multi_value_headers_from_the_function_are_kept(fns: Functions) -> None:
-    fns.answers["upload"] = {"statusCode": 201, "body": "",
-                             "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}}
+    fns.answers["upload"] = {
+        "statusCode": 201,
+        "body": "",
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+    }
     response = ApiGateway(api(), fns).handle(request("POST", "/api/v1/upload"))
     assert [v for k, v in response.headers if k == "set-cookie"] == ["a=1", "b=2"]

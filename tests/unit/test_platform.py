@@ -14,8 +14,10 @@ from functions.platform import handler, probes
 from functions.shared import aws
 
 ENV = {
-    "VIDEOS_TABLE_NAME": "videos", "AUTH_TABLE_NAME": "auth",
-    "MEDIA_BUCKET_NAME": "skyreel-media", "TRANSCODE_QUEUE_URL": "",
+    "VIDEOS_TABLE_NAME": "videos",
+    "AUTH_TABLE_NAME": "auth",
+    "MEDIA_BUCKET_NAME": "skyreel-media",
+    "TRANSCODE_QUEUE_URL": "",
 }
 
 
@@ -33,11 +35,16 @@ def resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         aws.reset_clients()
         ddb = boto3.client("dynamodb")
         for table in ("videos", "auth"):
-            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+            ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            )
         boto3.client("s3").create_bucket(Bucket="skyreel-media")
-        env = dict(ENV, TRANSCODE_QUEUE_URL=boto3.client("sqs").create_queue(QueueName="transcode")["QueueUrl"])
+        env = dict(
+            ENV, TRANSCODE_QUEUE_URL=boto3.client("sqs").create_queue(QueueName="transcode")["QueueUrl"]
+        )
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         yield env
@@ -45,9 +52,16 @@ def resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
 
 
 def get(path: str) -> tuple[int, Any]:
-    event = {"httpMethod": "GET", "path": path, "resource": path, "headers": {},
-             "requestContext": {"requestId": "r", "stage": "local"}, "queryStringParameters": None,
-             "body": None, "isBase64Encoded": False}
+    event = {
+        "httpMethod": "GET",
+        "path": path,
+        "resource": path,
+        "headers": {},
+        "requestContext": {"requestId": "r", "stage": "local"},
+        "queryStringParameters": None,
+        "body": None,
+        "isBase64Encoded": False,
+    }
     result = handler.lambda_handler(event, Context())  # type: ignore[arg-type]
     body = result["body"]
     return int(result["statusCode"]), json.loads(body) if body.startswith("{") else body

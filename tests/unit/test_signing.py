@@ -20,13 +20,14 @@ NOW = 1_900_000_000
 
 
 def signer(key: rsa.RSAPrivateKey = KEY, key_id: str = KEY_ID) -> CloudFrontSigner:
-    return CloudFrontSigner(key_id, lambda message: key.sign(message, padding.PKCS1v15(), hashes.SHA1()))  # noqa: S303
+    return CloudFrontSigner(key_id, lambda message: key.sign(message, padding.PKCS1v15(), hashes.SHA1()))
 
 
 def verify(url: str, now: float = NOW, cookies: dict[str, str] | None = None, ip: str = "127.0.0.1") -> None:
     parts = urlsplit(url)
     Verifier({KEY_ID: KEY.public_key()}).verify(
-        from_request(parts.scheme, parts.netloc, parts.path, parts.query, cookies or {}, ip), now=now)
+        from_request(parts.scheme, parts.netloc, parts.path, parts.query, cookies or {}, ip), now=now
+    )
 
 
 def at(seconds: int) -> dt.datetime:
@@ -71,15 +72,19 @@ def test_custom_policy_with_wildcard_covers_segments_but_not_other_videos() -> N
 def test_signed_cookies_work_like_query_parameters() -> None:
     cf = signer()
     policy = cf.build_policy("http://127.0.0.1:8000/media/hls/v1/*", at(NOW + 60))
-    params = dict(p.split("=", 1) for p in cf.generate_presigned_url("http://x/", policy=policy).split("?", 1)[1].split("&"))
+    params = dict(
+        p.split("=", 1)
+        for p in cf.generate_presigned_url("http://x/", policy=policy).split("?", 1)[1].split("&")
+    )
     cookies = {f"CloudFront-{k}": v for k, v in params.items()}
     verify("http://127.0.0.1:8000/media/hls/v1/480p/seg_002.ts", cookies=cookies)
 
 
 def test_ip_and_not_before_conditions() -> None:
     cf = signer()
-    policy = cf.build_policy("http://127.0.0.1:8000/media/*", at(NOW + 60), date_greater_than=at(NOW - 10),
-                             ip_address="10.0.0.0/8")
+    policy = cf.build_policy(
+        "http://127.0.0.1:8000/media/*", at(NOW + 60), date_greater_than=at(NOW - 10), ip_address="10.0.0.0/8"
+    )
     url = cf.generate_presigned_url(BASE, policy=policy)
     verify(url, ip="10.1.2.3")
     with pytest.raises(SignatureRejected, match="client address"):

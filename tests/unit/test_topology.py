@@ -23,7 +23,9 @@ def _served_routes(function: Function) -> set[tuple[str, str]]:
     return {(r.method, r.openapi_path) for r in app._static_routes + app._dynamic_routes}
 
 
-@pytest.mark.parametrize("fn", [f for f in TOPOLOGY.functions if TOPOLOGY.routes_of(f.id)], ids=lambda f: f.id)
+@pytest.mark.parametrize(
+    "fn", [f for f in TOPOLOGY.functions if TOPOLOGY.routes_of(f.id)], ids=lambda f: f.id
+)
 def test_routes_served_and_declared_match(fn: Function) -> None:
     declared = {(r.method, r.path) for r in TOPOLOGY.routes_of(fn.id)}
     served = _served_routes(fn)
@@ -40,12 +42,19 @@ def test_every_http_resolver_belongs_to_a_declared_function() -> None:
 def test_unknown_references_are_refused() -> None:
     fn = Function(id="a", handler="functions.platform.handler.lambda_handler", description="")
     with pytest.raises(ValueError, match="unknown function"):
-        Topology(name="t", functions=(fn,), api=Api(name="x", routes=(Route("GET", "/api/x", "nope", Auth.PUBLIC),)))
+        Topology(
+            name="t",
+            functions=(fn,),
+            api=Api(name="x", routes=(Route("GET", "/api/x", "nope", Auth.PUBLIC),)),
+        )
     with pytest.raises(ValueError, match="authorizer"):
         Topology(name="t", functions=(fn,), api=Api(name="x", routes=(Route("GET", "/api/x", "a"),)))
     with pytest.raises(KeyError, match="table"):
-        Topology(name="t", api=Api(name="x", routes=()), functions=(
-            Function(id="b", handler="m.h", description="", tables=(Grant("nope"),)),))
+        Topology(
+            name="t",
+            api=Api(name="x", routes=()),
+            functions=(Function(id="b", handler="m.h", description="", tables=(Grant("nope"),)),),
+        )
 
 
 def test_duplicate_ids_are_refused() -> None:
@@ -53,12 +62,15 @@ def test_duplicate_ids_are_refused() -> None:
         Topology(name="t", functions=(), api=Api(name="x", routes=()), tables=(Table("a"), Table("a")))
 
 
-@pytest.mark.parametrize(("path", "url", "params"), [
-    ("/api/v1/videos/{id}", "/api/v1/videos/abc", {"id": "abc"}),
-    ("/api/v1/videos/{id}", "/api/v1/videos/abc/more", None),
-    ("/api/{proxy+}", "/api/a/b/c", {"proxy": "a/b/c"}),
-    ("/.well-known/jwks.json", "/.well-known/jwksXjson", None),
-])
+@pytest.mark.parametrize(
+    ("path", "url", "params"),
+    [
+        ("/api/v1/videos/{id}", "/api/v1/videos/abc", {"id": "abc"}),
+        ("/api/v1/videos/{id}", "/api/v1/videos/abc/more", None),
+        ("/api/{proxy+}", "/api/a/b/c", {"proxy": "a/b/c"}),
+        ("/.well-known/jwks.json", "/.well-known/jwksXjson", None),
+    ],
+)
 def test_route_patterns(path: str, url: str, params: dict[str, str] | None) -> None:
     found = Route("GET", path, "f").regex().match(url)
     assert (found.groupdict() if found else None) == params
@@ -68,12 +80,23 @@ def test_environment_names_every_granted_resource() -> None:
     class Names:
         stage = "test"
 
-        def table(self, i: str) -> str: return f"t-{i}"
-        def bucket(self, i: str) -> str: return f"b-{i}"
-        def queue_url(self, i: str) -> str: return f"q-{i}"
-        def bus(self, i: str) -> str: return f"e-{i}"
-        def secret(self, i: str) -> str: return f"s-{i}"
-        def state_machine_arn(self, i: str) -> str: return f"m-{i}"
+        def table(self, i: str) -> str:
+            return f"t-{i}"
+
+        def bucket(self, i: str) -> str:
+            return f"b-{i}"
+
+        def queue_url(self, i: str) -> str:
+            return f"q-{i}"
+
+        def bus(self, i: str) -> str:
+            return f"e-{i}"
+
+        def secret(self, i: str) -> str:
+            return f"s-{i}"
+
+        def state_machine_arn(self, i: str) -> str:
+            return f"m-{i}"
 
     env = TOPOLOGY.environment_for(TOPOLOGY.function("platform"), Names())  # type: ignore[arg-type]
     assert env["VIDEOS_TABLE_NAME"] == "t-videos"

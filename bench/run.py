@@ -1,0 +1,17 @@
+"""Run every benchmark in turn (`make bench`)."""
+
+from __future__ import annotations
+
+from bench import frontdoor, imports, startup
+
+
+def main() -> None:
+    imports.run()
+    print()
+    startup.run()
+    print()
+    frontdoor.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""`python -m infra.local` (what `make dev` runs) as a user runs it: start, use, Ctrl-C, start again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+
+from infra.local.cloud import free_port
+from infra.model import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+@contextmanager
+def dev(state_dir: Path, port: int, aws_port: int) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "infra.local",
+            "--port",
+            str(port),
+            "--aws-port",
+            str(aws_port),
+            "--state-dir",
+            str(state_dir),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"make dev did not become healthy:\n{process.communicate()[0]}")
+            time.sleep(0.1)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0]
+        if process.returncode != 0:
+            raise AssertionError(f"exit {process.returncode} after Ctrl-C:\n{output}")
+        assert "Traceback" not in output, output
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    port, aws_port = free_port(), free_port()
+    endpoint = f"http://127.0.0.1:{aws_port}"
+    session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
+    ddb, s3 = session.client("dynamodb", endpoint_url=endpoint), session.client("s3", endpoint_url=endpoint)
+    sm = session.client("secretsmanager", endpoint_url=endpoint)
+
+    with dev(tmp_path, port, aws_port) as first:
+        ddb.put_item(
+            TableName="skyreel-videos",
+            Item={"pk": {"S": "VIDEO#1"}, "sk": {"S": "META"}, "title": {"S": "kept"}},
+        )
+        s3.put_object(
+            Bucket="skyreel-media",
+            Key="hls/1/master.m3u8",
+            Body=b"#EXTM3U\n",
+            ContentType="application/vnd.apple.mpegurl",
+            CacheControl="max-age=5",
+        )
+        s3.put_object(Bucket="skyreel-uploads", Key="originals/1/clip.mp4", Body=b"video")
+        key_before = sm.get_secret_value(SecretId="skyreel/media_signing_key")["SecretString"]
+        assert first.stdout is not None
+        banner = first.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in banner
+
+    with dev(tmp_path, port, aws_port):
+        item = ddb.get_item(TableName="skyreel-videos", Key={"pk": {"S": "VIDEO#1"}, "sk": {"S": "META"}})
+        assert item["Item"]["title"]["S"] == "kept"
+        obj = s3.get_object(Bucket="skyreel-media", Key="hls/1/master.m3u8")
+        assert obj["Body"].read() == b"#EXTM3U\n"
+        assert obj["ContentType"] == "application/vnd.apple.mpegurl"
+        assert obj["CacheControl"] == "max-age=5"
+        # Signing keys must survive too, or every signed URL and token issued before a restart breaks.
+        assert sm.get_secret_value(SecretId="skyreel/media_signing_key")["SecretString"] == key_before
+        # Restoring an upload must not look like a new upload to the transcode trigger. (S3 itself sends an
+        # s3:TestEvent when notifications are configured, as AWS does; consumers skip it.)
+        queue = session.client("sqs", endpoint_url=endpoint)
+        url = queue.get_queue_url(QueueName="skyreel-transcode")["QueueUrl"]
+        messages = queue.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        assert not [m for m in messages if '"Records"' in m["Body"]]

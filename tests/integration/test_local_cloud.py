@@ -1,0 +1,275 @@
+"""The local cloud through its real interfaces: HTTP front door, AWS endpoint, triggers, workflows."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import json
+import time
+import uuid
+from urllib.parse import unquote_plus
+
+import httpx
+import pytest
+from botocore.signers import CloudFrontSigner
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from infra.local import stepfunctions
+from infra.local.cloud import LocalCloud
+from infra.local.runtime import InvocationError, ThrottledError
+from infra.local.signing import key_id_for, load_private_key
+from tests.integration.conftest import eventually, records
+
+pytestmark = pytest.mark.integration
+
+
+# --- API through the front door -------------------------------------------------------------------
+
+
+def test_health_is_ok_with_a_check_per_dependency(http: httpx.Client) -> None:
+    response = http.get("/api/v1/health")
+    assert response.status_code == 200, response.text
+    checks = response.json()["checks"]
+    assert {"table:videos", "table:auth", "bucket:media", "bucket:uploads", "queue:transcode"} <= set(checks)
+    assert all(c["status"] == "ok" for c in checks.values())
+
+
+def test_openapi_and_docs_are_served(http: httpx.Client) -> None:
+    document = http.get("/api/v1/openapi.json").json()
+    assert "/api/v1/health" in document["paths"]
+    docs = http.get("/api/v1/docs")
+    assert docs.status_code == 200
+    assert docs.headers["content-type"].startswith("text/html")
+
+
+def test_unknown_route_is_a_json_404(http: httpx.Client) -> None:
+    response = http.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_dashboard_is_served_at_the_root(http: httpx.Client) -> None:
+    response = http.get("/")
+    assert response.status_code == 200
+    assert "Skyreel" in response.text
+
+
+def test_proxy_event_context_and_environment_reach_the_handler(http: httpx.Client, cloud: LocalCloud) -> None:
+    body = http.get("/api/test/echo/abc").json()
+    assert body["params"] == {"id": "abc"}
+    assert body["function_name"] == "skyreel-echo"
+    assert body["records_table"] == cloud.names.table("records")
+    assert 0 < body["remaining_ms"] <= 3000
+
+
+@pytest.mark.parametrize(
+    ("token", "status"), [(None, 401), ("Bearer nope", 401), ("Bearer deny", 403), ("Bearer good", 200)]
+)
+def test_protected_routes_go_through_the_authorizer(
+    http: httpx.Client, token: str | None, status: int
+) -> None:
+    response = http.get("/api/test/private", headers={"Authorization": token} if token else {})
+    assert response.status_code == status
+    if status == 200:
+        assert response.json()["authorizer"] == {"principalId": "user-42", "scopes": "videos:read"}
+    else:
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+
+
+def test_a_crashing_sandbox_is_a_502_and_the_next_call_gets_a_new_one(http: httpx.Client) -> None:
+    assert http.get("/api/test/crash").status_code == 502
+    assert http.get("/api/test/crash").status_code == 502
+    assert http.get("/api/v1/health").status_code == 200
+
+
+# --- runtime ------------------------------------------------------------------------------------
+
+
+def test_timeout_kills_the_invocation_at_the_function_timeout(cloud: LocalCloud) -> None:
+    started = time.monotonic()
+    with pytest.raises(InvocationError) as failure:
+        cloud.runtime.invoke("sleepy", {"seconds": 5})
+    assert failure.value.error_type == "Sandbox.Timedout"
+    assert time.monotonic() - started < 3
+    assert cloud.runtime.invoke("sleepy", {"seconds": 0}).result == {"slept": 0}
+
+
+def test_reserved_concurrency_throttles_the_excess(cloud: LocalCloud) -> None:
+    cloud.runtime.invoke("sleepy", {})  # warm one sandbox so timing is about concurrency, not imports
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(cloud.runtime.invoke, "sleepy", {"seconds": 0.5})
+        time.sleep(0.1)
+        second = pool.submit(cloud.runtime.invoke, "sleepy", {"seconds": 0})
+        assert first.result().result == {"slept": 0.5}
+        with pytest.raises(ThrottledError):
+            second.result()
+
+
+def test_handler_errors_come_back_as_lambda_error_payloads(cloud: LocalCloud) -> None:
+    with pytest.raises(InvocationError) as failure:
+        cloud.runtime.invoke("stepper", {"explode": True})
+    assert failure.value.payload()["errorType"] == "StepFailedError"
+    assert failure.value.payload()["errorMessage"] == "asked to fail"
+
+
+# --- event sources --------------------------------------------------------------------------------
+
+
+def test_sqs_batches_with_partial_failure_and_dead_letter(cloud: LocalCloud) -> None:
+    sqs = cloud.aws.client("sqs")
+    marker = f"job-{time.time_ns()}"
+    for body in (f"{marker}-a", f"{marker}-b", f"{marker}-fail"):
+        sqs.send_message(QueueUrl=cloud.names.queue_url("jobs"), MessageBody=body)
+    eventually(lambda: {f"{marker}-a", f"{marker}-b"} <= {json.loads(p) for p in records(cloud, "sqs")})
+
+    def dead_lettered() -> bool:
+        messages = sqs.receive_message(
+            QueueUrl=cloud.names.queue_url("jobs_dlq"), MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        return any(m["Body"] == f"{marker}-fail" for m in messages)
+
+    eventually(dead_lettered, timeout=30)
+    assert f"{marker}-fail" not in {json.loads(p) for p in records(cloud, "sqs")}
+
+
+def test_dynamodb_stream_delivers_inserts(cloud: LocalCloud) -> None:
+    key = f"item-{time.time_ns()}"
+    cloud.aws.client("dynamodb").put_item(
+        TableName=cloud.names.table("inbox"), Item={"pk": {"S": key}, "sk": {"S": "1"}}
+    )
+    seen = eventually(lambda: [json.loads(p) for p in records(cloud, "stream") if key in p])
+    assert seen[0]["eventName"] == "INSERT"
+
+
+def test_eventbridge_rule_delivers_matching_events_only(cloud: LocalCloud) -> None:
+    marker = f"evt-{time.time_ns()}"
+    cloud.aws.client("events").put_events(
+        Entries=[
+            {
+                "EventBusName": cloud.names.bus("events"),
+                "Source": "skyreel.test",
+                "DetailType": "t",
+                "Detail": json.dumps({"marker": marker}),
+            },
+            {
+                "EventBusName": cloud.names.bus("events"),
+                "Source": "skyreel.other",
+                "DetailType": "t",
+                "Detail": json.dumps({"marker": f"{marker}-other"}),
+            },
+        ]
+    )
+    seen = eventually(lambda: [json.loads(p) for p in records(cloud, "eventbridge") if marker in p])
+    time.sleep(1.5)  # give a wrongly matched event time to arrive
+    assert [e["detail"]["marker"] for e in seen if marker in e["detail"]["marker"]] == [marker]
+    assert seen[0]["source"] == "skyreel.test"
+
+
+def test_upload_notifications_reach_the_transcode_queue(cloud: LocalCloud) -> None:
+    key = f"originals/{time.time_ns()}/my clip+1.mp4"
+    cloud.aws.client("s3").put_object(Bucket=cloud.names.bucket("uploads"), Key=key, Body=b"x")
+    cloud.aws.client("s3").put_object(Bucket=cloud.names.bucket("uploads"), Key="elsewhere/x.mp4", Body=b"x")
+    sqs = cloud.aws.client("sqs")
+
+    def keys() -> list[str]:
+        messages = sqs.receive_message(
+            QueueUrl=cloud.names.queue_url("transcode"), MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        found = []
+        for message in messages:
+            for record in json.loads(message["Body"]).get("Records", []):
+                found.append(unquote_plus(record["s3"]["object"]["key"]))
+            sqs.delete_message(
+                QueueUrl=cloud.names.queue_url("transcode"), ReceiptHandle=message["ReceiptHandle"]
+            )
+        return found
+
+    assert key in eventually(keys)
+
+
+# --- Step Functions -------------------------------------------------------------------------------
+
+
+def _run(cloud: LocalCloud, payload: dict[str, object]) -> dict[str, object]:
+    sfn = cloud.aws.client("stepfunctions")
+    # Always name executions: moto names unnamed ones "None", so a second one would collide.
+    arn = sfn.start_execution(
+        stateMachineArn=cloud.names.state_machine_arn("steps"),
+        name=uuid.uuid4().hex,
+        input=json.dumps(payload),
+    )["executionArn"]
+    return eventually(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d)  # type: ignore[no-any-return]
+
+
+def test_workflow_tasks_run_the_real_handlers(cloud: LocalCloud) -> None:
+    before = stepfunctions.calls
+    execution = _run(cloud, {"order": 1})
+    assert execution["status"] == "SUCCEEDED", execution
+    assert json.loads(str(execution["output"])) == {
+        "order": 1,
+        "steps": ["skyreel-stepper", "skyreel-stepper"],
+    }
+    # If moto stops calling the hook, tasks would silently echo their input: fail loudly instead.
+    assert stepfunctions.calls - before == 2
+
+
+def test_workflow_failure_is_caught_and_compensated(cloud: LocalCloud) -> None:
+    execution = _run(cloud, {"explode": True})
+    assert execution["status"] == "FAILED"
+    assert execution.get("error") == "StepFailed"
+    name = str(execution["executionArn"]).rsplit(":", 1)[1]
+    assert name in records(cloud, "compensated")
+
+
+# --- media (the CDN path) -------------------------------------------------------------------------
+
+
+def _signer(cloud: LocalCloud) -> CloudFrontSigner:
+    secret = cloud.aws.client("secretsmanager").get_secret_value(
+        SecretId=cloud.names.secret("media_signing_key")
+    )["SecretString"]
+    key = load_private_key(secret)
+    return CloudFrontSigner(
+        key_id_for(key.public_key()), lambda message: key.sign(message, padding.PKCS1v15(), hashes.SHA1())
+    )
+
+
+def test_public_media_with_ranges_and_cors(http: httpx.Client, cloud: LocalCloud) -> None:
+    cloud.aws.client("s3").put_object(
+        Bucket=cloud.names.bucket("media"),
+        Key="public/hls/v1/seg.ts",
+        Body=bytes(range(256)) * 4,
+        ContentType="video/mp2t",
+        CacheControl="public, max-age=31536000, immutable",
+    )
+    whole = http.get("/media/public/hls/v1/seg.ts", headers={"Origin": "http://example.test"})
+    assert whole.status_code == 200
+    assert whole.content == bytes(range(256)) * 4
+    assert whole.headers["access-control-allow-origin"] == "*"
+    assert whole.headers["cache-control"] == "public, max-age=31536000, immutable"
+    part = http.get("/media/public/hls/v1/seg.ts", headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206
+    assert part.content == bytes(range(10, 20))
+    assert part.headers["content-range"] == "bytes 10-19/1024"
+    assert http.get("/media/public/hls/v1/missing.ts").status_code == 404
+
+
+def test_private_media_needs_a_valid_unexpired_signature(http: httpx.Client, cloud: LocalCloud) -> None:
+    cloud.aws.client("s3").put_object(
+        Bucket=cloud.names.bucket("media"),
+        Key="hls/v9/master.m3u8",
+        Body=b"#EXTM3U\n",
+        ContentType="application/vnd.apple.mpegurl",
+    )
+    url = f"{cloud.url}/media/hls/v9/master.m3u8"
+    assert http.get(url).status_code == 403
+    signer = _signer(cloud)
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    signed = signer.generate_presigned_url(url, date_less_than=soon)
+    assert http.get(signed).status_code == 200
+    assert http.get(signed.replace("/v9/", "/v8/")).status_code == 403
+    expired = signer.generate_presigned_url(
+        url, date_less_than=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    )
+    assert http.get(expired).status_code == 403
