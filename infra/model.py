@@ -301,8 +301,9 @@ class Api:
     stage: str = "prod"  # the API Gateway stage in AWS; the CDN hides it (origin path)
     # Path prefixes the CDN sends to the API (CloudFront behaviours); everything else is static.
     prefixes: tuple[str, ...] = ("/api/",)
-    throttle_rate: int = 100
-    throttle_burst: int = 200
+    # Stage-wide protection (API Gateway's account default is 10,000/s with a 5,000 burst).
+    throttle_rate: int = 2000
+    throttle_burst: int = 4000
     max_body_bytes: int = 10 * 1024 * 1024  # API Gateway's payload limit
 
     def gateway_response(self, response_type: str) -> GatewayResponse:

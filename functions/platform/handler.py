@@ -1,6 +1,7 @@
 """HTTP entry of the platform function: GET /api/v1/health, /api/v1/openapi.json, /api/v1/docs."""
 
 # No `from __future__ import annotations` here: powertools reads route annotations at runtime.
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any
@@ -8,14 +9,26 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from functions.platform import health, openapi, probes
 from functions.shared.api import API_PREFIX, create_resolver, json_response
-from functions.shared.config import granted_resources
+from functions.shared.config import EnvironmentModel, granted_resources
 from functions.shared.observability import logger, tracer
 
 app = create_resolver()
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="health")
+
+
+class HealthSettings(EnvironmentModel):
+    cache_ttl_s: float = Field(default=2.0, ge=0, alias="HEALTH_CACHE_TTL_S")
+
+
+@functools.cache
+def _cache() -> health.CachedHealth:
+    settings = HealthSettings.from_environment()
+    assert isinstance(settings, HealthSettings)
+    return health.CachedHealth(settings.cache_ttl_s)
 
 
 @app.get(
@@ -28,7 +41,7 @@ _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="health")
 )
 @tracer.capture_method
 def get_health() -> Response[str]:
-    report = health.check_all(granted_resources(), probes.probe_for, _pool)
+    report = _cache().get(lambda: health.check_all(granted_resources(), probes.probe_for, _pool))
     if not report.healthy:
         logger.warning("unhealthy", extra={"checks": report.as_dict()["checks"]})
     return json_response(

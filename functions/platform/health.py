@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,25 @@ def _run(probe: Probe, ref: ResourceRef) -> CheckResult:
     except Exception as exc:
         return CheckResult(f"{ref.kind}:{ref.name}", False, (time.perf_counter() - started) * 1000, str(exc))
     return CheckResult(f"{ref.kind}:{ref.name}", True, (time.perf_counter() - started) * 1000)
+
+
+class CachedHealth:
+    """Reuse a report for `ttl_s`: health is polled by load balancers and monitors, and each report costs a
+    call to every dependency, so a burst of health checks must not become a burst on the dependencies."""
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._report: HealthReport | None = None
+        self._at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, produce: Callable[[], HealthReport]) -> HealthReport:
+        with self._lock:  # one probe round at a time; concurrent callers share its result
+            if self._report is None or self._clock() - self._at >= self.ttl_s:
+                self._report = produce()
+                self._at = self._clock()
+            return self._report
 
 
 def check_all(

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.platform import handler, probes
+from functions.platform import handler, health, probes
 from functions.shared import aws
 
 ENV = {
@@ -47,7 +47,10 @@ def resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         )
         for key, value in env.items():
             monkeypatch.setenv(key, value)
+        monkeypatch.setenv("HEALTH_CACHE_TTL_S", "0")
+        handler._cache.cache_clear()
         yield env
+        handler._cache.cache_clear()
         probes._client.cache_clear()
 
 
@@ -83,6 +86,21 @@ def test_health_names_the_failing_dependency(resources: dict[str, str]) -> None:
     failing = {name for name, check in body["checks"].items() if check["status"] != "ok"}
     assert failing == {"table:videos"}
     assert "ResourceNotFound" in body["checks"]["table:videos"]["reason"]
+
+
+def test_health_reports_are_reused_within_their_ttl() -> None:
+    now = [0.0]
+    cache = health.CachedHealth(ttl_s=2, clock=lambda: now[0])
+    produced = []
+
+    def produce() -> health.HealthReport:
+        produced.append(now[0])
+        return health.HealthReport(())
+
+    for t in (0.0, 1.9, 2.0, 2.5):
+        now[0] = t
+        cache.get(produce)
+    assert produced == [0.0, 2.0]
 
 
 def test_openapi_merges_every_domain(resources: dict[str, str]) -> None:
