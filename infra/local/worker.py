@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -47,6 +48,9 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 
 def main() -> None:
+    # The cloud owns this sandbox's life (it stops it on shutdown, or on a timeout): a Ctrl-C meant for
+    # `make dev` must not kill an invocation half-way.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd_in, fd_out = int(sys.argv[1]), int(sys.argv[2])
     handler_path = os.environ["_HANDLER"]
     requests = os.fdopen(fd_in, "rb")
