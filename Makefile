@@ -47,8 +47,8 @@ infra: setup
 test: setup lint typecheck  ## lint, types, then unit + integration + infra tests in parallel
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 
-synth: setup  ## the CloudFormation templates into cdk.out/, offline
-	npx cdk synth -q
+synth: setup  ## the CloudFormation templates into cdk.out/, offline (the layer build: npx cdk synth)
+	npx cdk synth -q -c skyreel:bundling=false
 
 invoke: $(VENV)/.synced  ## make invoke FN=platform EVENT=events/apigw-rest-get-health.json
 	$(PY) -m infra.local.invoke $(FN) $(EVENT)

@@ -253,8 +253,9 @@ class Route:
 class Authorizer:
     """An API Gateway REQUEST authorizer. Results are cached per identity for `ttl_s` as API Gateway does.
 
-    With `identity_headers` set, a request missing any of them is refused with 401 without calling
-    the function (API Gateway's rule). With none, nothing is cached and the function always runs.
+    With `identity_headers` set, a request missing ANY of them is refused with 401 without calling
+    the function (API Gateway's rule), so alternatives (a bearer token OR an API key) cannot both be
+    identity headers: declare none (nothing is cached; the function always runs) or the one always sent.
     """
 
     function: str
@@ -508,8 +509,11 @@ class Topology:
             self.bucket(s3q.bucket)
             self.queue(s3q.queue)
         for qt in self.queue_triggers:
-            self.queue(qt.queue)
-            self.function(qt.function)
+            # AWS refuses the mapping otherwise: a message must stay hidden while the function works on it.
+            if self.queue(qt.queue).visibility_timeout_s < self.function(qt.function).timeout_s:
+                raise ValueError(
+                    f"queue {qt.queue}: visibility timeout is shorter than {qt.function}'s timeout"
+                )
         for st in self.stream_triggers:
             if not self.table(st.table).stream:
                 raise ValueError(f"stream trigger on {st.table}, whose stream is off")

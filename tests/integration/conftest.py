@@ -45,7 +45,7 @@ def fixture_topology() -> Topology:
             *base.functions,
             _fn("echo", "echo", timeout_s=3),
             _fn("authz", "authorizer"),
-            _fn("recorder", "recorder"),
+            _fn("recorder", "recorder", timeout_s=2),
             _fn("stepper", "stepper"),
             _fn("sleepy", "sleepy", timeout_s=1, reserved_concurrency=1),
             _fn("crash", "crash"),

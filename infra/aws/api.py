@@ -1,0 +1,131 @@
+"""The REST API: one resource tree from `api.routes`, Lambda proxy integrations, the REQUEST authorizer."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.aws.nag import acknowledge, acknowledge_all
+from infra.model import Auth, Authorizer, GatewayResponse, Route, Topology
+
+PUSH_TO_LOGS = (
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+    "AmazonAPIGatewayPushToCloudWatchLogs]"
+)
+
+
+class RestApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topology: Topology,
+        functions: dict[str, lambda_.Function],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.stage_name = topology.api.stage
+        self._functions = functions
+        self._integrations: dict[str, apigw.LambdaIntegration] = {}
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=topology.api.name,
+            description=f"{topology.name} API behind CloudFront ({' '.join(topology.api.prefixes)})",
+            # CloudFront is already in front; an edge-optimized endpoint would add a second distribution.
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            deploy_options=self._stage_options(topology),
+        )
+        acknowledge(self.api, PUSH_TO_LOGS, "the AWS-managed role API Gateway needs to write execution logs")
+        self._authorizer_model = topology.api.authorizer
+        self._authorizer: apigw.RequestAuthorizer | None = None
+        for route in topology.api.routes:
+            self._add_route(route)
+        for response in topology.api.gateway_responses:
+            self._add_gateway_response(response)
+        acknowledge_all(
+            self.api,
+            {
+                "AwsSolutions-APIG3": "WAF is an account-level cost decision; stage throttling bounds abuse and "
+                "viewers arrive through CloudFront",
+                "AwsSolutions-APIG2": "request bodies are validated by the handlers' pydantic models, which "
+                "return the API's own 422 error shape",
+                "AwsSolutions-COG4": "protected routes use the topology's Lambda REQUEST authorizer (JWT or "
+                "API key), not Cognito; public routes are public by declaration",
+            },
+        )
+
+    def _stage_options(self, topology: Topology) -> apigw.StageOptions:
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH)
+        return apigw.StageOptions(
+            stage_name=self.stage_name,
+            throttling_rate_limit=topology.api.throttle_rate,
+            throttling_burst_limit=topology.api.throttle_burst,
+            tracing_enabled=True,
+            metrics_enabled=True,
+            logging_level=apigw.MethodLoggingLevel.ERROR,
+            access_log_destination=apigw.LogGroupLogDestination(access_logs),
+            access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                caller=False,
+                http_method=True,
+                ip=True,
+                protocol=True,
+                request_time=True,
+                resource_path=True,
+                response_length=True,
+                status=True,
+                user=True,
+            ),
+        )
+
+    def _shared_authorizer(self) -> apigw.RequestAuthorizer:
+        """Created on the first protected route: an authorizer attached to no method fails synthesis."""
+        if self._authorizer is None:
+            if self._authorizer_model is None:
+                raise ValueError("protected routes need an API authorizer")
+            self._authorizer = self._request_authorizer(self._authorizer_model)
+        return self._authorizer
+
+    def _request_authorizer(self, authorizer: Authorizer) -> apigw.RequestAuthorizer:
+        # API Gateway caches only by identity sources; without any it must not cache at all.
+        ttl = authorizer.ttl_s if authorizer.identity_headers else 0
+        return apigw.RequestAuthorizer(
+            self,
+            "Authorizer",
+            handler=self._functions[authorizer.function],
+            identity_sources=[apigw.IdentitySource.header(h) for h in authorizer.identity_headers],
+            results_cache_ttl=Duration.seconds(ttl),
+        )
+
+    def _add_route(self, route: Route) -> None:
+        resource = self.api.root.resource_for_path(route.path)
+        protected = route.auth is Auth.PROTECTED
+        method = resource.add_method(
+            route.method,
+            self._integration(route.function),
+            authorizer=self._shared_authorizer() if protected else None,
+            authorization_type=apigw.AuthorizationType.CUSTOM if protected else apigw.AuthorizationType.NONE,
+        )
+        if not protected:
+            acknowledge(method, "AwsSolutions-APIG4", f"{route.method} {route.path} is declared Auth.PUBLIC")
+
+    def _add_gateway_response(self, response: GatewayResponse) -> None:
+        # What API Gateway answers by itself (no function ran) still speaks the API's error shape.
+        self.api.add_gateway_response(
+            f"Response-{response.type}",
+            type=apigw.ResponseType.of(response.type),
+            status_code=str(response.status),
+            templates={"application/json": response.body()},
+        )
+
+    def _integration(self, function_id: str) -> apigw.LambdaIntegration:
+        if function_id not in self._integrations:
+            # No test-invoke permission: one Lambda permission per method is enough.
+            self._integrations[function_id] = apigw.LambdaIntegration(
+                self._functions[function_id], proxy=True, allow_test_invoke=False
+            )
+        return self._integrations[function_id]

@@ -1,0 +1,183 @@
+"""Lambda functions from the topology: code, shared layer, environment, grants, tracing and logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.aws.layer import ARCHITECTURE, RUNTIME
+from infra.aws.nag import (
+    BASIC_EXECUTION,
+    BASIC_EXECUTION_REASON,
+    RESOURCE_STAR,
+    RESOURCE_STAR_REASON,
+    acknowledge,
+    acknowledge_all,
+    wildcard_action,
+    wildcard_resource,
+)
+from infra.aws.names import CdkResourceNames
+from infra.aws.secrets import Secrets
+from infra.aws.storage import Storage
+from infra.model import Access, Function, Grant, Packaging, Topology
+
+# The deployment package is the `functions` package and nothing else (dependencies come from the layer).
+CODE_EXCLUDES = [
+    "*",
+    ".*",
+    "!functions",
+    "!functions/**",
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/tests",
+    "**/Dockerfile",
+    "**/.pytest_cache",
+    "**/.mypy_cache",
+    "**/.ruff_cache",
+]
+# An image build also needs the lock to install dependencies inside the image.
+IMAGE_EXCLUDES = [
+    *CODE_EXCLUDES[:4],
+    "!pyproject.toml",
+    "!uv.lock",
+    "!functions/*/Dockerfile",
+    "**/__pycache__",
+    "**/tests",
+]
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+S3_READ_ACTIONS = ("s3:GetObject*", "s3:GetBucket*", "s3:List*")
+S3_WRITE_ACTIONS = ("s3:DeleteObject*", "s3:Abort*")
+S3_GRANT_REASON = "aws-cdk-lib's standard S3 grant, scoped to one bucket"
+
+
+class Compute(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topology: Topology,
+        storage: Storage,
+        secrets: Secrets,
+        layer: lambda_.ILayerVersion,
+        names: CdkResourceNames,
+        source_root: Path,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._topology = topology
+        self._storage = storage
+        self._secrets = secrets
+        self._names = names
+        self._layer = layer
+        self._source_root = source_root
+        self.functions: dict[str, lambda_.Function] = {}
+        for fn in topology.functions:
+            function = self._function(fn)
+            self.functions[fn.id] = function
+            self._grant(fn, function)
+            acknowledge_all(
+                function,
+                {
+                    BASIC_EXECUTION: BASIC_EXECUTION_REASON,
+                    RESOURCE_STAR: RESOURCE_STAR_REASON,
+                    "AwsSolutions-L1": "Python 3.12 is pinned to match the layer's wheels and the project's lock",
+                },
+            )
+
+    def _function(self, fn: Function) -> lambda_.Function:
+        common: dict[str, Any] = {
+            "description": fn.description,
+            "architecture": ARCHITECTURE,
+            "memory_size": fn.memory_mb,
+            "timeout": Duration.seconds(fn.timeout_s),
+            "reserved_concurrent_executions": fn.reserved_concurrency,
+            "environment": self._topology.environment_for(fn, self._names),
+            "tracing": lambda_.Tracing.ACTIVE,
+            "log_group": logs.LogGroup(self, f"Logs-{fn.id}", retention=LOG_RETENTION),
+        }
+        if fn.packaging is Packaging.IMAGE:
+            return lambda_.DockerImageFunction(self, f"Fn-{fn.id}", code=self._image(fn), **common)
+        return lambda_.Function(
+            self,
+            f"Fn-{fn.id}",
+            runtime=RUNTIME,
+            handler=fn.handler,
+            code=lambda_.Code.from_asset(str(self._source_root), exclude=CODE_EXCLUDES),
+            layers=[self._layer],
+            **common,
+        )
+
+    def _image(self, fn: Function) -> lambda_.DockerImageCode:
+        # The build context is the repository root so the image can copy functions/shared and uv.lock.
+        return lambda_.DockerImageCode.from_image_asset(
+            str(self._source_root),
+            file=f"functions/{fn.domain}/Dockerfile",
+            cmd=[fn.handler],
+            platform=ecr_assets.Platform.LINUX_ARM64,
+            exclude=IMAGE_EXCLUDES,
+        )
+
+    def _grant(self, fn: Function, function: lambda_.Function) -> None:
+        for grant in fn.tables:
+            self._grant_table(grant, function)
+        for grant in fn.buckets:
+            self._grant_bucket(grant, function)
+        for grant in fn.queues:
+            self._grant_queue(grant, function)
+        for bus_id in fn.buses:
+            self._storage.buses[bus_id].grant_put_events_to(function)
+        for secret_id in fn.secrets:
+            self._secrets.secrets[secret_id].grant_read(function)
+        for machine_id in fn.state_machines:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["states:StartExecution"], resources=[self._names.state_machine_arn(machine_id)]
+                )
+            )
+
+    def _grant_table(self, grant: Grant, function: lambda_.Function) -> None:
+        table = self._storage.tables[grant.resource]
+        if grant.access is Access.READ:
+            table.grant_read_data(function)
+        elif grant.access is Access.WRITE:
+            table.grant_write_data(function)
+        else:
+            table.grant_read_write_data(function)
+        if self._topology.table(grant.resource).indexes:
+            acknowledge(
+                function,
+                wildcard_resource(table.table_arn, "/index/*", function),
+                f"queries every index of the {grant.resource} table it owns",
+            )
+
+    def _grant_bucket(self, grant: Grant, function: lambda_.Function) -> None:
+        bucket = self._storage.buckets[grant.resource]
+        actions: tuple[str, ...] = ()
+        if grant.access is Access.READ:
+            bucket.grant_read(function)
+            actions = S3_READ_ACTIONS
+        elif grant.access is Access.WRITE:
+            bucket.grant_write(function)
+            actions = S3_WRITE_ACTIONS
+        else:
+            bucket.grant_read_write(function)
+            actions = S3_READ_ACTIONS + S3_WRITE_ACTIONS
+        reasons = {wildcard_action(a): S3_GRANT_REASON for a in actions}
+        reasons[wildcard_resource(bucket.bucket_arn, "/*", function)] = (
+            f"object keys in the {grant.resource} bucket are generated per video/user"
+        )
+        acknowledge_all(function, reasons)
+
+    def _grant_queue(self, grant: Grant, function: lambda_.Function) -> None:
+        queue = self._storage.queues[grant.resource]
+        if grant.access in (Access.READ, Access.READ_WRITE):
+            queue.grant_consume_messages(function)  # includes GetQueueAttributes (health checks)
+        if grant.access in (Access.WRITE, Access.READ_WRITE):
+            queue.grant_send_messages(function)

@@ -1,0 +1,55 @@
+"""How the CDK back end names resources for `Topology.environment_for`: CloudFormation tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+
+from infra.model import ResourceNames
+
+
+class CdkResourceNames(ResourceNames):
+    def __init__(
+        self,
+        *,
+        stage: str,
+        tables: Mapping[str, dynamodb.ITable],
+        buckets: Mapping[str, s3.IBucket],
+        queues: Mapping[str, sqs.IQueue],
+        buses: Mapping[str, events.IEventBus],
+        secrets: Mapping[str, secretsmanager.ISecret],
+        state_machine_arns: Mapping[str, str],
+    ) -> None:
+        self.stage = stage
+        self._tables = tables
+        self._buckets = buckets
+        self._queues = queues
+        self._buses = buses
+        self._secrets = secrets
+        self._state_machine_arns = state_machine_arns
+
+    def table(self, table_id: str) -> str:
+        return self._tables[table_id].table_name
+
+    def bucket(self, bucket_id: str) -> str:
+        return self._buckets[bucket_id].bucket_name
+
+    def queue_url(self, queue_id: str) -> str:
+        return self._queues[queue_id].queue_url
+
+    def bus(self, bus_id: str) -> str:
+        return self._buses[bus_id].event_bus_name
+
+    def secret(self, secret_id: str) -> str:
+        # The ARN, not the name: GetSecretValue accepts either, and the ARN is unambiguous.
+        return self._secrets[secret_id].secret_arn
+
+    def state_machine_arn(self, machine_id: str) -> str:
+        # Computed from the machine's fixed name rather than referenced, so a function that starts a
+        # workflow which invokes that same function does not make a CloudFormation dependency cycle.
+        return self._state_machine_arns[machine_id]

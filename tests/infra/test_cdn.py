@@ -1,0 +1,124 @@
+"""CloudFront: the web bucket by default, the API under its prefixes, media public and signed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.model import Cors
+from tests.infra.conftest import Synthesized
+from tests.infra.helpers import logical_id, resources
+
+pytestmark = pytest.mark.infra
+
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+
+def distribution(s: Synthesized) -> dict[str, Any]:
+    config: dict[str, Any] = next(iter(resources(s.template, "AWS::CloudFront::Distribution").values()))[
+        "Properties"
+    ]["DistributionConfig"]
+    return config
+
+
+def behaviors(s: Synthesized) -> dict[str, dict[str, Any]]:
+    return {b["PathPattern"]: b for b in distribution(s)["CacheBehaviors"]}
+
+
+def origin(s: Synthesized, origin_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(o for o in distribution(s)["Origins"] if o["Id"] == origin_id)
+    return found
+
+
+def test_one_distribution_serving_the_web_bucket(synthesized: Synthesized) -> None:
+    config = distribution(synthesized)
+    assert config["DefaultRootObject"] == "index.html"
+    web = next(b for b in synthesized.topology.buckets if b.website)
+    default_origin = origin(synthesized, config["DefaultCacheBehavior"]["TargetOriginId"])
+    assert logical_id(synthesized.stack.storage.buckets[web.id]) in str(default_origin["DomainName"])
+    assert "OriginAccessControlId" in default_origin
+    assert config["Logging"]["Bucket"]
+
+
+def test_api_prefixes_go_to_the_api_stage_uncached(synthesized: Synthesized) -> None:
+    api = synthesized.topology.api
+    for prefix in api.prefixes:
+        behavior = behaviors(synthesized)[f"{prefix.rstrip('/')}/*"]
+        assert behavior["CachePolicyId"] == CACHING_DISABLED
+        assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
+        assert {"PATCH", "DELETE", "POST"} <= set(behavior["AllowedMethods"])
+        api_origin = origin(synthesized, behavior["TargetOriginId"])
+        assert api_origin["OriginPath"] == f"/{api.stage}"
+        assert logical_id(synthesized.stack.api.api) in str(api_origin["DomainName"])
+
+
+def test_media_public_prefixes_unsigned_and_the_rest_signed(synthesized: Synthesized) -> None:
+    media = synthesized.topology.media
+    assert media is not None
+    ordered = [b["PathPattern"] for b in distribution(synthesized)["CacheBehaviors"]]
+    signed = behaviors(synthesized)[f"{media.path_prefix}*"]
+    cdn = synthesized.stack.cdn
+    assert cdn is not None
+    assert cdn.key_group is not None
+    assert signed["TrustedKeyGroups"] == [{"Ref": logical_id(cdn.key_group)}]
+    for prefix in media.public_key_prefixes:
+        public = behaviors(synthesized)[f"{media.path_prefix}{prefix}*"]
+        assert "TrustedKeyGroups" not in public
+        assert ordered.index(public["PathPattern"]) < ordered.index(signed["PathPattern"]), (
+            "public must match first"
+        )
+    for behavior in [
+        signed,
+        *(behaviors(synthesized)[f"{media.path_prefix}{p}*"] for p in media.public_key_prefixes),
+    ]:
+        bucket = logical_id(synthesized.stack.storage.buckets[media.bucket])
+        assert bucket in str(origin(synthesized, behavior["TargetOriginId"])["DomainName"])
+        assert behavior["ResponseHeadersPolicyId"]
+        assert [f["EventType"] for f in behavior["FunctionAssociations"]] == ["viewer-request"]
+
+
+def test_media_prefix_is_stripped_before_s3(synthesized: Synthesized) -> None:
+    media = synthesized.topology.media
+    assert media is not None
+    codes = [
+        f["Properties"]["FunctionCode"]
+        for f in resources(synthesized.template, "AWS::CloudFront::Function").values()
+    ]
+    strip = next(c for c in codes if media.path_prefix in c)
+    assert f"substring({len(media.path_prefix) - 1})" in strip  # "/media/public/a.m3u8" -> "/public/a.m3u8"
+
+
+def test_signing_public_key_comes_from_the_keygen_resource(synthesized: Synthesized) -> None:
+    media = synthesized.topology.media
+    assert media is not None
+    key = next(iter(resources(synthesized.template, "AWS::CloudFront::PublicKey").values()))["Properties"]
+    keygen = next(
+        k
+        for k, v in resources(synthesized.template, "Custom::RsaKeyInSecret").items()
+        if v["Properties"]["SecretArn"]
+        == {"Ref": logical_id(synthesized.stack.secrets.secrets[media.signing_secret])}
+    )
+    assert key["PublicKeyConfig"]["EncodedKey"] == {"Fn::GetAtt": [keygen, "PublicKeyPem"]}
+
+
+def test_media_cors_headers_follow_the_bucket_model(synthesized: Synthesized) -> None:
+    media = synthesized.topology.media
+    assert media is not None
+    cors = synthesized.topology.bucket(media.bucket).cors or Cors()  # the model's default CORS otherwise
+    policy = next(iter(resources(synthesized.template, "AWS::CloudFront::ResponseHeadersPolicy").values()))
+    config = policy["Properties"]["ResponseHeadersPolicyConfig"]["CorsConfig"]
+    assert config["AccessControlExposeHeaders"]["Items"] == list(cors.exposed_headers)
+    assert config["AccessControlAllowOrigins"]["Items"] == list(cors.allowed_origins)
+    assert config["AccessControlMaxAgeSec"] == cors.max_age_s
+
+
+def test_outputs(synthesized: Synthesized) -> None:
+    outputs = synthesized.template.to_json()["Outputs"]
+    assert {"CdnUrl", "ApiUrl", "MediaPublicKeyId"} <= set(outputs)
+    for bucket in synthesized.topology.buckets:
+        name = "".join(p.capitalize() for p in bucket.id.split("_"))
+        assert outputs[f"{name}BucketName"]["Value"] == {
+            "Ref": logical_id(synthesized.stack.storage.buckets[bucket.id])
+        }

@@ -1,0 +1,126 @@
+"""Every topology function is a Lambda with the declared shape, environment and grants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.model import Access, Packaging
+from tests.infra.conftest import Synthesized
+from tests.infra.helpers import actions_on, logical_id, policy_statements, props, ref
+
+pytestmark = pytest.mark.infra
+
+
+def lambda_props(s: Synthesized, function_id: str) -> dict[str, Any]:
+    return props(s.template, logical_id(s.stack.compute.functions[function_id]))
+
+
+def role_statements(s: Synthesized, function_id: str) -> list[dict[str, Any]]:
+    role = s.stack.compute.functions[function_id].role
+    assert role is not None
+    return policy_statements(s.template, logical_id(role))
+
+
+def test_every_function_is_a_lambda_with_its_declared_shape(synthesized: Synthesized) -> None:
+    for fn in synthesized.topology.functions:
+        p = lambda_props(synthesized, fn.id)
+        assert p["MemorySize"] == fn.memory_mb, fn.id
+        assert p["Timeout"] == fn.timeout_s, fn.id
+        assert p["Description"] == fn.description, fn.id
+        assert p.get("ReservedConcurrentExecutions") == fn.reserved_concurrency, fn.id
+        assert p["Architectures"] == ["arm64"], fn.id
+        assert p["TracingConfig"] == {"Mode": "Active"}, fn.id
+        assert "LoggingConfig" in p, f"{fn.id} has no dedicated log group"
+        if fn.packaging is Packaging.ZIP:
+            assert p["Handler"] == fn.handler, fn.id
+            assert p["Runtime"] == "python3.12", fn.id
+            assert len(p["Layers"]) == 1, f"{fn.id} must use exactly the shared layer"
+        else:
+            assert p["PackageType"] == "Image", fn.id
+            assert p["ImageConfig"]["Command"] == [fn.handler], fn.id
+
+
+def test_environment_is_what_the_topology_derives(synthesized: Synthesized) -> None:
+    stack, storage = synthesized.stack, synthesized.stack.storage
+    for fn in synthesized.topology.functions:
+        env = lambda_props(synthesized, fn.id)["Environment"]["Variables"]
+        assert env["POWERTOOLS_SERVICE_NAME"] == fn.service_name
+        assert env["SKYREEL_STAGE"] == "prod"
+        for grant in fn.tables:
+            assert env[synthesized.topology.table(grant.resource).env_var] == ref(
+                storage.tables[grant.resource]
+            )
+        for grant in fn.buckets:
+            assert env[synthesized.topology.bucket(grant.resource).env_var] == ref(
+                storage.buckets[grant.resource]
+            )
+        for grant in fn.queues:
+            assert env[synthesized.topology.queue(grant.resource).env_var] == ref(
+                storage.queues[grant.resource]
+            )
+        for bus_id in fn.buses:
+            assert env[synthesized.topology.bus(bus_id).env_var] == ref(storage.buses[bus_id])
+        for secret_id in fn.secrets:
+            assert env[synthesized.topology.secret(secret_id).env_var] == ref(
+                stack.secrets.secrets[secret_id]
+            )
+        for machine_id in fn.state_machines:
+            # A computed ARN (no Ref to the machine, which may itself invoke this function: no cycle).
+            machine = props(synthesized.template, logical_id(stack.workflows.state_machines[machine_id]))
+            arn = env[synthesized.topology.state_machine(machine_id).env_var]
+            assert arn["Fn::Join"][1][-1] == f":stateMachine:{machine['StateMachineName']}"
+        for key, value in fn.environment.items():
+            assert env[key] == value
+
+
+def test_grants_follow_declared_access(synthesized: Synthesized) -> None:
+    storage = synthesized.stack.storage
+    for fn in synthesized.topology.functions:
+        statements = role_statements(synthesized, fn.id)
+        for grant in fn.tables:
+            actions = actions_on(
+                statements, {"Fn::GetAtt": [logical_id(storage.tables[grant.resource]), "Arn"]}
+            )
+            assert ("dynamodb:Query" in actions) == (grant.access is not Access.WRITE), (fn.id, grant)
+            assert ("dynamodb:PutItem" in actions) == (grant.access is not Access.READ), (fn.id, grant)
+        for grant in fn.queues:
+            actions = actions_on(
+                statements, {"Fn::GetAtt": [logical_id(storage.queues[grant.resource]), "Arn"]}
+            )
+            consume = {"sqs:ReceiveMessage", "sqs:DeleteMessage"}
+            assert "sqs:GetQueueAttributes" in actions, (fn.id, grant)  # health checks read queue depth
+            assert (consume <= actions) == (grant.access is not Access.WRITE), (fn.id, grant)
+            assert ("sqs:SendMessage" in actions) == (grant.access is not Access.READ), (fn.id, grant)
+        for grant in fn.buckets:
+            bucket_objects = {
+                "Fn::Join": ["", [{"Fn::GetAtt": [logical_id(storage.buckets[grant.resource]), "Arn"]}, "/*"]]
+            }
+            actions = actions_on(statements, bucket_objects)
+            assert ("s3:GetObject*" in actions) == (grant.access is not Access.WRITE), (fn.id, grant)
+            assert ("s3:PutObject" in actions) == (grant.access is not Access.READ), (fn.id, grant)
+
+
+def test_cross_resource_grants(demo: Synthesized) -> None:
+    statements = role_statements(demo, "items")
+    assert "events:PutEvents" in actions_on(
+        statements, {"Fn::GetAtt": [logical_id(demo.stack.storage.buses["events"]), "Arn"]}
+    )
+    machine_arn = lambda_props(demo, "items")["Environment"]["Variables"]["PUBLISH_STATE_MACHINE_ARN"]
+    assert actions_on(statements, machine_arn) == {"states:StartExecution"}
+    authorizer = role_statements(demo, "authorizer")
+    assert "secretsmanager:GetSecretValue" in actions_on(
+        authorizer, ref(demo.stack.secrets.secrets["token_key"])
+    )
+
+
+def test_zip_code_is_only_the_functions_package(skyreel: Synthesized) -> None:
+    code = lambda_props(skyreel, "platform")["Code"]
+    asset = Path(skyreel.app.outdir) / f"asset.{code['S3Key'].removesuffix('.zip')}"
+    top = {p.name for p in Path(asset).iterdir()}
+    assert top == {"functions"}
+    assert (Path(asset) / "functions" / "__init__.py").exists()
+    assert not list(Path(asset).rglob("__pycache__"))
+    assert not list(Path(asset).rglob("tests"))
