@@ -125,6 +125,9 @@ class EventBus:
 
 class SecretKind(StrEnum):
     RSA_2048 = "rsa_2048"  # a PEM private key, generated when the secret is first created
+    # JSON {"active_kid": str, "keys": [{"kid", "private_key_pem", "created_at"}]}: signing keys with ids,
+    # so a rotation adds a key and old tokens stay verifiable until they expire (docs/auth.md).
+    RSA_KEYSET = "rsa_keyset"
     RANDOM = "random"  # 48 random url-safe characters
 
 
@@ -235,6 +238,9 @@ class Route:
     path: str  # from the API root, API Gateway style: "/api/v1/videos/{id}"
     function: str
     auth: Auth = Auth.PROTECTED
+    # The scope a caller needs (the authorizer's policy allows only routes whose scope the caller holds).
+    # None on a protected route: any authenticated caller.
+    scope: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}:
@@ -447,8 +453,15 @@ class Topology:
             env[self.secret(secret_id).env_var] = names.secret(secret_id)
         for machine_id in fn.state_machines:
             env[self.state_machine(machine_id).env_var] = names.state_machine_arn(machine_id)
+        if self.api.authorizer is not None and fn.id == self.api.authorizer.function:
+            env["ROUTE_SCOPES"] = self.route_scopes_json()
         env.update(fn.environment)
         return env
+
+    def route_scopes_json(self) -> str:
+        """What the authorizer needs to build a policy: each protected route and the scope it takes."""
+        routes = [[r.method, r.path, r.scope] for r in self.api.routes if r.auth is Auth.PROTECTED]
+        return json.dumps(routes, separators=(",", ":"))
 
     def validate(self) -> None:
         """Refuse a topology whose references do not resolve: a typo must fail at import, not deploy."""

@@ -10,6 +10,7 @@ from infra.model import (
     Access,
     Api,
     Auth,
+    Authorizer,
     Bucket,
     Cors,
     EventBus,
@@ -22,6 +23,7 @@ from infra.model import (
     S3ToQueue,
     Secret,
     SecretKind,
+    StateMachine,
     Table,
     Topology,
 )
@@ -62,16 +64,62 @@ platform = Function(
     queues=(Grant("transcode", Access.READ),),
 )
 
+auth = Function(
+    id="auth",
+    handler="functions.auth.handler.lambda_handler",
+    description="Registration, sign-in, refresh and sign-out, the caller's account and API keys, JWKS",
+    memory_mb=1024,  # argon2id hashing takes 64 MiB and benefits from the CPU a larger size brings
+    timeout_s=29,  # API Gateway's own limit; registration waits for its saga within it
+    tables=(Grant("auth"),),
+    secrets=("jwt_signing_keys",),
+    state_machines=("registration",),
+)
+
+auth_authorizer = Function(
+    id="auth_authorizer",
+    handler="functions.auth.authorizer.lambda_handler",
+    description="The API's REQUEST authorizer: a bearer JWT or an API key -> a policy over the routes",
+    memory_mb=512,
+    timeout_s=10,
+    tables=(Grant("auth"),),
+    secrets=("jwt_signing_keys",),
+)
+
+auth_registration = Function(
+    id="auth_registration",
+    handler="functions.auth.registration.lambda_handler",
+    description="The registration saga's steps and their compensations",
+    memory_mb=256,
+    timeout_s=10,
+    tables=(Grant("auth"), Grant("analytics")),
+    buses=("events",),
+)
+
+AUTH = f"{API_V1}/auth"
+ACCOUNT = "account"  # held by signed-in users, never by API keys
+
 TOPOLOGY = Topology(
     name="skyreel",
-    functions=(platform,),
+    functions=(platform, auth, auth_authorizer, auth_registration),
     api=Api(
         name="skyreel-api",
         routes=(
             Route("GET", f"{API_V1}/health", "platform", Auth.PUBLIC),
             Route("GET", f"{API_V1}/openapi.json", "platform", Auth.PUBLIC),
             Route("GET", f"{API_V1}/docs", "platform", Auth.PUBLIC),
+            Route("POST", f"{AUTH}/register", "auth", Auth.PUBLIC),
+            Route("POST", f"{AUTH}/login", "auth", Auth.PUBLIC),
+            Route("POST", f"{AUTH}/refresh", "auth", Auth.PUBLIC),
+            Route("POST", f"{AUTH}/logout", "auth", Auth.PUBLIC),
+            Route("GET", f"{AUTH}/me", "auth", scope=ACCOUNT),
+            Route("POST", f"{AUTH}/api-keys", "auth", scope=ACCOUNT),
+            Route("GET", f"{AUTH}/api-keys", "auth", scope=ACCOUNT),
+            Route("DELETE", f"{AUTH}/api-keys/{{key_id}}", "auth", scope=ACCOUNT),
+            Route("GET", "/.well-known/jwks.json", "auth", Auth.PUBLIC),
         ),
+        # No identity headers: a caller sends a bearer token OR an API key, and API Gateway would refuse
+        # a request missing either. The authorizer caches its own results instead.
+        authorizer=Authorizer("auth_authorizer", identity_headers=(), ttl_s=0),
         prefixes=("/api/", "/.well-known/"),
     ),
     tables=DOMAIN_TABLES,
@@ -80,9 +128,22 @@ TOPOLOGY = Topology(
     buses=(EventBus(id="events"),),
     secrets=(
         Secret(
+            id="jwt_signing_keys",
+            description="RSA keys with ids that sign access tokens; rotated by adding a key (docs/auth.md)",
+            kind=SecretKind.RSA_KEYSET,
+        ),
+        Secret(
             id="media_signing_key",
             description="RSA key that signs CloudFront URLs for media that is not public",
             kind=SecretKind.RSA_2048,
+        ),
+    ),
+    state_machines=(
+        StateMachine(
+            id="registration",
+            definition="infra/workflows/registration.asl.json",
+            functions=("auth_registration",),
+            timeout_s=60,
         ),
     ),
     s3_to_queue=(S3ToQueue(bucket="uploads", queue="transcode", prefix="originals/"),),

@@ -73,6 +73,14 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _not_json(app: APIGatewayRestResolver) -> str | None:
+    """The content type of a body sent as something other than JSON (curl -d sends a form), else None."""
+    event = app.current_event
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    content_type = headers.get("content-type", "")
+    return content_type if event.body and content_type and "json" not in content_type.lower() else None
+
+
 def create_resolver() -> APIGatewayRestResolver:
     """An API Gateway (REST) resolver with pydantic validation and Skyreel's error contract."""
     app = APIGatewayRestResolver(enable_validation=True)
@@ -87,6 +95,14 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[str]:
+        # powertools parses a form body as a form and reports every field missing: say what is wrong instead.
+        content_type = _not_json(app)
+        if content_type:
+            return error_response(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                errors.UnsupportedMediaTypeError.code,
+                f"Send the body as JSON with `Content-Type: application/json` (got {content_type!r}).",
+            )
         details = _validation_details(exc)
         # A body that is not JSON at all is malformed (400); JSON of the wrong shape is invalid (422).
         if any(d["type"] == "json_invalid" for d in details):

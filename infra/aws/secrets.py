@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import PurePosixPath
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
@@ -19,14 +19,39 @@ from infra.aws.nag import (
     acknowledge_all,
     wildcard_resource,
 )
-from infra.model import Secret, SecretKind, Topology
+from infra.model import ROOT, Secret, SecretKind, Topology
 
-KEYGEN_DIR = Path(__file__).parent / "keygen"
 RANDOM_LENGTH = 48
 ROTATION_REASON = (
     "rotating a signing key invalidates every token or signed URL in flight; "
     "keys are rotated by a deliberate, documented procedure instead"
 )
+KEYSET_ROTATION_REASON = "rotated by `python -m functions.auth.rotate_keys`; see docs/auth.md"
+# The keys each kind of generated secret holds, by the custom resource type that generates them.
+KEYGEN_RESOURCE_TYPES = {
+    SecretKind.RSA_2048: "Custom::RsaKeyInSecret",
+    SecretKind.RSA_KEYSET: "Custom::RsaKeySetInSecret",
+}
+# The keygen Lambda's code: its handler and the one module defining the key set format, as the packages
+# they are in the repository (nothing copied), so the handler is `infra.aws.keygen.handler.on_event`.
+KEYGEN_FILES = (
+    "infra/__init__.py",
+    "infra/aws/__init__.py",
+    "infra/aws/keygen/__init__.py",
+    "infra/aws/keygen/handler.py",
+    "functions/__init__.py",
+    "functions/shared/__init__.py",
+    "functions/shared/keyset.py",
+)
+KEYGEN_HANDLER = "infra.aws.keygen.handler.on_event"
+
+
+def only_files(files: tuple[str, ...]) -> list[str]:
+    """Asset excludes keeping exactly `files` (relative to the asset root) and the folders they are in."""
+    folders = sorted(
+        {str(parent) for f in files for parent in PurePosixPath(f).parents if str(parent) != "."}
+    )
+    return ["*", ".*", *(f"!{folder}" for folder in folders), *(f"!{f}" for f in files)]
 
 
 class Secrets(Construct):
@@ -38,14 +63,18 @@ class Secrets(Construct):
         self.public_keys: dict[str, str] = {}  # RSA secret id -> its public key PEM (a token)
         self._keygen: cr.Provider | None = None
         self._layer = layer
+        self.keygens: dict[str, CustomResource] = {}  # generated secret id -> its keygen resource
         for secret in topology.secrets:
-            self.secrets[secret.id] = self._secret(secret)
-            acknowledge(self.secrets[secret.id], "AwsSolutions-SMG4", ROTATION_REASON)
+            resource = self.secrets[secret.id] = self._secret(secret)
+            rotation = KEYSET_ROTATION_REASON if secret.kind is SecretKind.RSA_KEYSET else ROTATION_REASON
+            acknowledge(resource, "AwsSolutions-SMG4", rotation)
+            if secret.kind in KEYGEN_RESOURCE_TYPES:
+                self.keygens[secret.id] = self._generated_key(secret, resource)
             if secret.kind is SecretKind.RSA_2048:
-                self.public_keys[secret.id] = self._generated_key(secret, self.secrets[secret.id])
+                self.public_keys[secret.id] = self.keygens[secret.id].get_att_string("PublicKeyPem")
 
     def _secret(self, secret: Secret) -> secretsmanager.Secret:
-        # RSA secrets start with a random placeholder; the keygen resource replaces it with the key once.
+        # RSA secrets start with a random placeholder; the keygen resource replaces it with keys once.
         return secretsmanager.Secret(
             self,
             f"Secret-{secret.id}",
@@ -56,29 +85,29 @@ class Secrets(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-    def _generated_key(self, secret: Secret, resource: secretsmanager.Secret) -> str:
+    def _generated_key(self, secret: Secret, resource: secretsmanager.Secret) -> CustomResource:
         provider = self._keygen_provider()
         resource.grant_read(provider.on_event_handler)
         resource.grant_write(provider.on_event_handler)
-        key = CustomResource(
+        return CustomResource(
             self,
             f"Keygen-{secret.id}",
             service_token=provider.service_token,
-            resource_type="Custom::RsaKeyInSecret",
-            properties={"SecretArn": resource.secret_arn},
+            resource_type=KEYGEN_RESOURCE_TYPES[secret.kind],
+            properties={"SecretArn": resource.secret_arn, "Kind": secret.kind.value},
         )
-        return key.get_att_string("PublicKeyPem")
 
     def _keygen_provider(self) -> cr.Provider:
         if self._keygen is None:
             handler = lambda_.Function(
                 self,
                 "KeygenHandler",
-                description="Generates an RSA-2048 key into a secret once; returns the public key",
+                description="Generates RSA signing keys into a secret once; returns only public data",
                 runtime=RUNTIME,
                 architecture=ARCHITECTURE,
-                handler="handler.on_event",
-                code=lambda_.Code.from_asset(str(KEYGEN_DIR), exclude=["__pycache__"]),
+                handler=KEYGEN_HANDLER,
+                # Always this repository's files, whatever source root the functions come from.
+                code=lambda_.Code.from_asset(str(ROOT), exclude=only_files(KEYGEN_FILES)),
                 layers=[self._layer],  # cryptography comes from the shared layer
                 timeout=Duration.seconds(60),
                 memory_size=256,

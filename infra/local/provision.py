@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from functions.shared.keyset import new_keyset
 from infra.local.names import LocalNames
 from infra.model import Secret, SecretKind, Table, Topology, placeholders, substitutions
 
@@ -55,6 +56,8 @@ def _table_request(table: Table, name: str) -> dict[str, Any]:
 
 
 def generate_secret_value(secret: Secret) -> str:
+    if secret.kind is SecretKind.RSA_KEYSET:
+        return new_keyset().to_json()
     if secret.kind is SecretKind.RSA_2048:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         return key.private_bytes(

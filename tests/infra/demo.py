@@ -86,7 +86,7 @@ def demo_topology(root: Path, definition: str = "workflow.asl.json") -> Topology
                 handler="functions.auth.authorizer.lambda_handler",
                 description="authorizer",
                 tables=(Grant("items", Access.READ),),
-                secrets=("token_key",),
+                secrets=("token_key", "auth_keys"),
             ),
             Function(
                 id="items",
@@ -156,6 +156,7 @@ def demo_topology(root: Path, definition: str = "workflow.asl.json") -> Topology
         secrets=(
             Secret("token_key", "signs tokens"),
             Secret("media_key", "signs media URLs", kind=SecretKind.RSA_2048),
+            Secret("auth_keys", "signs access tokens", kind=SecretKind.RSA_KEYSET),
         ),
         state_machines=(
             StateMachine(

@@ -48,10 +48,15 @@ def test_request_authorizer_uses_identity_headers_and_ttl(demo: Synthesized) -> 
     assert function in str(uri)
 
 
-def test_no_authorizer_when_every_route_is_public(skyreel: Synthesized) -> None:
-    if any(r.auth is Auth.PROTECTED for r in skyreel.topology.api.routes):
-        pytest.skip("the real topology has protected routes now; covered by the route test")
-    skyreel.template.resource_count_is("AWS::ApiGateway::Authorizer", 0)
+def test_the_real_authorizer_has_no_identity_source_and_no_gateway_cache(skyreel: Synthesized) -> None:
+    # "Bearer token OR API key": API Gateway would 401 a request missing any identity source, and it
+    # only caches with one, so the authorizer caches its own results (functions/auth/authorizer.py).
+    authorizers = resources(skyreel.template, "AWS::ApiGateway::Authorizer")
+    assert len(authorizers) == 1
+    props = next(iter(authorizers.values()))["Properties"]
+    assert props["Type"] == "REQUEST"
+    assert not props.get("IdentitySource")
+    assert props["AuthorizerResultTtlInSeconds"] == 0
 
 
 def test_stage_throttling_tracing_and_access_logs(synthesized: Synthesized) -> None:

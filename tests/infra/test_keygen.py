@@ -1,49 +1,82 @@
-"""The RSA keygen custom resource: generates once, never rotates, returns only the public key."""
+"""The RSA keygen custom resource: generates once, never rotates, returns only public data.
+
+The handler runs against a real (moto) Secrets Manager secret holding CloudFormation's placeholder;
+the synthesized Lambda's code asset is checked to be self-sufficient (it ships the key set module).
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from cryptography.hazmat.primitives import serialization
+from moto import mock_aws
 
+from functions.shared.keyset import KeySet, new_keyset
 from infra.aws.keygen import handler
+from infra.aws.secrets import KEYGEN_FILES, KEYGEN_HANDLER
+from infra.model import SecretKind
+from tests.infra.conftest import Synthesized
+from tests.infra.helpers import actions_on, logical_id, policy_statements, props, ref
 
 pytestmark = pytest.mark.infra
 
-
-class FakeSecrets:
-    def __init__(self, value: str) -> None:
-        self.value = value
-        self.puts = 0
-
-    def get_secret_value(self, SecretId: str) -> dict[str, Any]:
-        return {"SecretString": self.value}
-
-    def put_secret_value(self, SecretId: str, SecretString: str) -> None:
-        self.value = SecretString
-        self.puts += 1
+PLACEHOLDER = "RandomPlaceholderFromCloudFormation0123456789abcd"
 
 
 @pytest.fixture
-def secrets(monkeypatch: pytest.MonkeyPatch) -> FakeSecrets:
-    fake = FakeSecrets("random-placeholder-from-cloudformation")
-    monkeypatch.setattr("boto3.client", lambda service: fake)
-    return fake
+def secret_arn(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real secret (moto) holding the random placeholder CloudFormation creates it with."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield boto3.client("secretsmanager").create_secret(Name="keys", SecretString=PLACEHOLDER)["ARN"]
 
 
-def event(request_type: str) -> dict[str, Any]:
-    return {
-        "RequestType": request_type,
-        "ResourceProperties": {"SecretArn": "arn:secret"},
-        "PhysicalResourceId": "arn:secret",
-    }
+def value(secret_arn: str) -> str:
+    secret: str = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+    return secret
 
 
-def test_create_generates_a_key_and_returns_only_the_public_half(secrets: FakeSecrets) -> None:
-    result = handler.on_event(event("Create"), None)
-    assert secrets.puts == 1
-    assert secrets.value.startswith("-----BEGIN PRIVATE KEY-----")
+def put(secret_arn: str, secret: str) -> None:
+    boto3.client("secretsmanager").put_secret_value(SecretId=secret_arn, SecretString=secret)
+
+
+def versions(secret_arn: str) -> int:
+    listed = boto3.client("secretsmanager").list_secret_version_ids(
+        SecretId=secret_arn, IncludeDeprecated=True
+    )
+    return len(listed["Versions"])
+
+
+def event(request_type: str, secret_arn: str, kind: SecretKind | None) -> dict[str, Any]:
+    properties = {"SecretArn": secret_arn} | ({"Kind": kind.value} if kind else {})
+    return {"RequestType": request_type, "ResourceProperties": properties, "PhysicalResourceId": secret_arn}
+
+
+def test_kinds_are_the_models() -> None:
+    assert SecretKind.RSA_2048.value == handler.RSA_2048
+    assert SecretKind.RSA_KEYSET.value == handler.RSA_KEYSET
+
+
+# --- RSA_2048 (the CloudFront media key) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [SecretKind.RSA_2048, None], ids=["rsa_2048", "no-kind"])
+def test_create_generates_a_key_and_returns_only_the_public_half(
+    secret_arn: str, kind: SecretKind | None
+) -> None:
+    result = handler.on_event(event("Create", secret_arn, kind), None)
+    assert value(secret_arn).startswith("-----BEGIN PRIVATE KEY-----")
     public = result["Data"]["PublicKeyPem"]
     assert public.startswith("-----BEGIN PUBLIC KEY-----")
     assert "PRIVATE" not in str(result)
@@ -51,13 +84,107 @@ def test_create_generates_a_key_and_returns_only_the_public_half(secrets: FakeSe
     assert key.key_size == 2048  # type: ignore[union-attr]
 
 
-def test_update_keeps_the_existing_key(secrets: FakeSecrets) -> None:
-    first = handler.on_event(event("Create"), None)
-    second = handler.on_event(event("Update"), None)
-    assert secrets.puts == 1
+def test_update_keeps_the_existing_key(secret_arn: str) -> None:
+    first = handler.on_event(event("Create", secret_arn, SecretKind.RSA_2048), None)
+    stored = value(secret_arn)
+    second = handler.on_event(event("Update", secret_arn, SecretKind.RSA_2048), None)
+    assert value(secret_arn) == stored
+    assert versions(secret_arn) == 2  # the placeholder and the one key
     assert first["Data"] == second["Data"]
 
 
-def test_delete_leaves_the_secret_alone(secrets: FakeSecrets) -> None:
-    assert handler.on_event(event("Delete"), None) == {"PhysicalResourceId": "arn:secret"}
-    assert secrets.puts == 0
+@pytest.mark.parametrize("kind", [SecretKind.RSA_2048, SecretKind.RSA_KEYSET])
+def test_delete_leaves_the_secret_alone(secret_arn: str, kind: SecretKind) -> None:
+    assert handler.on_event(event("Delete", secret_arn, kind), None) == {"PhysicalResourceId": secret_arn}
+    assert value(secret_arn) == PLACEHOLDER
+
+
+def test_unknown_kind_fails(secret_arn: str) -> None:
+    with pytest.raises(ValueError, match="unknown secret kind"):
+        handler.on_event(event("Create", secret_arn, SecretKind.RANDOM), None)
+    assert value(secret_arn) == PLACEHOLDER
+
+
+# --- RSA_KEYSET (token signing keys, format from functions/shared/keyset.py) ----------------------------
+
+
+def test_create_generates_a_valid_keyset_once(secret_arn: str) -> None:
+    result = handler.on_event(event("Create", secret_arn, SecretKind.RSA_KEYSET), None)
+    keyset = KeySet.from_json(value(secret_arn))
+    assert len(keyset.keys) == 1
+    assert result == {"PhysicalResourceId": secret_arn, "Data": {"ActiveKid": keyset.active_kid}}
+    (jwk,) = keyset.jwks()["keys"]
+    assert jwk["kid"] == keyset.active_kid
+    assert keyset.active.private_key().key_size == 2048
+    assert "PRIVATE" not in str(result)
+
+    again = handler.on_event(event("Update", secret_arn, SecretKind.RSA_KEYSET), None)
+    assert again == result
+    assert KeySet.from_json(value(secret_arn)) == keyset
+    assert versions(secret_arn) == 2  # the placeholder and the one key set: never rotated
+
+
+def test_an_existing_keyset_is_left_unchanged(secret_arn: str) -> None:
+    """Even on Create (e.g. a retained secret re-adopted): rotations done since are never undone."""
+    existing = new_keyset().rotated().to_json()
+    put(secret_arn, existing)
+    for request_type in ("Create", "Update"):
+        result = handler.on_event(event(request_type, secret_arn, SecretKind.RSA_KEYSET), None)
+        assert value(secret_arn) == existing
+        assert result["Data"] == {"ActiveKid": KeySet.from_json(existing).active_kid}
+    assert versions(secret_arn) == 2
+
+
+@pytest.mark.parametrize(
+    "invalid",
+    [
+        "12345",
+        '{"active_kid": "k-1", "keys": []}',
+        '{"active_kid": "k-1", "keys": [{"kid": "k-1", "private_key_pem": "nope", "created_at": 1}]}',
+    ],
+    ids=["not-an-object", "active-key-missing", "key-does-not-load"],
+)
+def test_an_invalid_keyset_is_replaced(secret_arn: str, invalid: str) -> None:
+    put(secret_arn, invalid)
+    handler.on_event(event("Update", secret_arn, SecretKind.RSA_KEYSET), None)
+    assert len(KeySet.from_json(value(secret_arn)).jwks()["keys"]) == 1
+
+
+# --- The synthesized generator ----------------------------------------------------------------------------
+
+
+def test_keyset_secret_has_its_generator_with_read_write_access(demo: Synthesized) -> None:
+    secrets = demo.stack.secrets
+    keyset_ids = [s.id for s in demo.topology.secrets if s.kind is SecretKind.RSA_KEYSET]
+    assert keyset_ids, "the demo topology must exercise RSA_KEYSET"
+    handler_fn = secrets.node.find_child("KeygenHandler")
+    role = handler_fn.node.find_child("ServiceRole")
+    statements = policy_statements(demo.template, logical_id(role))
+    for secret_id in keyset_ids:
+        keygen = props(demo.template, logical_id(secrets.keygens[secret_id]))
+        assert keygen["SecretArn"] == ref(secrets.secrets[secret_id])
+        assert keygen["Kind"] == "rsa_keyset"
+        allowed = actions_on(statements, ref(secrets.secrets[secret_id]))
+        assert {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"} <= allowed
+        assert secret_id not in secrets.public_keys  # a key set is not a CloudFront key
+
+
+def test_keygen_code_asset_ships_exactly_the_handler_and_keyset_module(demo: Synthesized) -> None:
+    handler_fn = demo.stack.secrets.node.find_child("KeygenHandler")
+    code = props(demo.template, logical_id(handler_fn))
+    assert code["Handler"] == KEYGEN_HANDLER
+    asset = Path(demo.app.outdir) / f"asset.{code['Code']['S3Key'].removesuffix('.zip')}"
+    files = {str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file()}
+    assert files == set(KEYGEN_FILES)
+    # The asset alone provides the handler and the key set format (only third-party packages are
+    # taken from the environment, as the layer provides them in Lambda).
+    module, function = KEYGEN_HANDLER.rsplit(".", 1)
+    script = (
+        f"import {module} as h, functions.shared.keyset as k; "
+        f"assert callable(h.{function}); print(h.__file__); print(k.__file__)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=asset, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert [Path(p).resolve().is_relative_to(asset.resolve()) for p in out] == [True, True]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match
 
+from infra.aws.secrets import KEYGEN_RESOURCE_TYPES
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import logical_id, props, resources
 
@@ -149,8 +150,10 @@ def test_secrets_random_and_rsa(synthesized: Synthesized) -> None:
         p = props(synthesized.template, logical_id(synthesized.stack.secrets.secrets[secret.id]))
         assert p["Description"] == secret.description
         assert p["GenerateSecretString"]["PasswordLength"] == 48
-    rsa = [s for s in synthesized.topology.secrets if s.kind == "rsa_2048"]
-    keygens = resources(synthesized.template, "Custom::RsaKeyInSecret").values()
-    assert sorted(str(k["Properties"]["SecretArn"]) for k in keygens) == sorted(
-        str({"Ref": logical_id(synthesized.stack.secrets.secrets[s.id])}) for s in rsa
-    )
+    for kind, resource_type in KEYGEN_RESOURCE_TYPES.items():
+        generated = [s for s in synthesized.topology.secrets if s.kind is kind]
+        keygens = resources(synthesized.template, resource_type).values()
+        assert sorted(str(k["Properties"]["SecretArn"]) for k in keygens) == sorted(
+            str({"Ref": logical_id(synthesized.stack.secrets.secrets[s.id])}) for s in generated
+        ), kind
+        assert all(k["Properties"]["Kind"] == kind.value for k in keygens)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,9 +13,7 @@ import pytest
 
 from infra.local.cloud import LocalCloud, free_port
 from infra.model import (
-    Api,
     Auth,
-    Authorizer,
     EventRule,
     Function,
     Grant,
@@ -37,27 +36,40 @@ def _fn(fid: str, attr: str, **kwargs: Any) -> Function:
     )
 
 
+def _shipped_functions() -> tuple[Function, ...]:
+    """The real functions, with two test-only adjustments made through the topology, not the code:
+    the registration step can be told to fail, and the authorizer does not cache (so a revocation shows
+    at once; its cache has unit tests)."""
+    adjusted = []
+    for shipped in TOPOLOGY.functions:
+        fn = shipped
+        if fn.id == "auth_registration":
+            fn = dataclasses.replace(fn, handler=f"{_H}.failing_registration_step")
+        if fn.id == "auth_authorizer":
+            fn = dataclasses.replace(fn, environment={**fn.environment, "AUTHORIZER_CACHE_TTL_S": "0"})
+        adjusted.append(fn)
+    return tuple(adjusted)
+
+
 def fixture_topology() -> Topology:
     base = TOPOLOGY
     return dataclasses.replace(
         base,
         functions=(
-            *base.functions,
+            *_shipped_functions(),
             _fn("echo", "echo", timeout_s=3),
-            _fn("authz", "authorizer"),
             _fn("recorder", "recorder", timeout_s=2),
             _fn("stepper", "stepper"),
             _fn("sleepy", "sleepy", timeout_s=1, reserved_concurrency=1),
             _fn("crash", "crash"),
         ),
-        api=Api(
-            name="test",
-            prefixes=base.api.prefixes,
-            authorizer=Authorizer("authz", ("Authorization",), 60),
+        api=dataclasses.replace(
+            base.api,
             routes=(
                 *base.api.routes,
                 Route("GET", "/api/test/echo/{id}", "echo", Auth.PUBLIC),
                 Route("GET", "/api/test/private", "echo", Auth.PROTECTED),
+                Route("GET", "/api/test/scoped", "echo", scope="videos:read"),
                 Route("GET", "/api/test/crash", "crash", Auth.PUBLIC),
             ),
         ),
@@ -67,7 +79,9 @@ def fixture_topology() -> Topology:
         stream_triggers=(*base.stream_triggers, StreamTrigger("inbox", "recorder")),
         rules=(
             *base.rules,
-            EventRule("test_events", "events", {"source": ["skyreel.test"]}, function="recorder"),
+            EventRule(
+                "test_events", "events", {"source": ["skyreel.test", "skyreel.auth"]}, function="recorder"
+            ),
         ),
         state_machines=(
             *base.state_machines,
@@ -92,6 +106,34 @@ def cloud() -> Iterator[LocalCloud]:
 def http(cloud: LocalCloud) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=cloud.url, timeout=30) as client:
         yield client
+
+
+@dataclasses.dataclass
+class User:
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def sign_up(http: httpx.Client, email: str | None = None, password: str = "a long enough passphrase") -> User:
+    """Register through the API (the saga runs) and sign in."""
+    email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
+    created = http.post("/api/v1/auth/register", json={"email": email, "password": password})
+    assert created.status_code == 201, created.text
+    tokens = http.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert tokens.status_code == 200, tokens.text
+    body = tokens.json()
+    return User(email, password, body["access_token"], body["refresh_token"])
+
+
+@pytest.fixture
+def user(http: httpx.Client) -> User:
+    return sign_up(http)
 
 
 def eventually(check: Callable[[], Any], timeout: float = 15, interval: float = 0.1) -> Any:

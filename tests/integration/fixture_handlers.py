@@ -32,21 +32,6 @@ def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
 
 
-def authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    token = event["headers"].get("Authorization") or event["headers"].get("authorization")
-    if token not in {"Bearer good", "Bearer deny"}:
-        raise Exception("Unauthorized")
-    effect = "Allow" if token == "Bearer good" else "Deny"
-    return {
-        "principalId": "user-42",
-        "context": {"scopes": "videos:read"},
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}],
-        },
-    }
-
-
 def _record(kind: str, payload: Any) -> None:
     boto3.client("dynamodb").put_item(
         TableName=os.environ["RECORDS_TABLE_NAME"],
@@ -92,3 +77,16 @@ def sleepy(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def crash(event: dict[str, Any], context: Any) -> None:
     os._exit(3)
+
+
+def failing_registration_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The real registration step, except that it fails on the step named in the email (`+fail-<step>`).
+
+    Swapped in for the real handler by the test topology, so tests can break any one saga step for one
+    registration and watch the compensation, with no test hook in the shipped code.
+    """
+    from functions.auth import registration
+
+    if f"+fail-{event['step']}@" in event["registration"]["email"]:
+        raise RuntimeError(f"injected failure in {event['step']}")
+    return registration.lambda_handler(event, context)

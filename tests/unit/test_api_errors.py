@@ -93,6 +93,22 @@ def test_valid_body_passes() -> None:
     assert call("POST", "/api/v1/things", json.dumps({"title": "x"}))[:2] == (200, {"title": "x"})
 
 
+def test_a_form_body_is_415_with_a_hint() -> None:
+    event = {
+        "httpMethod": "POST",
+        "path": "/api/v1/things",
+        "resource": "/api/v1/things",
+        "headers": {"content-type": "application/x-www-form-urlencoded"},
+        "requestContext": {"requestId": "r", "stage": "local"},
+        "queryStringParameters": None,
+        "body": '{"title": "x"}',
+        "isBase64Encoded": False,
+    }
+    result = app.resolve(event, None)  # type: ignore[arg-type]
+    assert result["statusCode"] == 415
+    assert "application/json" in json.loads(result["body"])["error"]["message"]
+
+
 def test_unknown_route_is_404_in_the_contract_shape() -> None:
     status, body, _ = call("GET", "/api/v1/nowhere")
     assert status == 404

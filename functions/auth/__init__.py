@@ -1,0 +1,2 @@
+"""Accounts and auth: registration saga, passwords, JWT access tokens, rotating refresh tokens, API keys,
+and the API's REQUEST authorizer."""

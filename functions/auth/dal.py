@@ -1,0 +1,412 @@
+"""Data access for auth: small repositories that speak DynamoDB, Secrets Manager and Step Functions and
+turn their failures into domain errors. No business rules here.
+
+The auth table (pk/sk):
+    USER#<id>        USER             the account (email, display name, password hash)
+    EMAIL#<email>    EMAIL            uniqueness lock for an email, pointing at the user
+    USER#<id>        PROFILE          quota and plan, created by the registration saga
+    USER#<id>        APIKEY#<key id>  an API key's metadata
+    APIKEY#<sha256>  APIKEY           lookup of a presented key (user, key id, scopes, revoked)
+    SESSION#<id>     SESSION          a refresh-token family: one login on one device
+    REFRESH#<sha256> REFRESH          one refresh token (its family, used or not)
+    THROTTLE#<kind>#<subject> THROTTLE failed-login counter
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.auth.models import ApiKeyRecord, RefreshRecord, RegistrationInput, SessionRecord, UserRecord
+from functions.auth.throttle import WINDOW_S, FailureCounter
+from functions.shared import aws
+from functions.shared.dynamo import from_item, key, to_item
+from functions.shared.errors import ConflictError, DependencyUnavailableError
+from functions.shared.keyset import KeySet
+
+T = TypeVar("T")
+
+
+class EmailTakenError(ConflictError):
+    def __init__(self, email: str) -> None:
+        super().__init__(f"An account with {email} already exists.")
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def _dependency(what: str) -> Iterator[None]:
+    """Turn an AWS failure into a 503 the caller can retry, naming what did not answer."""
+    try:
+        yield
+    except ClientError as exc:
+        if _code(exc) in {"ConditionalCheckFailedException", "TransactionCanceledException"}:
+            raise
+        raise DependencyUnavailableError(f"{what} did not answer ({_code(exc)}).") from exc
+    except BotoCoreError as exc:
+        raise DependencyUnavailableError(f"{what} did not answer.") from exc
+
+
+class AuthRepository:
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+
+    @property
+    def _ddb(self) -> Any:
+        return aws.dynamodb()
+
+    def _get(self, pk: str, sk: str, consistent: bool = True) -> dict[str, Any] | None:
+        with _dependency("the auth table"):
+            item = self._ddb.get_item(TableName=self.table, Key=key(pk, sk), ConsistentRead=consistent).get(
+                "Item"
+            )
+        return from_item(item) if item else None
+
+    # --- users ---------------------------------------------------------------------------------
+
+    def create_user(self, user: UserRecord) -> None:
+        """The user and its email lock in one transaction: two sign-ups with one email cannot both win."""
+        user_item = {"pk": f"USER#{user.id}", "sk": "USER", **user.model_dump()}
+        email_item = {"pk": f"EMAIL#{user.email}", "sk": "EMAIL", "user_id": user.id}
+        try:
+            with _dependency("the auth table"):
+                self._ddb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": to_item(email_item),
+                                "ConditionExpression": "attribute_not_exists(pk) OR user_id = :id",
+                                "ExpressionAttributeValues": {":id": {"S": user.id}},
+                            }
+                        },
+                        {"Put": {"TableName": self.table, "Item": to_item(user_item)}},
+                    ]
+                )
+        except ClientError as exc:
+            if _code(exc) == "TransactionCanceledException":
+                raise EmailTakenError(user.email) from exc
+            raise
+
+    def delete_user(self, user_id: str, email: str) -> None:
+        """Idempotent. The email lock goes only if it still points at this user."""
+        with _dependency("the auth table"):
+            self._ddb.delete_item(TableName=self.table, Key=key(f"USER#{user_id}", "USER"))
+            try:
+                self._ddb.delete_item(
+                    TableName=self.table,
+                    Key=key(f"EMAIL#{email}", "EMAIL"),
+                    ConditionExpression="user_id = :id",
+                    ExpressionAttributeValues={":id": {"S": user_id}},
+                )
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+
+    def get_user(self, user_id: str) -> UserRecord | None:
+        item = self._get(f"USER#{user_id}", "USER")
+        return UserRecord.model_validate(item) if item else None
+
+    def find_user_by_email(self, email: str) -> UserRecord | None:
+        lock = self._get(f"EMAIL#{email}", "EMAIL")
+        return self.get_user(lock["user_id"]) if lock else None
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        with _dependency("the auth table"):
+            self._ddb.update_item(
+                TableName=self.table,
+                Key=key(f"USER#{user_id}", "USER"),
+                UpdateExpression="SET password_hash = :h",
+                ExpressionAttributeValues={":h": {"S": password_hash}},
+            )
+
+    def put_profile(self, user_id: str, quota_bytes: int, created_at: str) -> None:
+        item = {
+            "pk": f"USER#{user_id}",
+            "sk": "PROFILE",
+            "quota_bytes": quota_bytes,
+            "plan": "free",
+            "created_at": created_at,
+        }
+        with _dependency("the auth table"):
+            self._ddb.put_item(TableName=self.table, Item=to_item(item))
+
+    def delete_profile(self, user_id: str) -> None:
+        with _dependency("the auth table"):
+            self._ddb.delete_item(TableName=self.table, Key=key(f"USER#{user_id}", "PROFILE"))
+
+    def items_of_user(self, user_id: str) -> list[dict[str, Any]]:
+        with _dependency("the auth table"):
+            items = self._ddb.query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"USER#{user_id}"}},
+            )["Items"]
+        return [from_item(i) for i in items]
+
+    # --- sessions and refresh tokens -------------------------------------------------------------
+
+    def create_session(self, session: SessionRecord, first_token: RefreshRecord) -> None:
+        with _dependency("the auth table"):
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": to_item(self._session_item(session))}},
+                    {"Put": {"TableName": self.table, "Item": to_item(self._refresh_item(first_token))}},
+                ]
+            )
+
+    @staticmethod
+    def _session_item(session: SessionRecord) -> dict[str, Any]:
+        return {"pk": f"SESSION#{session.id}", "sk": "SESSION", **session.model_dump()}
+
+    @staticmethod
+    def _refresh_item(token: RefreshRecord) -> dict[str, Any]:
+        return {"pk": f"REFRESH#{token.fingerprint}", "sk": "REFRESH", **token.model_dump()}
+
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        item = self._get(f"SESSION#{session_id}", "SESSION")
+        return SessionRecord.model_validate(item) if item else None
+
+    def revoke_session(self, session_id: str) -> None:
+        with _dependency("the auth table"):
+            try:
+                self._ddb.update_item(
+                    TableName=self.table,
+                    Key=key(f"SESSION#{session_id}", "SESSION"),
+                    UpdateExpression="SET revoked = :t",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":t": {"BOOL": True}},
+                )
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+
+    def get_refresh_token(self, fingerprint: str) -> RefreshRecord | None:
+        item = self._get(f"REFRESH#{fingerprint}", "REFRESH")
+        return RefreshRecord.model_validate(item) if item else None
+
+    def rotate_refresh_token(self, used: RefreshRecord, replacement: RefreshRecord) -> bool:
+        """Mark `used` spent and store its replacement, atomically. False if it was already spent (reuse)."""
+        try:
+            with _dependency("the auth table"):
+                self._ddb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": self.table,
+                                "Key": key(f"REFRESH#{used.fingerprint}", "REFRESH"),
+                                "UpdateExpression": "SET used = :t",
+                                "ConditionExpression": "used = :f",
+                                "ExpressionAttributeValues": {":t": {"BOOL": True}, ":f": {"BOOL": False}},
+                            }
+                        },
+                        {"Put": {"TableName": self.table, "Item": to_item(self._refresh_item(replacement))}},
+                    ]
+                )
+        except ClientError as exc:
+            if _code(exc) == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    # --- API keys ------------------------------------------------------------------------------
+
+    def create_api_key(self, record: ApiKeyRecord) -> None:
+        meta = {"pk": f"USER#{record.user_id}", "sk": f"APIKEY#{record.id}", **record.model_dump()}
+        lookup = {"pk": f"APIKEY#{record.fingerprint}", "sk": "APIKEY", **record.model_dump()}
+        with _dependency("the auth table"):
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": to_item(meta)}},
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": to_item(lookup),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+
+    def list_api_keys(self, user_id: str) -> list[ApiKeyRecord]:
+        with _dependency("the auth table"):
+            items = self._ddb.query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :k)",
+                ExpressionAttributeValues={":pk": {"S": f"USER#{user_id}"}, ":k": {"S": "APIKEY#"}},
+            )["Items"]
+        records = [ApiKeyRecord.model_validate(from_item(i)) for i in items]
+        return sorted((r for r in records if r.revoked_at is None), key=lambda r: r.created_at, reverse=True)
+
+    def get_api_key(self, user_id: str, key_id: str) -> ApiKeyRecord | None:
+        item = self._get(f"USER#{user_id}", f"APIKEY#{key_id}")
+        return ApiKeyRecord.model_validate(item) if item else None
+
+    def revoke_api_key(self, record: ApiKeyRecord, revoked_at: str) -> None:
+        update = {
+            "UpdateExpression": "SET revoked_at = :r",
+            "ExpressionAttributeValues": {":r": {"S": revoked_at}},
+        }
+        with _dependency("the auth table"):
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": key(f"USER#{record.user_id}", f"APIKEY#{record.id}"),
+                            **update,
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": key(f"APIKEY#{record.fingerprint}", "APIKEY"),
+                            **update,
+                        }
+                    },
+                ]
+            )
+
+    def find_api_key(self, fingerprint: str) -> ApiKeyRecord | None:
+        item = self._get(f"APIKEY#{fingerprint}", "APIKEY")
+        return ApiKeyRecord.model_validate(item) if item else None
+
+    def touch_api_key(self, record: ApiKeyRecord, used_at: str, not_since: str) -> None:
+        """Record the last use, at most once per interval (a write per request would cost more than the call)."""
+        for pk, sk in (
+            (f"USER#{record.user_id}", f"APIKEY#{record.id}"),
+            (f"APIKEY#{record.fingerprint}", "APIKEY"),
+        ):
+            try:
+                with _dependency("the auth table"):
+                    self._ddb.update_item(
+                        TableName=self.table,
+                        Key=key(pk, sk),
+                        UpdateExpression="SET last_used_at = :u",
+                        ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :n)",
+                        ExpressionAttributeValues={":u": {"S": used_at}, ":n": {"S": not_since}},
+                    )
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+
+    # --- failed-login counters -----------------------------------------------------------------
+
+    def failure_counter(self, subject: str) -> FailureCounter | None:
+        item = self._get(f"THROTTLE#{subject}", "THROTTLE", consistent=True)
+        if not item or item.get("expires_at", 0) < time.time():
+            return None
+        return FailureCounter(int(item["failures"]), int(item["last_failure_at"]))
+
+    def record_failure(self, subject: str, now: int) -> None:
+        with _dependency("the auth table"):
+            self._ddb.update_item(
+                TableName=self.table,
+                Key=key(f"THROTTLE#{subject}", "THROTTLE"),
+                UpdateExpression="SET last_failure_at = :now, expires_at = :exp ADD failures :one",
+                ExpressionAttributeValues={
+                    ":now": {"N": str(now)},
+                    ":exp": {"N": str(now + WINDOW_S)},
+                    ":one": {"N": "1"},
+                },
+            )
+
+    def clear_failures(self, subject: str) -> None:
+        with _dependency("the auth table"):
+            self._ddb.delete_item(TableName=self.table, Key=key(f"THROTTLE#{subject}", "THROTTLE"))
+
+
+class AnalyticsProfiles:
+    """The analytics domain's per-user record, created by the registration saga."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+
+    def create(self, user_id: str, created_at: str) -> None:
+        item = {"pk": f"USER#{user_id}", "sk": "PROFILE", "created_at": created_at, "videos": 0, "views": 0}
+        with _dependency("the analytics table"):
+            aws.dynamodb().put_item(TableName=self.table, Item=to_item(item))
+
+    def delete(self, user_id: str) -> None:
+        with _dependency("the analytics table"):
+            aws.dynamodb().delete_item(TableName=self.table, Key=key(f"USER#{user_id}", "PROFILE"))
+
+    def exists(self, user_id: str) -> bool:
+        with _dependency("the analytics table"):
+            return "Item" in aws.dynamodb().get_item(
+                TableName=self.table, Key=key(f"USER#{user_id}", "PROFILE")
+            )
+
+
+class KeyStore:
+    """The signing key set from Secrets Manager, cached per sandbox and re-read after `ttl_s`."""
+
+    def __init__(self, secret_id: str, ttl_s: float = 300) -> None:
+        self.secret_id = secret_id
+        self.ttl_s = ttl_s
+        self._cached: tuple[float, KeySet] | None = None
+        self._lock = threading.Lock()
+
+    def keyset(self, force: bool = False) -> KeySet:
+        with self._lock:
+            if force or self._cached is None or time.monotonic() - self._cached[0] > self.ttl_s:
+                with _dependency("Secrets Manager"):
+                    text = aws.secrets().get_secret_value(SecretId=self.secret_id)["SecretString"]
+                self._cached = (time.monotonic(), KeySet.from_json(text))
+            return self._cached[1]
+
+
+class RegistrationFailedError(DependencyUnavailableError):
+    pass
+
+
+class RegistrationWorkflow:
+    """Starts the registration saga and waits for its outcome (bounded): the API answers with the result."""
+
+    def __init__(self, state_machine_arn: str, wait_s: float = 20) -> None:
+        self.arn = state_machine_arn
+        self.wait_s = wait_s
+
+    def run(self, request: RegistrationInput) -> None:
+        sfn = aws.stepfunctions()
+        with _dependency("Step Functions"):
+            execution = sfn.start_execution(
+                stateMachineArn=self.arn, name=request.user_id, input=request.model_dump_json()
+            )["executionArn"]
+        result = _poll(
+            lambda: sfn.describe_execution(executionArn=execution),
+            lambda d: d["status"] != "RUNNING",
+            self.wait_s,
+        )
+        if result is None:
+            raise RegistrationFailedError("Registration is taking too long; try signing in shortly.")
+        if result["status"] == "SUCCEEDED":
+            return
+        error = result.get("error", "")
+        if error == "EmailTaken":
+            raise EmailTakenError(request.email)
+        raise RegistrationFailedError(
+            f"Registration could not complete ({error or result['status']}); "
+            "nothing was kept, please try again."
+        )
+
+
+def _poll(fetch: Callable[[], T], done: Callable[[T], bool], timeout_s: float) -> T | None:
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        with _dependency("Step Functions"):
+            value = fetch()
+        if done(value):
+            return value
+        if time.monotonic() + delay > deadline:
+            return None
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)

@@ -1,0 +1,287 @@
+"""Auth use cases. They decide; the repositories in dal.py fetch and store. No boto3 here."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from functions.auth import apikeys, passwords, throttle, tokens
+from functions.auth.dal import AnalyticsProfiles, AuthRepository, KeyStore
+from functions.auth.models import (
+    ApiKeyOut,
+    ApiKeyRecord,
+    ApiKeyRequest,
+    NewApiKeyOut,
+    RefreshRecord,
+    RegisterRequest,
+    RegistrationInput,
+    SessionRecord,
+    TokenPair,
+    UserOut,
+    UserRecord,
+    now_iso,
+)
+from functions.shared.errors import NotFoundError, ThrottledError, UnauthenticatedError
+
+FREE_QUOTA_BYTES = 5 * 1024**3
+WRONG_CREDENTIALS = "The email or the password is wrong."
+API_KEY_TOUCH_INTERVAL_S = 60
+
+
+class Workflow(Protocol):
+    def run(self, request: RegistrationInput) -> None: ...
+
+
+class Publisher(Protocol):
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the authorizer hands it to every handler."""
+
+    user_id: str
+    scopes: tuple[str, ...]
+    auth_type: str  # "jwt" or "api_key"
+    api_key_id: str | None = None
+    session_id: str | None = None
+
+    def context(self) -> dict[str, str]:
+        ctx = {"user_id": self.user_id, "scopes": " ".join(self.scopes), "auth_type": self.auth_type}
+        if self.api_key_id:
+            ctx["api_key_id"] = self.api_key_id
+        return ctx
+
+
+@dataclass
+class AuthService:
+    repo: AuthRepository
+    keys: KeyStore
+    issuer: str
+    audience: str
+    clock: Callable[[], int] = field(default=lambda: int(time.time()))
+
+    # --- registration ----------------------------------------------------------------------------
+
+    def register(self, request: RegisterRequest, workflow: Workflow) -> UserOut:
+        passwords.check_policy(request.password, request.email)
+        registration = RegistrationInput(
+            user_id=str(uuid.uuid4()),
+            email=request.email,
+            display_name=request.display_name,
+            password_hash=passwords.hash_password(request.password),
+            created_at=now_iso(),
+        )
+        workflow.run(registration)
+        user = self.repo.get_user(registration.user_id)
+        if user is None:  # the saga said it succeeded; a missing user is a bug worth a loud 500
+            raise RuntimeError(f"registration of {registration.user_id} succeeded but the user is missing")
+        return user.public()
+
+    # --- sessions --------------------------------------------------------------------------------
+
+    def login(self, email: str, password: str, source_ip: str) -> TokenPair:
+        email = email.strip().lower()
+        subjects = (f"account#{email}", f"ip#{source_ip}")
+        self._refuse_if_throttled(subjects)
+        user = self.repo.find_user_by_email(email)
+        # Verify even for an unknown email (against a dummy hash): both failures take the same time.
+        if not passwords.verify_password(user.password_hash if user else None, password) or user is None:
+            now = self.clock()
+            for subject in subjects:
+                self.repo.record_failure(subject, now)
+            raise UnauthenticatedError(WRONG_CREDENTIALS)
+        self.repo.clear_failures(subjects[0])
+        if passwords.needs_rehash(user.password_hash):
+            self.repo.set_password_hash(user.id, passwords.hash_password(password))
+        return self._start_session(user.id)
+
+    def _refuse_if_throttled(self, subjects: tuple[str, str]) -> None:
+        now = self.clock()
+        limits = (throttle.ACCOUNT_FREE_FAILURES, throttle.IP_FREE_FAILURES)
+        wait = max(
+            throttle.locked_until(self.repo.failure_counter(s), free) - now
+            for s, free in zip(subjects, limits, strict=True)
+        )
+        if wait > 0:
+            raise ThrottledError("Too many failed sign-ins; wait before trying again.", retry_after_s=wait)
+
+    def _start_session(self, user_id: str) -> TokenPair:
+        now = self.clock()
+        session = SessionRecord(
+            id=uuid.uuid4().hex, user_id=user_id, expires_at=now + tokens.REFRESH_TOKEN_TTL_S
+        )
+        refresh_token = tokens.new_refresh_token()
+        record = RefreshRecord(
+            fingerprint=tokens.fingerprint(refresh_token),
+            user_id=user_id,
+            session_id=session.id,
+            expires_at=session.expires_at,
+        )
+        self.repo.create_session(session, record)
+        return self._pair(user_id, session.id, refresh_token)
+
+    def _pair(self, user_id: str, session_id: str, refresh_token: str) -> TokenPair:
+        access = tokens.issue_access_token(
+            self.keys.keyset(),
+            issuer=self.issuer,
+            audience=self.audience,
+            user_id=user_id,
+            session_id=session_id,
+            now=self.clock(),
+        )
+        return TokenPair(
+            access_token=access, refresh_token=refresh_token, expires_in=tokens.ACCESS_TOKEN_TTL_S
+        )
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        record = self.repo.get_refresh_token(tokens.fingerprint(refresh_token))
+        if record is None or record.expires_at <= self.clock():
+            raise UnauthenticatedError("The refresh token is not valid.")
+        session = self.repo.get_session(record.session_id)
+        if session is None or session.revoked:
+            raise UnauthenticatedError("This session has ended; sign in again.")
+        replacement_token = tokens.new_refresh_token()
+        replacement = RefreshRecord(
+            fingerprint=tokens.fingerprint(replacement_token),
+            user_id=record.user_id,
+            session_id=record.session_id,
+            expires_at=session.expires_at,
+        )
+        if record.used or not self.repo.rotate_refresh_token(record, replacement):
+            # A spent token presented again means it was copied: end the whole family, thief and owner alike.
+            self.repo.revoke_session(record.session_id)
+            raise UnauthenticatedError("This refresh token was already used; the session has been ended.")
+        return self._pair(record.user_id, record.session_id, replacement_token)
+
+    def logout(self, refresh_token: str) -> None:
+        record = self.repo.get_refresh_token(tokens.fingerprint(refresh_token))
+        if record is not None:  # an unknown token is already as logged out as it gets
+            self.repo.revoke_session(record.session_id)
+
+    def me(self, user_id: str) -> UserOut:
+        user = self.repo.get_user(user_id)
+        if user is None:
+            raise NotFoundError("This account no longer exists.")
+        return user.public()
+
+    # --- API keys --------------------------------------------------------------------------------
+
+    def create_api_key(self, user_id: str, request: ApiKeyRequest) -> NewApiKeyOut:
+        scopes = apikeys.check_scopes(request.scopes)
+        new = apikeys.generate()
+        record = ApiKeyRecord(
+            id=uuid.uuid4().hex[:16],
+            user_id=user_id,
+            name=request.name,
+            prefix=new.prefix,
+            fingerprint=tokens.fingerprint(new.key),
+            scopes=scopes,
+            created_at=now_iso(),
+        )
+        self.repo.create_api_key(record)
+        return NewApiKeyOut(**record.public().model_dump(), key=new.key)
+
+    def list_api_keys(self, user_id: str) -> list[ApiKeyOut]:
+        return [r.public() for r in self.repo.list_api_keys(user_id)]
+
+    def revoke_api_key(self, user_id: str, key_id: str) -> None:
+        record = self.repo.get_api_key(user_id, key_id)
+        if record is None or record.revoked_at is not None:
+            raise NotFoundError(f"No API key {key_id}.")
+        self.repo.revoke_api_key(record, now_iso())
+
+    # --- the authorizer --------------------------------------------------------------------------
+
+    def authenticate(self, headers: Mapping[str, str]) -> Principal:
+        """Who presents these headers: a bearer JWT or an API key. Raises UnauthenticatedError."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        authorization = lowered.get("authorization", "")
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise UnauthenticatedError("Use `Authorization: Bearer <access token>`.")
+            return self._from_jwt(token.strip())
+        if lowered.get("x-api-key"):
+            return self._from_api_key(lowered["x-api-key"].strip())
+        raise UnauthenticatedError("No credentials.")
+
+    def _from_jwt(self, token: str) -> Principal:
+        keyset = self.keys.keyset()
+        try:
+            claims = tokens.verify_access_token(
+                token, keyset.jwks(), issuer=self.issuer, audience=self.audience
+            )
+        except UnauthenticatedError:
+            # A key rotated in since we cached the set would look unknown: re-read once before refusing.
+            keyset = self.keys.keyset(force=True)
+            claims = tokens.verify_access_token(
+                token, keyset.jwks(), issuer=self.issuer, audience=self.audience
+            )
+        session = self.repo.get_session(claims.session_id)
+        if session is None or session.revoked:
+            raise UnauthenticatedError("This session has ended.")
+        return Principal(claims.user_id, claims.scopes, "jwt", session_id=claims.session_id)
+
+    def _from_api_key(self, key: str) -> Principal:
+        apikeys.parse_prefix(key)
+        record = self.repo.find_api_key(tokens.fingerprint(key))
+        if record is None or record.revoked_at is not None:
+            raise UnauthenticatedError("The API key is not valid.")
+        now = self.clock()
+        self.repo.touch_api_key(record, _iso(now), _iso(now - API_KEY_TOUCH_INTERVAL_S))
+        return Principal(record.user_id, tuple(record.scopes), "api_key", api_key_id=record.id)
+
+
+def _iso(epoch: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+# --- the registration saga's steps (each idempotent: Step Functions retries them) --------------------
+
+
+@dataclass
+class RegistrationSteps:
+    repo: AuthRepository
+    analytics: AnalyticsProfiles
+    events: Publisher
+
+    def create_user(self, r: RegistrationInput) -> None:
+        self.repo.create_user(
+            UserRecord(
+                id=r.user_id,
+                email=r.email,
+                display_name=r.display_name,
+                password_hash=r.password_hash,
+                created_at=r.created_at,
+            )
+        )
+
+    def delete_user(self, r: RegistrationInput) -> None:
+        self.repo.delete_user(r.user_id, r.email)
+
+    def create_profile(self, r: RegistrationInput) -> None:
+        self.repo.put_profile(r.user_id, FREE_QUOTA_BYTES, r.created_at)
+
+    def delete_profile(self, r: RegistrationInput) -> None:
+        self.repo.delete_profile(r.user_id)
+
+    def create_analytics_profile(self, r: RegistrationInput) -> None:
+        self.analytics.create(r.user_id, r.created_at)
+
+    def delete_analytics_profile(self, r: RegistrationInput) -> None:
+        self.analytics.delete(r.user_id)
+
+    def publish_registered(self, r: RegistrationInput) -> None:
+        self.events.publish(
+            "user.registered",
+            {
+                "user_id": r.user_id,
+                "email": r.email,
+                "display_name": r.display_name,
+                "created_at": r.created_at,
+            },
+        )

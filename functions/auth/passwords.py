@@ -1,0 +1,67 @@
+"""Password policy and hashing (argon2id). Pure: no I/O."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from functions.shared.errors import ValidationFailedError
+
+MIN_LENGTH = 10
+MAX_LENGTH = 256  # argon2 copes, but a megabyte "password" is an attack, not a password
+
+# RFC 9106's second recommended option (64 MiB, 3 passes) would take most of a small Lambda's CPU;
+# argon2-cffi's defaults (argon2id, 64 MiB, t=3, p=4) are the library's tuned choice. Changing them
+# makes `needs_rehash` true, and the next login upgrades the stored hash.
+_hasher = PasswordHasher()
+
+# A hash of a random password, verified when the email is unknown, so both failures cost the same.
+_DUMMY_HASH = _hasher.hash("skyreel-no-such-user-0c9f2a")
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    text = (Path(__file__).parent / "common_passwords.txt").read_text()
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
+
+
+def check_policy(password: str, email: str) -> None:
+    """Raise ValidationFailedError naming every rule the password breaks."""
+    problems = []
+    if len(password) < MIN_LENGTH:
+        problems.append(f"must be at least {MIN_LENGTH} characters")
+    if len(password) > MAX_LENGTH:
+        problems.append(f"must be at most {MAX_LENGTH} characters")
+    lowered = password.lower()
+    local_part = email.split("@", 1)[0].lower()
+    if lowered == email.lower() or (len(local_part) >= 4 and local_part in lowered):
+        problems.append("must not contain your email address")
+    if lowered in common_passwords():
+        problems.append("is one of the most common passwords")
+    if problems:
+        raise ValidationFailedError(
+            "The password is too weak.",
+            details=[
+                {"location": "body.password", "message": f"The password {p}.", "type": "weak_password"}
+                for p in problems
+            ],
+        )
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the account exists: an unknown email verifies against a dummy hash."""
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _hasher.check_needs_rehash(stored_hash)

@@ -1,0 +1,57 @@
+"""The registration saga's task function: one step per invocation, named by the state machine.
+
+Input: {"step": "<name>", "registration": {...RegistrationInput}}. Every step is idempotent, because
+Step Functions retries a task that failed or timed out.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.auth import settings
+from functions.auth.dal import AnalyticsProfiles, AuthRepository, EmailTakenError
+from functions.auth.logic import RegistrationSteps
+from functions.auth.models import RegistrationInput
+from functions.shared.events import EventPublisher
+from functions.shared.observability import logger
+
+STEPS = (
+    "create_user",
+    "create_profile",
+    "create_analytics_profile",
+    "publish_registered",
+    "delete_analytics_profile",
+    "delete_profile",
+    "delete_user",
+)
+
+
+class EmailTaken(Exception):  # noqa: N818 - the state machine catches it by this name
+    pass
+
+
+@functools.cache
+def _steps() -> RegistrationSteps:
+    s = settings.settings()
+    if s.analytics_table is None or s.event_bus is None:
+        raise RuntimeError("the registration function needs the analytics table and the event bus")
+    return RegistrationSteps(
+        AuthRepository(s.table), AnalyticsProfiles(s.analytics_table), EventPublisher(s.event_bus, "auth")
+    )
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    step = event["step"]
+    if step not in STEPS:
+        raise ValueError(f"unknown registration step {step!r}")
+    registration = RegistrationInput.model_validate(event["registration"])
+    logger.info("registration step", extra={"step": step, "user_id": registration.user_id})
+    try:
+        getattr(_steps(), step)(registration)
+    except EmailTakenError as exc:
+        raise EmailTaken(str(exc)) from None
+    return {"step": step, "ok": True}

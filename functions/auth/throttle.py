@@ -1,0 +1,28 @@
+"""Failed-login throttling: exponential backoff after a number of failures. Pure arithmetic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ACCOUNT_FREE_FAILURES = 5  # per email address
+IP_FREE_FAILURES = 20  # per source address: one office, many users
+BASE_DELAY_S = 1
+MAX_DELAY_S = 15 * 60
+WINDOW_S = 24 * 3600  # counters expire a day after the last failure
+
+
+@dataclass(frozen=True)
+class FailureCounter:
+    failures: int
+    last_failure_at: int
+
+
+def locked_until(counter: FailureCounter | None, free_failures: int) -> int:
+    """The time before which another attempt is refused (0: not locked).
+
+    After `free_failures`, each further failure doubles the wait: 1 s, 2 s, 4 s ... up to 15 minutes.
+    """
+    if counter is None or counter.failures < free_failures:
+        return 0
+    delay: int = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (counter.failures - free_failures))
+    return counter.last_failure_at + delay

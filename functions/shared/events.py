@@ -1,0 +1,36 @@
+"""Publishing domain events to the platform's EventBridge bus."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.shared import aws
+from functions.shared.errors import DependencyUnavailableError
+
+SOURCE_PREFIX = "skyreel"
+
+
+class EventPublisher:
+    def __init__(self, bus_name: str, domain: str) -> None:
+        self.bus_name = bus_name
+        self.source = f"{SOURCE_PREFIX}.{domain}"
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        try:
+            response = aws.events().put_events(
+                Entries=[
+                    {
+                        "EventBusName": self.bus_name,
+                        "Source": self.source,
+                        "DetailType": detail_type,
+                        "Detail": json.dumps(detail, default=str),
+                    }
+                ]
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise DependencyUnavailableError(f"Could not publish {detail_type}.") from exc
+        if response.get("FailedEntryCount"):
+            raise DependencyUnavailableError(f"EventBridge refused {detail_type}: {response['Entries']}")

@@ -1,0 +1,301 @@
+"""Accounts and auth through the local front door: the saga, sessions, API keys and hostile tokens."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from functions.shared.keyset import KeySet, new_signing_key
+from infra.local.cloud import LocalCloud
+from tests.integration.conftest import User, eventually, records, sign_up
+
+pytestmark = pytest.mark.integration
+AUTH = "/api/v1/auth"
+
+
+def _email(tag: str = "") -> str:
+    return f"user-{uuid.uuid4().hex[:10]}{tag}@example.com"
+
+
+def _auth_items(cloud: LocalCloud, email: str) -> list[dict[str, Any]]:
+    """Everything any store holds about an email or its user."""
+    ddb = cloud.aws.client("dynamodb")
+    found = []
+    for table in ("auth", "analytics"):
+        for page in ddb.get_paginator("scan").paginate(TableName=cloud.names.table(table)):
+            found += [i for i in page["Items"] if email in json.dumps(i)]
+    user_ids = {i["user_id"]["S"] for i in found if "user_id" in i} | {
+        i["id"]["S"] for i in found if "id" in i and i["sk"]["S"] == "USER"
+    }
+    for table in ("auth", "analytics"):
+        for page in ddb.get_paginator("scan").paginate(TableName=cloud.names.table(table)):
+            found += [i for i in page["Items"] if any(u in i["pk"]["S"] for u in user_ids)]
+    return found
+
+
+# --- registration --------------------------------------------------------------------------------
+
+
+def test_register_creates_everything_and_announces_it(http: httpx.Client, cloud: LocalCloud) -> None:
+    email = _email()
+    response = http.post(
+        f"{AUTH}/register",
+        json={"email": email.upper(), "password": "a long enough passphrase", "display_name": "Ada"},
+    )
+    assert response.status_code == 201, response.text
+    user = response.json()["user"]
+    assert user["email"] == email  # normalised
+    assert set(user) == {"id", "email", "display_name", "created_at"}  # no hash, no internals
+    kinds = {i["sk"]["S"] for i in _auth_items(cloud, email)}
+    assert {"USER", "EMAIL", "PROFILE"} <= kinds
+    announced = eventually(lambda: [p for p in records(cloud, "eventbridge") if user["id"] in p])
+    assert json.loads(announced[0])["detail-type"] == "user.registered"
+
+
+def test_duplicate_email_is_409_whatever_its_case(http: httpx.Client) -> None:
+    email = _email()
+    assert (
+        http.post(
+            f"{AUTH}/register", json={"email": email, "password": "a long enough passphrase"}
+        ).status_code
+        == 201
+    )
+    again = http.post(f"{AUTH}/register", json={"email": email.title(), "password": "another passphrase!"})
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "conflict"
+
+
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [("short", "at least 10"), ("password123", "most common"), ("{local}-is-my-password", "email address")],
+)
+def test_weak_passwords_are_422_with_the_rule_named(
+    http: httpx.Client, cloud: LocalCloud, password: str, rule: str
+) -> None:
+    email = _email()
+    response = http.post(
+        f"{AUTH}/register", json={"email": email, "password": password.format(local=email.split("@")[0])}
+    )
+    assert response.status_code == 422
+    assert any(rule in d["message"] for d in response.json()["error"]["details"])
+    assert _auth_items(cloud, email) == []  # bad input changes nothing
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "not-an-email", "password": "a long enough passphrase"},
+        {"email": "a@example.com"},
+        {"email": "a@example.com", "password": "x" * 20, "admin": True},
+    ],
+)
+def test_malformed_registrations_are_422(http: httpx.Client, body: dict[str, Any]) -> None:
+    assert http.post(f"{AUTH}/register", json=body).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "step", ["create_user", "create_profile", "create_analytics_profile", "publish_registered"]
+)
+def test_a_failing_saga_step_leaves_nothing_behind(http: httpx.Client, cloud: LocalCloud, step: str) -> None:
+    email = _email(f"+fail-{step}")
+    response = http.post(f"{AUTH}/register", json={"email": email, "password": "a long enough passphrase"})
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "dependency_unavailable"
+    assert _auth_items(cloud, email) == []
+    # The email is free again: the same person can register once the fault is gone.
+    assert (
+        http.post(f"{AUTH}/login", json={"email": email, "password": "a long enough passphrase"}).status_code
+        == 401
+    )
+
+
+# --- sessions --------------------------------------------------------------------------------------
+
+
+def test_login_refresh_logout(http: httpx.Client, user: User) -> None:
+    me = http.get(f"{AUTH}/me", headers=user.headers)
+    assert me.status_code == 200
+    assert me.json()["email"] == user.email
+    refreshed = http.post(f"{AUTH}/refresh", json={"refresh_token": user.refresh_token})
+    assert refreshed.status_code == 200
+    pair = refreshed.json()
+    assert pair["refresh_token"] != user.refresh_token
+    assert pair["token_type"] == "Bearer"
+    assert http.post(f"{AUTH}/logout", json={"refresh_token": pair["refresh_token"]}).status_code == 204
+    assert http.post(f"{AUTH}/refresh", json={"refresh_token": pair["refresh_token"]}).status_code == 401
+    # Logout ends the session, so its access tokens stop working too.
+    assert (
+        http.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {pair['access_token']}"}).status_code == 401
+    )
+
+
+def test_reusing_a_refresh_token_revokes_its_whole_family(http: httpx.Client, user: User) -> None:
+    first = http.post(f"{AUTH}/refresh", json={"refresh_token": user.refresh_token}).json()
+    reused = http.post(f"{AUTH}/refresh", json={"refresh_token": user.refresh_token})
+    assert reused.status_code == 401
+    assert "already used" in reused.json()["error"]["message"]
+    # The legitimate successor dies with it: we cannot tell the thief from the owner.
+    assert http.post(f"{AUTH}/refresh", json={"refresh_token": first["refresh_token"]}).status_code == 401
+    assert (
+        http.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {first['access_token']}"}).status_code
+        == 401
+    )
+    # Other sessions of the same account are untouched.
+    other = http.post(f"{AUTH}/login", json={"email": user.email, "password": user.password}).json()
+    assert (
+        http.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {other['access_token']}"}).status_code
+        == 200
+    )
+
+
+def test_wrong_password_and_unknown_email_look_the_same(http: httpx.Client, user: User) -> None:
+    wrong = http.post(f"{AUTH}/login", json={"email": user.email, "password": "not the password"})
+    unknown = http.post(f"{AUTH}/login", json={"email": _email(), "password": "not the password"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+
+
+def test_failed_logins_back_off_with_retry_after(http: httpx.Client) -> None:
+    victim = sign_up(http)
+    statuses = [
+        http.post(f"{AUTH}/login", json={"email": victim.email, "password": f"guess {i}"}).status_code
+        for i in range(6)
+    ]
+    assert statuses[:5] == [401] * 5
+    assert statuses[5] == 429
+    locked = http.post(f"{AUTH}/login", json={"email": victim.email, "password": victim.password})
+    assert locked.status_code == 429  # even the right password waits out the lock
+    assert int(locked.headers["retry-after"]) >= 1
+    time.sleep(int(locked.headers["retry-after"]) + 0.5)
+    assert (
+        http.post(f"{AUTH}/login", json={"email": victim.email, "password": victim.password}).status_code
+        == 200
+    )
+
+
+# --- API keys ----------------------------------------------------------------------------------------
+
+
+def test_api_key_lifecycle_and_scopes(http: httpx.Client, user: User) -> None:
+    created = http.post(
+        f"{AUTH}/api-keys", headers=user.headers, json={"name": "ci", "scopes": ["videos:read"]}
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    assert key.startswith(created.json()["prefix"])
+    listed = http.get(f"{AUTH}/api-keys", headers=user.headers).json()["items"]
+    assert [k["id"] for k in listed] == [created.json()["id"]]
+    assert "key" not in listed[0]  # shown once, never again
+    scoped = http.get("/api/test/scoped", headers={"X-API-Key": key})
+    assert scoped.status_code == 200
+    assert scoped.json()["authorizer"]["auth_type"] == "api_key"
+    assert http.get(f"{AUTH}/me", headers={"X-API-Key": key}).status_code == 403  # wrong scope
+    assert http.delete(f"{AUTH}/api-keys/{created.json()['id']}", headers=user.headers).status_code == 204
+    assert http.get("/api/test/scoped", headers={"X-API-Key": key}).status_code == 401  # revoked
+    assert http.delete(f"{AUTH}/api-keys/{created.json()['id']}", headers=user.headers).status_code == 404
+
+
+def test_api_keys_are_private_to_their_owner(http: httpx.Client, user: User) -> None:
+    created = http.post(
+        f"{AUTH}/api-keys", headers=user.headers, json={"name": "mine", "scopes": ["search"]}
+    ).json()
+    other = sign_up(http)
+    assert http.delete(f"{AUTH}/api-keys/{created['id']}", headers=other.headers).status_code == 404
+    assert http.get(f"{AUTH}/api-keys", headers=other.headers).json()["items"] == []
+
+
+@pytest.mark.parametrize("scopes", [[], ["account"], ["videos:read", "admin"]])
+def test_api_key_scopes_are_checked(http: httpx.Client, user: User, scopes: list[str]) -> None:
+    response = http.post(f"{AUTH}/api-keys", headers=user.headers, json={"name": "x", "scopes": scopes})
+    assert response.status_code == 422
+
+
+# --- hostile tokens ------------------------------------------------------------------------------------
+
+
+def _keyset(cloud: LocalCloud) -> KeySet:
+    secret = cloud.aws.client("secretsmanager").get_secret_value(
+        SecretId=cloud.names.secret("jwt_signing_keys")
+    )
+    return KeySet.from_json(secret["SecretString"])
+
+
+def _forge(cloud: LocalCloud, user: User, **changes: Any) -> str:
+    claims = jwt.decode(user.access_token, options={"verify_signature": False})
+    claims.update(changes)
+    key = _keyset(cloud).active
+    return jwt.encode(claims, key.private_key(), algorithm="RS256", headers={"kid": key.kid})
+
+
+def test_hostile_tokens_are_refused(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
+    header, payload, signature = user.access_token.split(".")
+    claims = jwt.decode(user.access_token, options={"verify_signature": False})
+    tampered_claims = jwt.utils.base64url_encode(
+        json.dumps({**claims, "sub": "someone-else"}).encode()
+    ).decode()
+    none_header = jwt.utils.base64url_encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).decode()
+    stranger = new_signing_key()
+    hostile = {
+        "tampered": f"{header}.{tampered_claims}.{signature}",
+        "alg none": f"{none_header}.{payload}.",
+        "expired": _forge(cloud, user, exp=int(time.time()) - 5, iat=int(time.time()) - 1000),
+        "wrong issuer": _forge(cloud, user, iss="evil"),
+        "wrong audience": _forge(cloud, user, aud="another-api"),
+        "foreign key, our kid": jwt.encode(
+            claims, stranger.private_key(), algorithm="RS256", headers={"kid": _keyset(cloud).active_kid}
+        ),
+        "HS256": jwt.api_jws.PyJWS().encode(
+            json.dumps(claims).encode(), b"a-symmetric-secret-of-32-bytes!!", algorithm="HS256"
+        ),
+        "garbage": "not.a.jwt",
+    }
+    for name, token in hostile.items():
+        response = http.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, name
+    assert http.get(f"{AUTH}/me", headers=user.headers).status_code == 200
+
+
+def test_jwks_publishes_the_verifying_keys(http: httpx.Client, user: User) -> None:
+    jwks = http.get("/.well-known/jwks.json")
+    assert jwks.status_code == 200
+    kid = jwt.get_unverified_header(user.access_token)["kid"]
+    key = next(k for k in jwks.json()["keys"] if k["kid"] == kid)
+    assert "d" not in key  # public half only
+    claims = jwt.decode(
+        user.access_token, jwt.PyJWK.from_dict(key).key, algorithms=["RS256"], audience="skyreel-api"
+    )
+    assert claims["sub"]
+
+
+def test_key_rotation_keeps_old_tokens_valid(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
+    sm = cloud.aws.client("secretsmanager")
+    secret_id = cloud.names.secret("jwt_signing_keys")
+    before = _keyset(cloud)
+    rotated = before.rotated()
+    sm.put_secret_value(SecretId=secret_id, SecretString=rotated.to_json())
+    try:
+        # A token signed before the rotation still verifies (its key is still published).
+        assert http.get(f"{AUTH}/me", headers=user.headers).status_code == 200
+        # A token signed with the new key verifies too, though sandboxes cached the old set.
+        fresh = http.post(f"{AUTH}/login", json={"email": user.email, "password": user.password}).json()
+        assert jwt.get_unverified_header(fresh["access_token"])["kid"] in {
+            before.active_kid,
+            rotated.active_kid,
+        }
+        forged_new = jwt.encode(
+            jwt.decode(user.access_token, options={"verify_signature": False}),
+            rotated.active.private_key(),
+            algorithm="RS256",
+            headers={"kid": rotated.active_kid},
+        )
+        assert http.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {forged_new}"}).status_code == 200
+        kids = {k["kid"] for k in http.get("/.well-known/jwks.json").json()["keys"]}
+        assert before.active_kid in kids  # the old key stays published while its tokens live
+    finally:
+        sm.put_secret_value(SecretId=secret_id, SecretString=before.to_json())
