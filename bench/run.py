@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import frontdoor, imports, startup
+from bench import auth, frontdoor, imports, startup
 
 
 def main() -> None:
@@ -11,6 +11,8 @@ def main() -> None:
     startup.run()
     print()
     frontdoor.run()
+    print()
+    auth.run()
 
 
 if __name__ == "__main__":

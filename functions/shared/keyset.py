@@ -14,6 +14,7 @@ rotation command all go through this module, so the format has one definition.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 import time
@@ -37,10 +38,7 @@ class SigningKey:
     retired_at: int | None = None
 
     def private_key(self) -> rsa.RSAPrivateKey:
-        key = serialization.load_pem_private_key(self.private_key_pem.encode(), password=None)
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise TypeError(f"key {self.kid} is not an RSA key")
-        return key
+        return _load_private_key(self.private_key_pem)
 
     def public_jwk(self) -> dict[str, str]:
         numbers = self.private_key().public_key().public_numbers()
@@ -71,7 +69,7 @@ class KeySet:
 
     def jwks(self) -> dict[str, Any]:
         """The public half of every key, as published at /.well-known/jwks.json."""
-        return {"keys": [key.public_jwk() for key in self.keys]}
+        return _jwks(self)
 
     def rotated(self, now: int | None = None) -> KeySet:
         """A new active key; the old ones remain for verification, the previous active one marked retired."""
@@ -113,6 +111,20 @@ class KeySet:
         keyset = cls(data["active_kid"], keys)
         keyset.active  # noqa: B018 - refuse a set whose active key is missing, at load
         return keyset
+
+
+@functools.lru_cache(maxsize=32)
+def _load_private_key(pem: str) -> rsa.RSAPrivateKey:
+    """Parsing a PEM RSA key checks its consistency, which costs tens of milliseconds: do it once per key."""
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError("not an RSA key")
+    return key
+
+
+@functools.lru_cache(maxsize=8)
+def _jwks(keyset: KeySet) -> dict[str, Any]:
+    return {"keys": [key.public_jwk() for key in keyset.keys]}
 
 
 def new_signing_key(now: int | None = None) -> SigningKey:
