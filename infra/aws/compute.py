@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -21,9 +21,10 @@ from infra.aws.nag import (
     acknowledge,
     acknowledge_all,
     wildcard_action,
+    wildcard_arn,
     wildcard_resource,
 )
-from infra.aws.names import CdkResourceNames
+from infra.aws.names import CdkResourceNames, state_machine_name
 from infra.aws.secrets import Secrets
 from infra.aws.storage import Storage
 from infra.model import Access, Function, Grant, Packaging, Topology
@@ -141,6 +142,25 @@ class Compute(Construct):
                     actions=["states:StartExecution"], resources=[self._names.state_machine_arn(machine_id)]
                 )
             )
+            # Starting is not enough for a caller that waits for the outcome (registration does).
+            executions = self._execution_arns(machine_id)
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
+            )
+            acknowledge(
+                function,
+                wildcard_arn(executions, function),
+                f"execution names are chosen per run; the grant covers only the {machine_id} workflow's executions",
+            )
+
+    def _execution_arns(self, machine_id: str) -> str:
+        name = state_machine_name(self, self._topology.state_machine(machine_id))
+        return Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            resource_name=f"{name}:*",
+        )
 
     def _grant_table(self, grant: Grant, function: lambda_.Function) -> None:
         table = self._storage.tables[grant.resource]

@@ -39,3 +39,22 @@ def wildcard_resource(arn: str, suffix: str, scope: IConstruct) -> str:
 
 def wildcard_action(action: str) -> str:
     return f"AwsSolutions-IAM5[Action::{action}]"
+
+
+def wildcard_arn(arn: str, scope: IConstruct) -> str:
+    """The IAM5 finding id cdk-nag reports for a wildcard ARN built with `format_arn` (tokens rendered
+    the way cdk-nag renders them: `<AWS::AccountId>`, `<Logical.Attribute>`)."""
+    resolved: Any = Stack.of(scope).resolve(arn)
+    if isinstance(resolved, str):
+        return f"AwsSolutions-IAM5[Resource::{resolved}]"
+    separator, parts = resolved["Fn::Join"]
+    rendered = []
+    for part in parts:
+        if isinstance(part, str):
+            rendered.append(part)
+        elif "Ref" in part:
+            rendered.append(f"<{part['Ref']}>")
+        else:
+            logical_id, attribute = part["Fn::GetAtt"]
+            rendered.append(f"<{logical_id}.{attribute}>")
+    return f"AwsSolutions-IAM5[Resource::{separator.join(rendered)}]"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
+from constructs import Construct
 
-from infra.model import ResourceNames
+from infra.model import ResourceNames, StateMachine
 
 
 class CdkResourceNames(ResourceNames):
@@ -53,3 +55,8 @@ class CdkResourceNames(ResourceNames):
         # Computed from the machine's fixed name rather than referenced, so a function that starts a
         # workflow which invokes that same function does not make a CloudFormation dependency cycle.
         return self._state_machine_arns[machine_id]
+
+
+def state_machine_name(scope: Construct, machine: StateMachine) -> str:
+    """A machine's fixed name: its ARN is then known before it exists (see `state_machine_arn`)."""
+    return f"{Stack.of(scope).stack_name}-{machine.id}"

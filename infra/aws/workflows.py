@@ -17,12 +17,9 @@ from infra.aws.nag import (
     wildcard_action,
     wildcard_resource,
 )
+from infra.aws.names import state_machine_name
 from infra.aws.storage import Storage
 from infra.model import StateMachine, Topology, placeholders, substitutions
-
-
-def state_machine_name(scope: Construct, machine: StateMachine) -> str:
-    return f"{Stack.of(scope).stack_name}-{machine.id}"
 
 
 def state_machine_arns(scope: Construct, topology: Topology) -> dict[str, str]:

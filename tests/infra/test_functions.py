@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,10 @@ def test_cross_resource_grants(demo: Synthesized) -> None:
     )
     machine_arn = lambda_props(demo, "items")["Environment"]["Variables"]["PUBLISH_STATE_MACHINE_ARN"]
     assert actions_on(statements, machine_arn) == {"states:StartExecution"}
+    # ...and may watch its executions (a caller waiting for the outcome needs this).
+    executions = [st for st in statements if "states:DescribeExecution" in str(st.get("Action"))]
+    assert executions, "no states:DescribeExecution grant"
+    assert ":execution:" in json.dumps(executions[0]["Resource"])
     authorizer = role_statements(demo, "authorizer")
     assert "secretsmanager:GetSecretValue" in actions_on(
         authorizer, ref(demo.stack.secrets.secrets["token_key"])
