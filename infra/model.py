@@ -332,6 +332,9 @@ class Media:
     path_prefix: str = "/media/"
     public_key_prefixes: tuple[str, ...] = ("public/",)
     signing_secret: str = "media_signing_key"  # noqa: S105 - the secret's id, not its value
+    # Functions that sign media URLs: they get the signing secret (read) and the CDN's key id
+    # (MEDIA_KEY_PAIR_ID; CloudFront assigns it in AWS, the local cloud derives it from the key).
+    signers: tuple[str, ...] = ()
 
 
 # --- triggers ----------------------------------------------------------------------------------
@@ -369,6 +372,20 @@ class StreamTrigger:
 
 
 @dataclass(frozen=True)
+class ScheduleTrigger:
+    """Run a function on a fixed rate (an EventBridge schedule in AWS; a timer in the local cloud)."""
+
+    id: str
+    function: str
+    every_minutes: int
+
+    def __post_init__(self) -> None:
+        _check_id("schedule", self.id)
+        if self.every_minutes < 1:
+            raise ValueError(f"schedule {self.id}: EventBridge rates are whole minutes, at least 1")
+
+
+@dataclass(frozen=True)
 class EventRule:
     """An EventBridge rule on a bus with exactly one target: a function or a state machine."""
 
@@ -402,6 +419,7 @@ class Topology:
     queue_triggers: tuple[QueueTrigger, ...] = ()
     stream_triggers: tuple[StreamTrigger, ...] = ()
     rules: tuple[EventRule, ...] = ()
+    schedules: tuple[ScheduleTrigger, ...] = ()
     media: Media | None = None
     web_root: str = "web"
 
@@ -453,6 +471,9 @@ class Topology:
             env[self.secret(secret_id).env_var] = names.secret(secret_id)
         for machine_id in fn.state_machines:
             env[self.state_machine(machine_id).env_var] = names.state_machine_arn(machine_id)
+        if self.media is not None and fn.id in self.media.signers:
+            env[self.secret(self.media.signing_secret).env_var] = names.secret(self.media.signing_secret)
+            env["MEDIA_KEY_PAIR_ID"] = names.media_key_pair_id()
         if self.api.authorizer is not None and fn.id == self.api.authorizer.function:
             env["ROUTE_SCOPES"] = self.route_scopes_json()
         env.update(fn.environment)
@@ -480,6 +501,7 @@ class Topology:
             self.secrets,
             self.state_machines,
             self.rules,
+            self.schedules,
         )
         for group in groups:
             ids = [item.id for item in group]
@@ -537,9 +559,12 @@ class Topology:
                 self.function(rule.function)
             if rule.state_machine:
                 self.state_machine(rule.state_machine)
+        for schedule in self.schedules:
+            self.function(schedule.function)
         if self.media is not None:
             self.bucket(self.media.bucket)
             self.secret(self.media.signing_secret)
+            _ = [self.function(f) for f in self.media.signers]
 
 
 class ResourceNames:
@@ -563,6 +588,10 @@ class ResourceNames:
         raise NotImplementedError
 
     def state_machine_arn(self, machine_id: str) -> str:
+        raise NotImplementedError
+
+    def media_key_pair_id(self) -> str:
+        """The id under which the CDN knows the media signing key's public half."""
         raise NotImplementedError
 
 

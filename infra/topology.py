@@ -19,8 +19,10 @@ from infra.model import (
     Index,
     Media,
     Queue,
+    QueueTrigger,
     Route,
     S3ToQueue,
+    ScheduleTrigger,
     Secret,
     SecretKind,
     StateMachine,
@@ -30,16 +32,27 @@ from infra.model import (
 
 API_V1 = "/api/v1"
 
-# One table per domain, single-table style: generic keys plus one overloaded index, so a domain can add
+
+# One table per domain, single-table style: generic keys plus overloaded indexes, so a domain can add
 # access patterns without a table migration.
-DOMAIN_TABLES = tuple(
-    Table(
-        id=domain,
-        indexes=(Index("gsi1", "gsi1pk", "gsi1sk"),),
-        stream=domain in {"videos", "auth"},
-        ttl_attribute="expires_at",
-    )
-    for domain in ("auth", "videos", "search", "analytics")
+def _domain_table(domain: str, indexes: tuple[Index, ...] = (Index("gsi1", "gsi1pk", "gsi1sk"),)) -> Table:
+    return Table(id=domain, indexes=indexes, stream=domain in {"videos", "auth"}, ttl_attribute="expires_at")
+
+
+DOMAIN_TABLES = (
+    _domain_table("auth"),
+    # videos: gsi1 = a user's videos, newest first; gsi2 = the public catalogue (sparse: public videos only);
+    # gsi3 = uploads still awaited, by deadline (sparse), for the sweeper.
+    _domain_table(
+        "videos",
+        (
+            Index("gsi1", "gsi1pk", "gsi1sk"),
+            Index("gsi2", "gsi2pk", "gsi2sk"),
+            Index("gsi3", "gsi3pk", "gsi3sk"),
+        ),
+    ),
+    _domain_table("search"),
+    _domain_table("analytics"),
 )
 
 BUCKETS = (
@@ -61,7 +74,7 @@ platform = Function(
     timeout_s=10,
     tables=tuple(Grant(t.id, Access.READ) for t in DOMAIN_TABLES),
     buckets=tuple(Grant(b.id, Access.READ) for b in BUCKETS),
-    queues=(Grant("transcode", Access.READ),),
+    queues=(Grant("ingest", Access.READ),),
 )
 
 auth = Function(
@@ -95,12 +108,67 @@ auth_registration = Function(
     buses=("events",),
 )
 
+videos = Function(
+    id="videos",
+    handler="functions.videos.handler.lambda_handler",
+    description="The video catalogue: create with an upload, list, get, update, delete, playback URLs",
+    memory_mb=512,
+    timeout_s=29,
+    tables=(Grant("videos"),),
+    buckets=(Grant("uploads"),),
+    buses=("events",),
+    state_machines=("video_delete",),
+)
+
+videos_ingest = Function(
+    id="videos_ingest",
+    handler="functions.videos.ingest.lambda_handler",
+    description="Upload notifications: check the arrived file against the declared one, mark it uploaded",
+    memory_mb=256,
+    timeout_s=60,
+    tables=(Grant("videos"),),
+    buckets=(Grant("uploads"),),
+    buses=("events",),
+)
+
+videos_delete_steps = Function(
+    id="videos_delete_steps",
+    handler="functions.videos.deletion.lambda_handler",
+    description="The delete saga's steps: mark deleting, remove every object (paged), remove the record",
+    memory_mb=512,
+    timeout_s=300,
+    tables=(Grant("videos"),),
+    buckets=(Grant("uploads"), Grant("media")),
+    buses=("events",),
+)
+
+videos_sweeper = Function(
+    id="videos_sweeper",
+    handler="functions.videos.sweeper.lambda_handler",
+    description="Fails videos whose upload never completed, and aborts their multipart uploads",
+    memory_mb=256,
+    timeout_s=120,
+    tables=(Grant("videos"),),
+    buckets=(Grant("uploads"),),
+)
+
 AUTH = f"{API_V1}/auth"
+VIDEOS = f"{API_V1}/videos"
+READ, WRITE = "videos:read", "videos:write"
 ACCOUNT = "account"  # held by signed-in users, never by API keys
 
 TOPOLOGY = Topology(
     name="skyreel",
-    functions=(platform, auth, auth_authorizer, auth_registration),
+    functions=(
+        platform,
+        auth,
+        auth_authorizer,
+        auth_registration,
+        videos,
+        videos_ingest,
+        videos_delete_steps,
+        videos_sweeper,
+    ),
     api=Api(
         name="skyreel-api",
         routes=(
@@ -116,6 +184,14 @@ TOPOLOGY = Topology(
             Route("GET", f"{AUTH}/api-keys", "auth", scope=ACCOUNT),
             Route("DELETE", f"{AUTH}/api-keys/{{key_id}}", "auth", scope=ACCOUNT),
             Route("GET", "/.well-known/jwks.json", "auth", Auth.PUBLIC),
+            Route("POST", VIDEOS, "videos", scope=WRITE),
+            Route("GET", VIDEOS, "videos", scope=READ),
+            Route("GET", f"{VIDEOS}/{{video_id}}", "videos", scope=READ),
+            Route("PATCH", f"{VIDEOS}/{{video_id}}", "videos", scope=WRITE),
+            Route("DELETE", f"{VIDEOS}/{{video_id}}", "videos", scope=WRITE),
+            Route("GET", f"{VIDEOS}/{{video_id}}/upload", "videos", scope=WRITE),
+            Route("POST", f"{VIDEOS}/{{video_id}}/upload/complete", "videos", scope=WRITE),
+            Route("GET", f"{VIDEOS}/{{video_id}}/playback", "videos", scope=READ),
         ),
         # No identity headers: a caller sends a bearer token OR an API key, and API Gateway would refuse
         # a request missing either. The authorizer caches its own results instead.
@@ -124,7 +200,9 @@ TOPOLOGY = Topology(
     ),
     tables=DOMAIN_TABLES,
     buckets=BUCKETS,
-    queues=(Queue(id="transcode", visibility_timeout_s=960, max_receive_count=3),),
+    queues=(Queue(id="ingest", visibility_timeout_s=120, max_receive_count=5),),
+    queue_triggers=(QueueTrigger("ingest", "videos_ingest", batch_size=10),),
+    schedules=(ScheduleTrigger("expire_uploads", "videos_sweeper", every_minutes=5),),
     buses=(EventBus(id="events"),),
     secrets=(
         Secret(
@@ -140,12 +218,18 @@ TOPOLOGY = Topology(
     ),
     state_machines=(
         StateMachine(
+            id="video_delete",
+            definition="infra/workflows/video_delete.asl.json",
+            functions=("videos_delete_steps",),
+            timeout_s=3600,
+        ),
+        StateMachine(
             id="registration",
             definition="infra/workflows/registration.asl.json",
             functions=("auth_registration",),
             timeout_s=60,
         ),
     ),
-    s3_to_queue=(S3ToQueue(bucket="uploads", queue="transcode", prefix="originals/"),),
-    media=Media(bucket="media"),
+    s3_to_queue=(S3ToQueue(bucket="uploads", queue="ingest", prefix="originals/"),),
+    media=Media(bucket="media", signers=("videos",)),
 )

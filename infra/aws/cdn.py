@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
@@ -27,6 +27,17 @@ function handler(event) {
   return request;
 }
 """
+# API Gateway sees its own execute-api Host, so the API learns the viewer's from X-Forwarded-Host (absolute
+# URLs in answers, e.g. playback). Always overwritten: a viewer must not choose it. X-Forwarded-Proto is
+# not set: edge functions may not add it (CloudFront answers 502) and CloudFront strips the viewer's;
+# API Gateway adds its own (https, the only protocol of the API behaviours).
+FORWARD_HOST = """
+function handler(event) {
+  var request = event.request;
+  request.headers['x-forwarded-host'] = { value: request.headers.host.value };
+  return request;
+}
+"""
 
 
 class Cdn(Construct):
@@ -40,14 +51,17 @@ class Cdn(Construct):
         buckets: dict[str, s3.IBucket],
         api: cloudfront.IOrigin,
         log_bucket: s3.IBucket,
-        public_keys: dict[str, str],
+        media_public_key: cloudfront.CfnPublicKey | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        behaviors = dict.fromkeys(_api_patterns(topology.api.prefixes), _api_behavior(api))
+        forward_host = _viewer_request(self, "ForwardHost", FORWARD_HOST)
+        behaviors = dict.fromkeys(_api_patterns(topology.api.prefixes), _api_behavior(api, forward_host))
         self.key_group: cloudfront.KeyGroup | None = None
         self.public_key_id = ""
         if topology.media is not None:
-            self.key_group = self._key_group(public_keys[topology.media.signing_secret])
+            if media_public_key is None:
+                raise ValueError("media is served by the CDN but no media public key was made")
+            self.key_group = self._key_group(media_public_key)
             behaviors.update(
                 self._media_behaviors(
                     topology.media,
@@ -83,17 +97,7 @@ class Cdn(Construct):
             },
         )
 
-    def _key_group(self, public_key_pem: str) -> cloudfront.KeyGroup:
-        public_key = cloudfront.CfnPublicKey(
-            self,
-            "MediaPublicKey",
-            public_key_config=cloudfront.CfnPublicKey.PublicKeyConfigProperty(
-                caller_reference=f"{Stack.of(self).stack_name}-media-signing-key",
-                name=f"{Stack.of(self).stack_name}-media-signing-key",
-                encoded_key=public_key_pem,
-                comment="Verifies signed media URLs; the private key lives in Secrets Manager",
-            ),
-        )
+    def _key_group(self, public_key: cloudfront.CfnPublicKey) -> cloudfront.KeyGroup:
         self.public_key_id = public_key.attr_id
         return cloudfront.KeyGroup(
             self,
@@ -134,14 +138,18 @@ def _api_patterns(prefixes: tuple[str, ...]) -> list[str]:
     return [f"{p.rstrip('/')}/*" for p in prefixes]
 
 
-def _api_behavior(api: cloudfront.IOrigin) -> cloudfront.BehaviorOptions:
+def _api_behavior(
+    api: cloudfront.IOrigin, forward_host: cloudfront.FunctionAssociation
+) -> cloudfront.BehaviorOptions:
     return cloudfront.BehaviorOptions(
         origin=api,
         viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
         allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
         cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
-        # Host must be the API's own, or API Gateway cannot route the request.
+        # Host must be the API's own, or API Gateway cannot route the request. Headers the viewer-request
+        # function adds count as viewer headers, so X-Forwarded-Host reaches the API.
         origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+        function_associations=[forward_host],
     )
 
 

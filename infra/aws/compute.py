@@ -134,7 +134,7 @@ class Compute(Construct):
             self._grant_queue(grant, function)
         for bus_id in fn.buses:
             self._storage.buses[bus_id].grant_put_events_to(function)
-        for secret_id in fn.secrets:
+        for secret_id in self._readable_secrets(fn):
             self._secrets.secrets[secret_id].grant_read(function)
         for machine_id in fn.state_machines:
             function.add_to_role_policy(
@@ -152,6 +152,12 @@ class Compute(Construct):
                 wildcard_arn(executions, function),
                 f"execution names are chosen per run; the grant covers only the {machine_id} workflow's executions",
             )
+
+    def _readable_secrets(self, fn: Function) -> tuple[str, ...]:
+        """The function's own secrets, plus the media signing key when it signs media URLs."""
+        media = self._topology.media
+        signing = (media.signing_secret,) if media is not None and fn.id in media.signers else ()
+        return tuple(dict.fromkeys((*fn.secrets, *signing)))
 
     def _execution_arns(self, machine_id: str) -> str:
         name = state_machine_name(self, self._topology.state_machine(machine_id))

@@ -26,6 +26,7 @@ class CdkResourceNames(ResourceNames):
         buses: Mapping[str, events.IEventBus],
         secrets: Mapping[str, secretsmanager.ISecret],
         state_machine_arns: Mapping[str, str],
+        media_key_pair_id: str | None = None,
     ) -> None:
         self.stage = stage
         self._tables = tables
@@ -34,6 +35,7 @@ class CdkResourceNames(ResourceNames):
         self._buses = buses
         self._secrets = secrets
         self._state_machine_arns = state_machine_arns
+        self._media_key_pair_id = media_key_pair_id
 
     def table(self, table_id: str) -> str:
         return self._tables[table_id].table_name
@@ -55,6 +57,12 @@ class CdkResourceNames(ResourceNames):
         # Computed from the machine's fixed name rather than referenced, so a function that starts a
         # workflow which invokes that same function does not make a CloudFormation dependency cycle.
         return self._state_machine_arns[machine_id]
+
+    def media_key_pair_id(self) -> str:
+        # The CloudFront public key's id (a token): the `Key-Pair-Id` that signed media URLs name.
+        if self._media_key_pair_id is None:
+            raise ValueError("the topology declares no media, so there is no media key pair id")
+        return self._media_key_pair_id
 
 
 def state_machine_name(scope: Construct, machine: StateMachine) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -72,6 +73,26 @@ class Secrets(Construct):
                 self.keygens[secret.id] = self._generated_key(secret, resource)
             if secret.kind is SecretKind.RSA_2048:
                 self.public_keys[secret.id] = self.keygens[secret.id].get_att_string("PublicKeyPem")
+        # The media key's public half as CloudFront knows it. Made here, before the functions, because
+        # signers get its id (MEDIA_KEY_PAIR_ID) and the CDN, built last, trusts it.
+        self.media_public_key: cloudfront.CfnPublicKey | None = None
+        if topology.media is not None:
+            self.media_public_key = self._media_public_key(topology.media.signing_secret)
+
+    def _media_public_key(self, secret_id: str) -> cloudfront.CfnPublicKey:
+        if secret_id not in self.public_keys:
+            raise ValueError(f"media signing secret {secret_id} must be a {SecretKind.RSA_2048.value} secret")
+        name = f"{Stack.of(self).stack_name}-media-signing-key"
+        return cloudfront.CfnPublicKey(
+            self,
+            "MediaPublicKey",
+            public_key_config=cloudfront.CfnPublicKey.PublicKeyConfigProperty(
+                caller_reference=name,
+                name=name,
+                encoded_key=self.public_keys[secret_id],
+                comment="Verifies signed media URLs; the private key lives in Secrets Manager",
+            ),
+        )
 
     def _secret(self, secret: Secret) -> secretsmanager.Secret:
         # RSA secrets start with a random placeholder; the keygen resource replaces it with keys once.

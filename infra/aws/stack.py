@@ -50,6 +50,9 @@ class SkyreelStack(Stack):
             buses=self.storage.buses,
             secrets=self.secrets.secrets,
             state_machine_arns=state_machine_arns(self, topology),
+            media_key_pair_id=(
+                self.secrets.media_public_key.attr_id if self.secrets.media_public_key is not None else None
+            ),
         )
         self.compute = Compute(
             self,
@@ -89,7 +92,7 @@ class SkyreelStack(Stack):
             buckets=dict(self.storage.buckets),
             api=api_origin(self.api.api.rest_api_id, self.region, self.api.stage_name),
             log_bucket=self.storage.access_logs,
-            public_keys=self.secrets.public_keys,
+            media_public_key=self.secrets.media_public_key,
         )
 
     def _outputs(self) -> None:

@@ -1,4 +1,4 @@
-"""Wiring: S3 -> SQS notifications, SQS and DynamoDB stream event sources, EventBridge rules."""
+"""Wiring: S3 -> SQS notifications, SQS and DynamoDB stream event sources, EventBridge rules and schedules."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from constructs import Construct
 
 from infra.aws.nag import acknowledge
 from infra.aws.storage import DLQ_RETENTION, Storage
-from infra.model import EventRule, S3ToQueue, StreamTrigger, Topology
+from infra.model import EventRule, S3ToQueue, ScheduleTrigger, StreamTrigger, Topology
 
 # EventBridge pattern keys as written in the topology (JSON names) -> EventPattern fields.
 PATTERN_FIELDS = {
@@ -65,6 +65,8 @@ class Triggers(Construct):
             self._stream(st)
         for rule in topology.rules:
             self._rule(rule)
+        for schedule in topology.schedules:
+            self._schedule(schedule)
 
     def _notify(self, notification: S3ToQueue) -> None:
         bucket = self._storage.buckets[notification.bucket]
@@ -109,6 +111,16 @@ class Triggers(Construct):
             event_bus=self._storage.buses[rule.bus],
             event_pattern=event_pattern(rule.pattern),
             targets=[target],
+        )
+
+    def _schedule(self, schedule: ScheduleTrigger) -> None:
+        # Scheduled rules live on the account's default bus, the only one that runs schedules.
+        events.Rule(
+            self,
+            f"Schedule-{schedule.id}",
+            description=f"{schedule.id}: runs {schedule.function} every {schedule.every_minutes} min",
+            schedule=events.Schedule.rate(Duration.minutes(schedule.every_minutes)),
+            targets=[targets.LambdaFunction(self._functions[schedule.function])],
         )
 
 

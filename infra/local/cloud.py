@@ -170,7 +170,9 @@ class LocalCloud:
     def sandbox_environment(self, fn: Function, endpoint: str | None = None) -> dict[str, str]:
         """The whole environment of `fn`'s sandboxes: the common part plus the topology's, as in Lambda."""
         endpoint = endpoint or self.aws_endpoint
-        names = LocalNames(endpoint)
+        media = self.topology.media
+        signer = media is not None and fn.id in media.signers
+        names = LocalNames(endpoint, media_key_id=self._media_key_id(endpoint) if signer else None)
         env = {**self.function_environment(endpoint), **self.topology.environment_for(fn, names)}
         env.update(
             {
@@ -237,15 +239,25 @@ class LocalCloud:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             response.read()
 
-    def media_verifier(self) -> Verifier | None:
+    def _media_public_key(self, endpoint: str) -> rsa.RSAPublicKey | None:
         media = self.topology.media
         if media is None:
             return None
-        pem = self.aws.client("secretsmanager").get_secret_value(
-            SecretId=self.names.secret(media.signing_secret)
+        started = hasattr(self, "aws") and self.aws.endpoint == endpoint
+        aws = self.aws if started else AwsClients(endpoint)
+        pem = aws.client("secretsmanager").get_secret_value(
+            SecretId=LocalNames(endpoint).secret(media.signing_secret)
         )["SecretString"]
-        public_key: rsa.RSAPublicKey = load_private_key(pem).public_key()
-        return Verifier({key_id_for(public_key): public_key})
+        return load_private_key(pem).public_key()
+
+    def _media_key_id(self, endpoint: str) -> str | None:
+        """CloudFront assigns a public key its id; locally it is derived from the key itself."""
+        key = self._media_public_key(endpoint)
+        return key_id_for(key) if key else None
+
+    def media_verifier(self) -> Verifier | None:
+        public_key = self._media_public_key(self.aws_endpoint)
+        return Verifier({key_id_for(public_key): public_key}) if public_key else None
 
     def _serve(self) -> None:
         media = self.topology.media

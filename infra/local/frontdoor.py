@@ -78,7 +78,12 @@ class FrontDoor:
         http_request = HttpRequest(
             method=request.method,
             path=request.url.path,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+            # As CloudFront's viewer function does in AWS: tell the API the host the viewer used.
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+            + [
+                ("x-forwarded-host", request.headers.get("host", "")),
+                ("x-forwarded-proto", request.url.scheme),
+            ],
             query=[(k, v) for k, v in request.query_params.multi_items()],
             body=await request.body(),
             source_ip=request.client.host if request.client else "127.0.0.1",

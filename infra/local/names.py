@@ -9,10 +9,11 @@ REGION = "us-east-1"
 
 
 class LocalNames(ResourceNames):
-    def __init__(self, endpoint: str, prefix: str = "skyreel") -> None:
+    def __init__(self, endpoint: str, prefix: str = "skyreel", media_key_id: str | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.prefix = prefix
         self.stage = "local"
+        self.media_key_id = media_key_id  # known once the media signing secret exists
 
     def _name(self, resource_id: str) -> str:
         return f"{self.prefix}-{resource_id.replace('_', '-')}"
@@ -43,6 +44,11 @@ class LocalNames(ResourceNames):
 
     def state_machine_arn(self, machine_id: str) -> str:
         return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.state_machine_name(machine_id)}"
+
+    def media_key_pair_id(self) -> str:
+        if self.media_key_id is None:
+            raise RuntimeError("the media key id is known only after the signing secret is provisioned")
+        return self.media_key_id
 
     def function_name(self, fn: Function) -> str:
         return self._name(fn.id)

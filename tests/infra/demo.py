@@ -28,6 +28,7 @@ from infra.model import (
     QueueTrigger,
     Route,
     S3ToQueue,
+    ScheduleTrigger,
     Secret,
     SecretKind,
     StateMachine,
@@ -183,5 +184,6 @@ def demo_topology(root: Path, definition: str = "workflow.asl.json") -> Topology
                 "on_uploaded", bus="events", pattern={"detail-type": ["uploaded"]}, state_machine="publish"
             ),
         ),
-        media=Media(bucket="media", signing_secret="media_key"),
+        schedules=(ScheduleTrigger("nightly_sweep", "projector", every_minutes=15),),
+        media=Media(bucket="media", signing_secret="media_key", signers=("items",)),
     )

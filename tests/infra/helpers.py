@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aws_cdk import CfnElement, Stack
@@ -79,3 +80,57 @@ def actions_on(statements: list[dict[str, Any]], resource: Any) -> set[str]:
             actions = statement["Action"]
             allowed |= set(actions if isinstance(actions, list) else [actions])
     return allowed
+
+
+def dependencies(template: Template) -> dict[str, set[str]]:
+    """Logical id -> the resources it needs first (Ref, Fn::GetAtt, Fn::Sub references and DependsOn)."""
+    resources_json: dict[str, Any] = template.to_json()["Resources"]
+    ids = set(resources_json)
+
+    def walk(node: Any, found: set[str]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "Ref" and value in ids:
+                    found.add(value)
+                elif key == "Fn::GetAtt":
+                    target = value[0] if isinstance(value, list) else str(value).split(".")[0]
+                    found.add(target)
+                elif key == "Fn::Sub":
+                    text = value[0] if isinstance(value, list) else value
+                    found.update(n.split(".")[0] for n in re.findall(r"\$\{([^}!]+)\}", text))
+                walk(value, found)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, found)
+
+    graph: dict[str, set[str]] = {}
+    for resource_id, resource in resources_json.items():
+        found: set[str] = set()
+        walk(resource.get("Properties", {}), found)
+        depends = resource.get("DependsOn", [])
+        found.update([depends] if isinstance(depends, str) else depends)
+        graph[resource_id] = found & ids
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One dependency cycle (as a path that ends where it starts), or [] when there is none."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return []

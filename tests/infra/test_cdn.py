@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
@@ -54,6 +57,43 @@ def test_api_prefixes_go_to_the_api_stage_uncached(synthesized: Synthesized) -> 
         assert logical_id(synthesized.stack.api.api) in str(api_origin["DomainName"])
 
 
+def api_viewer_request_code(s: Synthesized) -> str:
+    """The one viewer-request function of the API behaviours (the same on every API prefix)."""
+    functions = resources(s.template, "AWS::CloudFront::Function")
+    codes = set()
+    for prefix in s.topology.api.prefixes:
+        associations = behaviors(s)[f"{prefix.rstrip('/')}/*"]["FunctionAssociations"]
+        assert [a["EventType"] for a in associations] == ["viewer-request"], prefix
+        codes.add(functions[associations[0]["FunctionARN"]["Fn::GetAtt"][0]]["Properties"]["FunctionCode"])
+    assert len(codes) == 1
+    return str(codes.pop())
+
+
+def test_api_behaviours_tell_the_api_the_viewer_host(synthesized: Synthesized) -> None:
+    code = api_viewer_request_code(synthesized)
+    assert "x-forwarded-host" in code
+    # Edge functions may not add X-Forwarded-Proto (CloudFront answers 502); API Gateway sets it.
+    assert "x-forwarded-proto" not in code.lower()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the CloudFront function")
+def test_forward_host_function_overwrites_x_forwarded_host_with_the_viewer_host(demo: Synthesized) -> None:
+    event = {
+        "request": {
+            "uri": "/api/v1/videos/v1/playback",
+            "headers": {
+                "host": {"value": "d111.cloudfront.net"},
+                "x-forwarded-host": {"value": "evil.example"},  # a viewer must not choose it
+            },
+        }
+    }
+    script = f"{api_viewer_request_code(demo)}\nprocess.stdout.write(JSON.stringify(handler({json.dumps(event)})));"
+    result = json.loads(subprocess.run(["node", "-e", script], check=True, capture_output=True, text=True).stdout)
+    assert result["headers"]["x-forwarded-host"] == {"value": "d111.cloudfront.net"}
+    assert result["headers"]["host"] == {"value": "d111.cloudfront.net"}  # read-only: untouched
+    assert result["uri"] == "/api/v1/videos/v1/playback"
+
+
 def test_media_public_prefixes_unsigned_and_the_rest_signed(synthesized: Synthesized) -> None:
     media = synthesized.topology.media
     assert media is not None
@@ -101,6 +141,14 @@ def test_signing_public_key_comes_from_the_keygen_resource(synthesized: Synthesi
         == {"Ref": logical_id(synthesized.stack.secrets.secrets[media.signing_secret])}
     )
     assert key["PublicKeyConfig"]["EncodedKey"] == {"Fn::GetAtt": [keygen, "PublicKeyPem"]}
+    # The key group trusts that same key, whose id signers are given (MEDIA_KEY_PAIR_ID).
+    public_key = synthesized.stack.secrets.media_public_key
+    cdn = synthesized.stack.cdn
+    assert public_key is not None and cdn is not None and cdn.key_group is not None
+    group = resources(synthesized.template, "AWS::CloudFront::KeyGroup")[logical_id(cdn.key_group)]
+    assert group["Properties"]["KeyGroupConfig"]["Items"] == [
+        {"Fn::GetAtt": [synthesized.stack.get_logical_id(public_key), "Id"]}
+    ]
 
 
 def test_media_cors_headers_follow_the_bucket_model(synthesized: Synthesized) -> None:

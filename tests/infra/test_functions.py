@@ -121,6 +121,29 @@ def test_cross_resource_grants(demo: Synthesized) -> None:
     )
 
 
+def test_media_signers_get_the_key_pair_id_and_the_signing_secret(synthesized: Synthesized) -> None:
+    media, stack = synthesized.topology.media, synthesized.stack
+    assert media is not None
+    assert media.signers, "both apps must exercise a signer"
+    key = stack.secrets.media_public_key
+    assert key is not None
+    key_id = {"Fn::GetAtt": [stack.get_logical_id(key), "Id"]}  # the CloudFront public key's id
+    secret = ref(stack.secrets.secrets[media.signing_secret])
+    env_var = synthesized.topology.secret(media.signing_secret).env_var
+    for fn in synthesized.topology.functions:
+        env = lambda_props(synthesized, fn.id)["Environment"]["Variables"]
+        reads = "secretsmanager:GetSecretValue" in actions_on(role_statements(synthesized, fn.id), secret)
+        if fn.id in media.signers:
+            assert env["MEDIA_KEY_PAIR_ID"] == key_id, fn.id
+            assert env[env_var] == secret, fn.id
+            assert reads, f"{fn.id} signs media URLs but may not read {media.signing_secret}"
+        else:
+            assert "MEDIA_KEY_PAIR_ID" not in env, fn.id
+            if media.signing_secret not in fn.secrets:
+                assert env_var not in env, fn.id
+                assert not reads, f"{fn.id} does not sign media URLs but may read {media.signing_secret}"
+
+
 def test_zip_code_is_only_the_functions_package(skyreel: Synthesized) -> None:
     code = lambda_props(skyreel, "platform")["Code"]
     asset = Path(skyreel.app.outdir) / f"asset.{code['S3Key'].removesuffix('.zip')}"

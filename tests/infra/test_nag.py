@@ -13,6 +13,7 @@ from aws_cdk.assertions import Annotations, Match
 from cdk_nag import AwsSolutionsChecks
 
 from tests.infra.conftest import Synthesized
+from tests.infra.helpers import dependencies, find_cycle
 
 pytestmark = pytest.mark.infra
 
@@ -40,3 +41,12 @@ def test_no_cdk_errors_or_warnings(synthesized: Synthesized) -> None:
     annotations = Annotations.from_stack(synthesized.stack)
     assert annotations.find_error("*", Match.any_value()) == []
     assert annotations.find_warning("*", Match.any_value()) == []
+
+
+def test_no_dependency_cycle(synthesized: Synthesized) -> None:
+    """CDK does not detect cycles inside one stack; CloudFormation refuses them only at deploy time."""
+    assert find_cycle(dependencies(synthesized.template)) == []
+
+
+def test_cycle_detection_finds_a_cycle() -> None:
+    assert find_cycle({"A": {"B"}, "B": {"C"}, "C": {"A"}, "D": set()}) == ["A", "B", "C", "A"]

@@ -113,3 +113,32 @@ def test_rules_sit_on_their_bus_with_pattern_and_target(demo: Synthesized) -> No
             else {"Ref": logical_id(demo.stack.workflows.state_machines[str(rule.state_machine)])}
         )
         assert [t["Arn"] for t in p["Targets"]] == [target]
+
+
+def test_schedules_run_their_function_at_the_declared_rate(synthesized: Synthesized) -> None:
+    assert synthesized.topology.schedules, "both apps must exercise a schedule"
+    template = synthesized.template
+    scheduled = {
+        k: r["Properties"]
+        for k, r in resources(template, "AWS::Events::Rule").items()
+        if "ScheduleExpression" in r["Properties"]
+    }
+    assert len(scheduled) == len(synthesized.topology.schedules)
+    for schedule in synthesized.topology.schedules:
+        function = synthesized.stack.compute.functions[schedule.function]
+        target = {"Fn::GetAtt": [logical_id(function), "Arn"]}
+        rule_id, rule = next((k, p) for k, p in scheduled.items() if [t["Arn"] for t in p["Targets"]] == [target])
+        minutes = schedule.every_minutes
+        assert rule["ScheduleExpression"] == f"rate({minutes} minute{'s' if minutes > 1 else ''})"
+        assert rule["State"] == "ENABLED"
+        assert "EventBusName" not in rule  # schedules run on the default bus
+        # ...and EventBridge may invoke the function for this rule.
+        template.has_resource_properties(
+            "AWS::Lambda::Permission",
+            {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": target,
+                "Principal": "events.amazonaws.com",
+                "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
+            },
+        )

@@ -96,10 +96,10 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         assert obj["CacheControl"] == "max-age=5"
         # Signing keys must survive too, or every signed URL and token issued before a restart breaks.
         assert sm.get_secret_value(SecretId="skyreel/media_signing_key")["SecretString"] == key_before
-        # Restoring an upload must not look like a new upload to the transcode trigger. (S3 itself sends an
+        # Restoring an upload must not look like a new upload to the ingest trigger. (S3 itself sends an
         # s3:TestEvent when notifications are configured, as AWS does; consumers skip it.)
         queue = session.client("sqs", endpoint_url=endpoint)
-        url = queue.get_queue_url(QueueName="skyreel-transcode")["QueueUrl"]
+        url = queue.get_queue_url(QueueName="skyreel-ingest")["QueueUrl"]
         messages = queue.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get(
             "Messages", []
         )

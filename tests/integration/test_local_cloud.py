@@ -31,7 +31,7 @@ def test_health_is_ok_with_a_check_per_dependency(http: httpx.Client) -> None:
     response = http.get("/api/v1/health")
     assert response.status_code == 200, response.text
     checks = response.json()["checks"]
-    assert {"table:videos", "table:auth", "bucket:media", "bucket:uploads", "queue:transcode"} <= set(checks)
+    assert {"table:videos", "table:auth", "bucket:media", "bucket:uploads", "queue:ingest"} <= set(checks)
     assert all(c["status"] == "ok" for c in checks.values())
 
 
@@ -162,7 +162,7 @@ def test_eventbridge_rule_delivers_matching_events_only(cloud: LocalCloud) -> No
     assert seen[0]["source"] == "skyreel.test"
 
 
-def test_upload_notifications_reach_the_transcode_queue(cloud: LocalCloud) -> None:
+def test_upload_notifications_reach_the_ingest_queue(cloud: LocalCloud) -> None:
     key = f"originals/{time.time_ns()}/my clip+1.mp4"
     cloud.aws.client("s3").put_object(Bucket=cloud.names.bucket("uploads"), Key=key, Body=b"x")
     cloud.aws.client("s3").put_object(Bucket=cloud.names.bucket("uploads"), Key="elsewhere/x.mp4", Body=b"x")
@@ -170,14 +170,14 @@ def test_upload_notifications_reach_the_transcode_queue(cloud: LocalCloud) -> No
 
     def keys() -> list[str]:
         messages = sqs.receive_message(
-            QueueUrl=cloud.names.queue_url("transcode"), MaxNumberOfMessages=10, WaitTimeSeconds=1
+            QueueUrl=cloud.names.queue_url("ingest"), MaxNumberOfMessages=10, WaitTimeSeconds=1
         ).get("Messages", [])
         found = []
         for message in messages:
             for record in json.loads(message["Body"]).get("Records", []):
                 found.append(unquote_plus(record["s3"]["object"]["key"]))
             sqs.delete_message(
-                QueueUrl=cloud.names.queue_url("transcode"), ReceiptHandle=message["ReceiptHandle"]
+                QueueUrl=cloud.names.queue_url("ingest"), ReceiptHandle=message["ReceiptHandle"]
             )
         return found
 

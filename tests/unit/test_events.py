@@ -89,7 +89,7 @@ def check_s3_via_sqs(raw: dict[str, Any]) -> None:
     assert len(records) == 2
     keys = []
     for record in records:
-        assert record.event_source_arn == "arn:aws:sqs:us-east-1:123456789012:skyreel-transcode"
+        assert record.event_source_arn == "arn:aws:sqs:us-east-1:123456789012:skyreel-ingest"
         assert record.attributes.approximate_receive_count == "1"
         # The body is S3's own notification document, as a string.
         s3 = S3Event(json.loads(record.body))

@@ -17,7 +17,7 @@ ENV = {
     "VIDEOS_TABLE_NAME": "videos",
     "AUTH_TABLE_NAME": "auth",
     "MEDIA_BUCKET_NAME": "skyreel-media",
-    "TRANSCODE_QUEUE_URL": "",
+    "INGEST_QUEUE_URL": "",
 }
 
 
@@ -43,7 +43,7 @@ def resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
             )
         boto3.client("s3").create_bucket(Bucket="skyreel-media")
         env = dict(
-            ENV, TRANSCODE_QUEUE_URL=boto3.client("sqs").create_queue(QueueName="transcode")["QueueUrl"]
+            ENV, INGEST_QUEUE_URL=boto3.client("sqs").create_queue(QueueName="ingest")["QueueUrl"]
         )
         for key, value in env.items():
             monkeypatch.setenv(key, value)
@@ -74,7 +74,7 @@ def test_health_checks_every_granted_dependency(resources: dict[str, str]) -> No
     status, body = get("/api/v1/health")
     assert status == 200
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"table:videos", "table:auth", "bucket:media", "queue:transcode"}
+    assert set(body["checks"]) == {"table:videos", "table:auth", "bucket:media", "queue:ingest"}
     assert all(check["status"] == "ok" for check in body["checks"].values())
 
 

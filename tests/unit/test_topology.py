@@ -101,6 +101,6 @@ def test_environment_names_every_granted_resource() -> None:
     env = TOPOLOGY.environment_for(TOPOLOGY.function("platform"), Names())  # type: ignore[arg-type]
     assert env["VIDEOS_TABLE_NAME"] == "t-videos"
     assert env["MEDIA_BUCKET_NAME"] == "b-media"
-    assert env["TRANSCODE_QUEUE_URL"] == "q-transcode"
+    assert env["INGEST_QUEUE_URL"] == "q-ingest"
     assert env["POWERTOOLS_SERVICE_NAME"] == "skyreel-platform"
     assert all(re.fullmatch(r"[A-Z0-9_]+", k) for k in env)

@@ -1,0 +1,161 @@
+"""HTTP entry of the videos function: the catalogue, uploads and playback."""
+
+# No `from __future__ import annotations` here: powertools reads route annotations at runtime.
+import json
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.shared import aws
+from functions.shared.api import API_PREFIX, create_resolver, json_response
+from functions.shared.errors import DependencyUnavailableError
+from functions.shared.observability import logger, tracer
+from functions.shared.principal import Caller, caller_from
+from functions.videos import settings
+from functions.videos.models import (
+    CompleteUploadRequest,
+    CreateVideoRequest,
+    Status,
+    UpdateVideoRequest,
+    UploadProgress,
+    VideoList,
+    VideoOut,
+    Visibility,
+)
+
+app = create_resolver()
+VIDEOS = f"{API_PREFIX}/videos"
+
+
+def _caller() -> Caller:
+    return caller_from(app.current_event.request_context.raw_event)
+
+
+def _public_base_url() -> str:
+    """The origin the viewer used (CloudFront's viewer function passes it on as X-Forwarded-Host)."""
+    headers = {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
+    host = headers.get("x-forwarded-host") or headers.get("host", "")
+    proto = headers.get("x-forwarded-proto", "https")
+    return f"{proto}://{host}"
+
+
+class _StartDelete:
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+
+    def start(self, name: str, payload: dict[str, Any]) -> None:
+        try:
+            aws.stepfunctions().start_execution(
+                stateMachineArn=self.arn, name=name, input=json.dumps(payload)
+            )
+        except Exception as exc:
+            raise DependencyUnavailableError("Could not start deleting the video; try again.") from exc
+
+
+@app.post(
+    VIDEOS,
+    summary="Create a video and get where to upload its file",
+    tags=["videos"],
+    responses={
+        201: {"description": "Created"},
+        413: {"description": "Too large"},
+        415: {"description": "Not a video type"},
+    },
+)
+def create_video(body: CreateVideoRequest) -> Response[str]:
+    created = settings.service().create(body, _caller())
+    return json_response(HTTPStatus.CREATED, created.model_dump(mode="json", exclude_none=True))
+
+
+@app.get(
+    VIDEOS,
+    summary="List your videos (scope=mine) or the public catalogue (scope=public), newest first",
+    tags=["videos"],
+)
+def list_videos(
+    scope: Annotated[str, Query(pattern="^(mine|public)$")] = "mine",
+    status: Annotated[Status | None, Query()] = None,
+    tag: Annotated[str | None, Query(max_length=40)] = None,
+    visibility: Annotated[Visibility | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> VideoList:
+    return settings.service().list(
+        _caller(), scope, limit, cursor, status, tag.lower() if tag else None, visibility
+    )
+
+
+@app.get(f"{VIDEOS}/<video_id>", summary="A video", tags=["videos"])
+def get_video(video_id: str) -> VideoOut:
+    return settings.service().get(video_id, _caller())
+
+
+@app.patch(
+    f"{VIDEOS}/<video_id>",
+    summary="Change a video's details (send `version` to refuse lost updates)",
+    tags=["videos"],
+)
+def update_video(video_id: str, body: UpdateVideoRequest) -> VideoOut:
+    return settings.service().update(video_id, body, _caller())
+
+
+@app.delete(
+    f"{VIDEOS}/<video_id>",
+    summary="Delete a video and every file of it (asynchronous)",
+    tags=["videos"],
+    responses={202: {"description": "Deletion started"}},
+)
+def delete_video(video_id: str) -> Response[str]:
+    machine = settings.settings().delete_machine
+    if machine is None:
+        raise DependencyUnavailableError("Deletion is not configured.")
+    video = settings.service().start_delete(video_id, _caller(), _StartDelete(machine))
+    return json_response(
+        HTTPStatus.ACCEPTED, {"video": {**video.model_dump(mode="json"), "status": "deleting"}}
+    )
+
+
+@app.get(
+    f"{VIDEOS}/<video_id>/upload",
+    summary="Resume an upload: parts received and URLs for the rest",
+    tags=["uploads"],
+)
+def upload_progress(video_id: str) -> UploadProgress:
+    return settings.service().upload_progress(video_id, _caller())
+
+
+@app.post(f"{VIDEOS}/<video_id>/upload/complete", summary="Assemble a multipart upload", tags=["uploads"])
+def complete_upload(video_id: str, body: CompleteUploadRequest) -> VideoOut:
+    return settings.service().complete_upload(video_id, body, _caller())
+
+
+@app.get(
+    f"{VIDEOS}/<video_id>/playback",
+    summary="Playback URLs (signed unless the video is public)",
+    tags=["videos"],
+)
+def playback(video_id: str) -> Response[str]:
+    urls, cookies = settings.service().playback(video_id, _caller(), _public_base_url(), settings.signer())
+    response = json_response(
+        HTTPStatus.OK, urls.model_dump(mode="json"), headers={"Cache-Control": "private, no-store"}
+    )
+    if cookies:
+        # Scoped to this video's media: a player fetching segments by relative path sends them.
+        path = "/" + urls.hls_url.split("://", 1)[1].split("/", 1)[1].split("?", 1)[0].rsplit("/", 1)[0] + "/"
+        secure = _public_base_url().startswith("https://")
+        response.cookies = [
+            Cookie(name, value, path=path, secure=secure, http_only=True, same_site=SameSite.LAX_MODE)
+            for name, value in cookies.items()
+        ]
+    return response
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,441 @@
+"""Video use cases. They decide; dal.py, storage.py and signing.py fetch, store and sign. No boto3 here."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from functions.shared.errors import ConflictError, NotFoundError
+from functions.shared.principal import Caller
+from functions.videos import uploads
+from functions.videos.dal import VersionConflictError, VideoRepository
+from functions.videos.models import (
+    CompleteUploadRequest,
+    CreatedVideo,
+    CreateVideoRequest,
+    PartUrl,
+    Playback,
+    ReceivedPart,
+    Status,
+    UpdateVideoRequest,
+    UploadInstructions,
+    UploadProgress,
+    UploadRecord,
+    VideoList,
+    VideoOut,
+    VideoRecord,
+    Visibility,
+)
+from functions.videos.signing import MediaSigner
+from functions.videos.storage import UploadStore
+
+SAVE_ATTEMPTS = 5
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Publisher(Protocol):
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+class Workflow(Protocol):
+    def start(self, name: str, payload: dict[str, Any]) -> None: ...
+
+
+def _visible_to(video: VideoRecord, caller: Caller) -> bool:
+    return video.owner_id == caller.user_id or (
+        video.visibility is Visibility.PUBLIC and video.status is not Status.DELETING
+    )
+
+
+@dataclass
+class VideoService:
+    repo: VideoRepository
+    uploads: UploadStore
+    events: Publisher
+    max_upload_bytes: int
+    clock: Callable[[], float] = field(default=time.time)
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def _owned(self, video_id: str, caller: Caller) -> VideoRecord:
+        """The caller's video. Someone else's is 'not found': never confirm it exists."""
+        video = self.repo.get(video_id)
+        if video is None or video.owner_id != caller.user_id:
+            raise NotFoundError(f"No video {video_id}.")
+        return video
+
+    def get(self, video_id: str, caller: Caller) -> VideoOut:
+        video = self.repo.get(video_id)
+        if video is None or not _visible_to(video, caller):
+            raise NotFoundError(f"No video {video_id}.")
+        return video.public()
+
+    def list(
+        self,
+        caller: Caller,
+        scope: str,
+        limit: int,
+        cursor: str | None,
+        status: Status | None,
+        tag: str | None,
+        visibility: Visibility | None,
+    ) -> VideoList:
+        filters = {"status": status, "tags": tag, "visibility": visibility}
+        if scope == "public":
+            page = self.repo.list_public(limit, cursor, filters)
+        else:
+            page = self.repo.list_owned(caller.user_id, limit, cursor, filters)
+        return VideoList(items=[v.public() for v in page.items], next_cursor=page.next_cursor)
+
+    # --- creating and uploading ----------------------------------------------------------------------
+
+    def create(self, request: CreateVideoRequest, caller: Caller) -> CreatedVideo:
+        upload = request.upload
+        uploads.check(upload.content_type, upload.size_bytes, self.max_upload_bytes)
+        video_id = uuid.uuid4().hex
+        key = uploads.original_key(video_id, upload.filename)
+        plan = uploads.plan(upload.size_bytes)
+        deadline = int(self.clock()) + uploads.UPLOAD_WINDOW_S
+        record = UploadRecord(
+            key=key,
+            filename=upload.filename,
+            content_type=upload.content_type,
+            size_bytes=upload.size_bytes,
+            method="PUT" if plan.method == "PUT" else "multipart",
+            part_size=plan.part_size,
+            part_count=plan.part_count,
+            expires_at=deadline,
+        )
+        if plan.method == "multipart":
+            record.upload_id = self.uploads.start_multipart(key, upload.content_type)
+        stamp = now_iso()
+        video = VideoRecord(
+            id=video_id,
+            owner_id=caller.user_id,
+            title=request.title,
+            description=request.description,
+            tags=request.tags,
+            visibility=request.visibility,
+            upload=record,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        try:
+            self.repo.create(video)
+        except Exception:
+            if record.upload_id:  # no record, so no open upload either
+                self.uploads.abort(key, record.upload_id)
+            raise
+        return CreatedVideo(video=video.public(), upload=self._instructions(record))
+
+    def _instructions(self, record: UploadRecord) -> UploadInstructions:
+        expires_s = max(60, record.expires_at - int(self.clock()))
+        if record.method == "PUT":
+            url, headers = self.uploads.presign_put(
+                record.key, record.content_type, record.size_bytes, expires_s
+            )
+            return UploadInstructions(
+                method="PUT", url=url, headers=headers, expires_at=iso(record.expires_at)
+            )
+        parts = [self._part_url(record, n, expires_s) for n in range(1, (record.part_count or 0) + 1)]
+        return UploadInstructions(
+            method="multipart",
+            upload_id=record.upload_id,
+            part_size=record.part_size,
+            parts=parts,
+            expires_at=iso(record.expires_at),
+        )
+
+    def _part_url(self, record: UploadRecord, number: int, expires_s: int) -> PartUrl:
+        assert record.upload_id is not None
+        return PartUrl(
+            part_number=number, url=self.uploads.presign_part(record.key, record.upload_id, number, expires_s)
+        )
+
+    def _awaiting(self, video_id: str, caller: Caller) -> VideoRecord:
+        video = self._owned(video_id, caller)
+        if video.status is not Status.AWAITING_UPLOAD:
+            raise ConflictError(f"The video is {video.status.value}; its upload is closed.")
+        return video
+
+    def upload_progress(self, video_id: str, caller: Caller) -> UploadProgress:
+        """What arrived so far and fresh URLs for the rest: how a client resumes an interrupted upload."""
+        record = self._awaiting(video_id, caller).upload
+        expires_s = max(60, record.expires_at - int(self.clock()))
+        if record.method == "PUT":
+            url, _ = self.uploads.presign_put(record.key, record.content_type, record.size_bytes, expires_s)
+            return UploadProgress(
+                method="PUT",
+                received=[],
+                missing=[PartUrl(part_number=1, url=url)],
+                part_size=None,
+                upload_id=None,
+                expires_at=iso(record.expires_at),
+            )
+        assert record.upload_id is not None
+        stored = self.uploads.parts(record.key, record.upload_id)
+        arrived = {p.part_number for p in stored}
+        missing = [
+            self._part_url(record, n, expires_s)
+            for n in range(1, (record.part_count or 0) + 1)
+            if n not in arrived
+        ]
+        return UploadProgress(
+            method="multipart",
+            part_size=record.part_size,
+            upload_id=record.upload_id,
+            received=[ReceivedPart(part_number=p.part_number, etag=p.etag, size=p.size) for p in stored],
+            missing=missing,
+            expires_at=iso(record.expires_at),
+        )
+
+    def complete_upload(self, video_id: str, request: CompleteUploadRequest, caller: Caller) -> VideoOut:
+        video = self._awaiting(video_id, caller)
+        record = video.upload
+        if record.method != "multipart" or record.upload_id is None:
+            raise ConflictError("This upload is a single PUT: it completes when the PUT succeeds.")
+        numbers = [p.part_number for p in request.parts]
+        if sorted(numbers) != list(range(1, (record.part_count or 0) + 1)):
+            raise ConflictError(f"Expected parts 1..{record.part_count}, each once; got {sorted(numbers)}.")
+        # The upload-event consumer moves the record to `uploaded` once S3 has the assembled object.
+        self.uploads.complete(record.key, record.upload_id, [(p.part_number, p.etag) for p in request.parts])
+        return video.public()
+
+    # --- changing ------------------------------------------------------------------------------------
+
+    def update(self, video_id: str, request: UpdateVideoRequest, caller: Caller) -> VideoOut:
+        """Read, apply, write if unchanged meanwhile; on a race, re-apply to the newer state. An update
+        therefore never overwrites another one it did not see, and a client that sends `version` gets a
+        409 instead of applying its change over someone else's."""
+        changes = request.model_dump(exclude_unset=True, exclude={"version"})
+        for _ in range(SAVE_ATTEMPTS):
+            video = self._owned(video_id, caller)
+            if video.status is Status.DELETING:
+                raise ConflictError("The video is being deleted.")
+            if request.version is not None and request.version != video.version:
+                raise ConflictError(
+                    f"The video changed since version {request.version}; it is at {video.version}."
+                )
+            updated = video.model_copy(
+                update={**changes, "version": video.version + 1, "updated_at": now_iso()}
+            )
+            try:
+                self.repo.save(updated, expected_version=video.version)
+            except VersionConflictError:
+                if request.version is not None:
+                    raise ConflictError("The video changed while this update was being applied.") from None
+                continue
+            return updated.public()
+        raise ConflictError("The video is changing too often to update now; try again.")
+
+    def start_delete(self, video_id: str, caller: Caller, workflow: Workflow) -> VideoOut:
+        video = self._owned(video_id, caller)
+        attempt = uuid.uuid4().hex[:8]
+        # The saga marks the record `deleting` as its first step; a video already `deleting` (a failed
+        # run) is simply run again: every step is idempotent.
+        workflow.start(f"{video.id}-{attempt}", {"video": {"id": video.id, "owner_id": video.owner_id}})
+        return video.public()
+
+    # --- playback ------------------------------------------------------------------------------------
+
+    def playback(
+        self, video_id: str, caller: Caller, base_url: str, signer: MediaSigner
+    ) -> tuple[Playback, dict[str, str]]:
+        """URLs for the player, and the signed cookies to set (for players that fetch segments by path)."""
+        video = self.repo.get(video_id)
+        if video is None or not _visible_to(video, caller):
+            raise NotFoundError(f"No video {video_id}.")
+        if video.status is not Status.READY or not video.media_prefix:
+            raise ConflictError(f"The video is {video.status.value}; it plays once it is ready.")
+        prefix_url = f"{base_url}/media/{video.media_prefix}"
+        urls = {
+            "hls_url": f"{prefix_url}master.m3u8",
+            "poster_url": f"{prefix_url}poster.jpg",
+            "storyboard_url": f"{prefix_url}storyboard.vtt",
+        }
+        if video.media_prefix.startswith("public/"):
+            return Playback(**urls, expires_at=None), {}
+        access = signer.sign_prefix(prefix_url)
+        signed = {name: f"{url}?{access.query}" for name, url in urls.items()}
+        return Playback(**signed, expires_at=access.expires_at.isoformat(timespec="seconds")), access.cookies
+
+
+# --- upload notifications ------------------------------------------------------------------------------
+
+
+@dataclass
+class Ingest:
+    """S3 says an original arrived: check it against what was declared, then mark the video uploaded."""
+
+    repo: VideoRepository
+    uploads: UploadStore
+    events: Publisher
+
+    def object_created(self, key: str, size: int, etag: str) -> str:
+        video_id = uploads.video_id_from_key(key)
+        video = self.repo.get(video_id) if video_id else None
+        if video is None or video.upload.key != key:
+            return "ignored: no video awaits this key"
+        if video.status is not Status.AWAITING_UPLOAD:
+            return f"ignored: the video is already {video.status.value}"  # a redelivered notification
+        declared = video.upload.size_bytes
+        if size != declared:
+            # AWS refuses a presigned PUT of another length; this also covers stores that do not.
+            return self._fail(video, f"The uploaded file is {size} bytes but {declared} were declared.")
+        found = self.uploads.head(key)
+        if found is None:
+            return "ignored: the object is gone"
+        if found.content_type.split(";")[0].lower() != video.upload.content_type.split(";")[0].lower():
+            return self._fail(
+                video,
+                f"The uploaded file's type is {found.content_type!r}, not "
+                f"{video.upload.content_type!r} as declared.",
+            )
+        updated = video.model_copy(
+            update={
+                "status": Status.UPLOADED,
+                "source_etag": etag,
+                "version": video.version + 1,
+                "updated_at": now_iso(),
+            }
+        )
+        try:
+            self.repo.save(updated, expected_version=video.version)
+        except VersionConflictError:
+            raise ConflictError(f"video {video.id} changed while marking it uploaded; retry") from None
+        self.events.publish(
+            "video.uploaded",
+            {"video_id": video.id, "owner_id": video.owner_id, "key": key, "etag": etag, "size_bytes": size},
+        )
+        return "uploaded"
+
+    def _fail(self, video: VideoRecord, reason: str) -> str:
+        self.uploads.delete(video.upload.key)
+        updated = video.model_copy(
+            update={
+                "status": Status.FAILED,
+                "error": reason,
+                "version": video.version + 1,
+                "updated_at": now_iso(),
+            }
+        )
+        try:
+            self.repo.save(updated, expected_version=video.version)
+        except VersionConflictError:
+            raise ConflictError(f"video {video.id} changed while failing it; retry") from None
+        return f"failed: {reason}"
+
+
+# --- the delete saga -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Deletion:
+    """The delete saga's steps. Each is idempotent: a failed run is finished by running again."""
+
+    repo: VideoRepository
+    uploads: UploadStore
+    media_bucket: str
+    delete_prefix: Callable[[str, str], int]
+    events: Publisher
+
+    def mark_deleting(self, video_id: str) -> None:
+        for _ in range(SAVE_ATTEMPTS):
+            video = self.repo.get(video_id)
+            if video is None or (video.status is Status.DELETING and video.error is None):
+                return
+            updated = video.model_copy(
+                update={
+                    "status": Status.DELETING,
+                    "error": None,
+                    "version": video.version + 1,
+                    "updated_at": now_iso(),
+                }
+            )
+            try:
+                self.repo.save(updated, expected_version=video.version)
+                return
+            except VersionConflictError:
+                continue
+        raise ConflictError(f"video {video_id} kept changing; retry")
+
+    def delete_objects(self, video_id: str) -> int:
+        video = self.repo.get(video_id)
+        if video is None:
+            return 0
+        if video.upload.upload_id:
+            self.uploads.abort(video.upload.key, video.upload.upload_id)
+        removed = self.delete_prefix(self.uploads.bucket, f"originals/{video_id}/")
+        for prefix in {f"hls/{video_id}/", f"public/hls/{video_id}/", video.media_prefix}:
+            if prefix:
+                removed += self.delete_prefix(self.media_bucket, prefix)
+        return removed
+
+    def delete_record(self, video_id: str) -> None:
+        self.repo.delete(video_id)
+
+    def publish_deleted(self, video_id: str, owner_id: str) -> None:
+        self.events.publish("video.deleted", {"video_id": video_id, "owner_id": owner_id})
+
+    def record_failure(self, video_id: str, error: dict[str, Any]) -> None:
+        video = self.repo.get(video_id)
+        if video is None:
+            return
+        cause = str(error.get("Cause") or error.get("Error") or "unknown error")[:500]
+        reason = (
+            f"Deleting did not finish ({error.get('Error', 'error')}): {cause}. Delete it again to finish."
+        )
+        updated = video.model_copy(
+            update={
+                "status": Status.DELETING,
+                "error": reason,
+                "version": video.version + 1,
+                "updated_at": now_iso(),
+            }
+        )
+        try:
+            self.repo.save(updated, expected_version=video.version)
+        except VersionConflictError:
+            raise ConflictError(f"video {video_id} changed while recording the failure; retry") from None
+
+
+# --- abandoned uploads -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Sweeper:
+    repo: VideoRepository
+    uploads: UploadStore
+    clock: Callable[[], float] = field(default=time.time)
+
+    def expire_uploads(self) -> int:
+        expired = 0
+        for video in self.repo.overdue_uploads(int(self.clock())):
+            if video.upload.upload_id:
+                self.uploads.abort(video.upload.key, video.upload.upload_id)
+            hours = uploads.UPLOAD_WINDOW_S // 3600
+            updated = video.model_copy(
+                update={
+                    "status": Status.FAILED,
+                    "error": f"The upload was not completed within {hours} hours.",
+                    "version": video.version + 1,
+                    "updated_at": now_iso(),
+                }
+            )
+            try:
+                self.repo.save(updated, expected_version=video.version)
+            except VersionConflictError:
+                continue  # it changed (the upload just arrived?): the next sweep looks again
+            expired += 1
+        return expired

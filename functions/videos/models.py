@@ -1,0 +1,187 @@
+"""Models: requests and responses (the API) and the stored record. Never return a record raw."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"  # listed in the catalogue, plain media URLs
+    UNLISTED = "unlisted"  # owner only (like private) until sharing links exist; signed media URLs
+    PRIVATE = "private"
+
+
+class Status(StrEnum):
+    AWAITING_UPLOAD = "awaiting_upload"
+    UPLOADED = "uploaded"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+    DELETING = "deleting"
+
+
+def _clean_tags(tags: list[str]) -> list[str]:
+    cleaned = sorted({t.strip().lower() for t in tags if t.strip()})
+    if any(len(t) > 40 for t in cleaned):
+        raise ValueError("a tag is at most 40 characters")
+    return cleaned
+
+
+# --- API ---------------------------------------------------------------------------------------------
+
+
+class UploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=3, max_length=100)
+    size_bytes: int = Field(gt=0)
+
+
+class CreateVideoRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    visibility: Visibility = Visibility.PRIVATE
+    upload: UploadRequest
+
+    @field_validator("tags")
+    @classmethod
+    def clean(cls, value: list[str]) -> list[str]:
+        return _clean_tags(value)
+
+
+class UpdateVideoRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    tags: list[str] | None = Field(default=None, max_length=20)
+    visibility: Visibility | None = None
+    version: int | None = Field(
+        default=None, ge=1, description="Refuse the update (409) unless this is current"
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def clean(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _clean_tags(value)
+
+
+class PartIn(BaseModel):
+    part_number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=200)
+
+
+class CompleteUploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    parts: list[PartIn] = Field(min_length=1, max_length=10_000)
+
+
+class VideoOut(BaseModel):
+    id: str
+    title: str
+    description: str
+    tags: list[str]
+    visibility: Visibility
+    status: Status
+    progress: int
+    duration_s: float | None
+    width: int | None
+    height: int | None
+    renditions: list[dict[str, object]]
+    error: str | None
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class PartUrl(BaseModel):
+    part_number: int
+    url: str
+
+
+class UploadInstructions(BaseModel):
+    method: Literal["PUT", "multipart"]
+    url: str | None = None
+    headers: dict[str, str] | None = None
+    upload_id: str | None = None
+    part_size: int | None = None
+    parts: list[PartUrl] | None = None
+    expires_at: str
+
+
+class CreatedVideo(BaseModel):
+    video: VideoOut
+    upload: UploadInstructions
+
+
+class ReceivedPart(BaseModel):
+    part_number: int
+    etag: str
+    size: int
+
+
+class UploadProgress(BaseModel):
+    """Where a resumable upload stands: what arrived, and fresh URLs for what is missing."""
+
+    method: Literal["PUT", "multipart"]
+    received: list[ReceivedPart]
+    missing: list[PartUrl]
+    part_size: int | None
+    upload_id: str | None
+    expires_at: str
+
+
+class VideoList(BaseModel):
+    items: list[VideoOut]
+    next_cursor: str | None
+
+
+class Playback(BaseModel):
+    hls_url: str
+    poster_url: str
+    storyboard_url: str
+    expires_at: str | None
+
+
+# --- the stored record ------------------------------------------------------------------------------
+
+
+class UploadRecord(BaseModel):
+    key: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    method: Literal["PUT", "multipart"]
+    upload_id: str | None = None
+    part_size: int | None = None
+    part_count: int | None = None
+    expires_at: int  # epoch seconds: after this the sweeper fails the video
+
+
+class VideoRecord(BaseModel):
+    id: str
+    owner_id: str
+    title: str
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    visibility: Visibility = Visibility.PRIVATE
+    status: Status = Status.AWAITING_UPLOAD
+    progress: int = 0
+    duration_s: float | None = None
+    width: int | None = None
+    height: int | None = None
+    renditions: list[dict[str, object]] = Field(default_factory=list)
+    error: str | None = None
+    media_prefix: str | None = None  # where the HLS output lives in the media bucket, once ready
+    source_etag: str | None = None
+    upload: UploadRecord
+    version: int = 1
+    created_at: str
+    updated_at: str
+
+    def public(self) -> VideoOut:
+        return VideoOut(**self.model_dump(include=set(VideoOut.model_fields)))

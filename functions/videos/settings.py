@@ -1,0 +1,58 @@
+"""The videos functions' typed environment, and their wiring."""
+
+from __future__ import annotations
+
+import functools
+
+from pydantic import Field
+
+from functions.shared.config import EnvironmentModel
+from functions.shared.events import EventPublisher
+from functions.videos.dal import VideoRepository
+from functions.videos.logic import VideoService
+from functions.videos.signing import MediaSigner
+from functions.videos.storage import UploadStore
+
+
+class VideoSettings(EnvironmentModel):
+    table: str = Field(alias="VIDEOS_TABLE_NAME")
+    uploads_bucket: str | None = Field(default=None, alias="UPLOADS_BUCKET_NAME")
+    media_bucket: str | None = Field(default=None, alias="MEDIA_BUCKET_NAME")
+    event_bus: str | None = Field(default=None, alias="EVENTS_EVENT_BUS_NAME")
+    delete_machine: str | None = Field(default=None, alias="VIDEO_DELETE_STATE_MACHINE_ARN")
+    media_key_secret: str | None = Field(default=None, alias="MEDIA_SIGNING_KEY_SECRET_ID")
+    media_key_pair_id: str | None = Field(default=None, alias="MEDIA_KEY_PAIR_ID")
+    max_upload_bytes: int = Field(default=5 * 1024**3, alias="MAX_UPLOAD_BYTES")
+
+
+@functools.cache
+def settings() -> VideoSettings:
+    loaded = VideoSettings.from_environment()
+    assert isinstance(loaded, VideoSettings)
+    return loaded
+
+
+def _require(value: str | None, what: str) -> str:
+    if value is None:
+        raise RuntimeError(f"this function was not granted {what}")
+    return value
+
+
+@functools.cache
+def service() -> VideoService:
+    s = settings()
+    return VideoService(
+        VideoRepository(s.table),
+        UploadStore(_require(s.uploads_bucket, "the uploads bucket")),
+        EventPublisher(_require(s.event_bus, "the event bus"), "videos"),
+        s.max_upload_bytes,
+    )
+
+
+@functools.cache
+def signer() -> MediaSigner:
+    s = settings()
+    return MediaSigner(
+        _require(s.media_key_secret, "the media signing key"),
+        _require(s.media_key_pair_id, "the media key pair id"),
+    )

@@ -1,0 +1,137 @@
+"""Object storage for videos: presigned uploads (single PUT and multipart), and paged deletion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.shared import aws
+from functions.shared.errors import ConflictError, DependencyUnavailableError
+
+
+@dataclass(frozen=True)
+class StoredPart:
+    part_number: int
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    content_type: str
+    etag: str
+
+
+def _fail(what: str, exc: Exception) -> DependencyUnavailableError:
+    return DependencyUnavailableError(f"Object storage did not answer ({what}).")
+
+
+class UploadStore:
+    """The uploads bucket. Clients send bytes straight to S3 with the URLs made here, never through us."""
+
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+
+    def presign_put(
+        self, key: str, content_type: str, size_bytes: int, expires_s: int
+    ) -> tuple[str, dict[str, str]]:
+        # Content-Type and Content-Length are signed headers: S3 refuses a request that sends others.
+        url = aws.s3().generate_presigned_url(
+            "put_object",
+            ExpiresIn=expires_s,
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ContentType": content_type,
+                "ContentLength": size_bytes,
+            },
+        )
+        return url, {"Content-Type": content_type, "Content-Length": str(size_bytes)}
+
+    def start_multipart(self, key: str, content_type: str) -> str:
+        try:
+            upload_id: str = aws.s3().create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=content_type
+            )["UploadId"]
+        except ClientError as exc:
+            raise _fail("create multipart upload", exc) from exc
+        return upload_id
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, expires_s: int) -> str:
+        url: str = aws.s3().generate_presigned_url(
+            "upload_part",
+            ExpiresIn=expires_s,
+            Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+        )
+        return url
+
+    def parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        found: list[StoredPart] = []
+        try:
+            for page in (
+                aws.s3().get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            ):
+                found += [StoredPart(p["PartNumber"], p["ETag"], p["Size"]) for p in page.get("Parts", [])]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "NoSuchUpload":
+                raise ConflictError("This upload is no longer open (completed, aborted or expired).") from exc
+            raise _fail("list parts", exc) from exc
+        return found
+
+    def complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        try:
+            aws.s3().complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in sorted(parts)]},
+            )
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code in {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload"}:
+                raise ConflictError(
+                    f"S3 refused to assemble the upload: {exc.response['Error']['Message']}"
+                ) from exc
+            raise _fail("complete multipart upload", exc) from exc
+
+    def abort(self, key: str, upload_id: str) -> None:
+        try:
+            aws.s3().abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchUpload":  # already gone: what we wanted
+                raise _fail("abort multipart upload", exc) from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            aws.s3().delete_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            raise _fail("delete object", exc) from exc
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            obj = aws.s3().head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise _fail("head object", exc) from exc
+        return ObjectInfo(int(obj["ContentLength"]), obj.get("ContentType", ""), obj["ETag"])
+
+
+def delete_prefix(bucket: str, prefix: str) -> int:
+    """Delete every object under `prefix`, a page of up to 1,000 at a time (any number of objects)."""
+    s3: Any = aws.s3()
+    deleted = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if not keys:
+            continue
+        result = s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+        if result.get("Errors"):
+            raise DependencyUnavailableError(
+                f"Could not delete {len(result['Errors'])} objects under {prefix}."
+            )
+        deleted += len(keys)
+    return deleted

@@ -1,0 +1,25 @@
+"""Scheduled: fail videos whose upload never completed, and abort their multipart uploads (the bucket's
+lifecycle rule removes stray parts too, a day later)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.shared.observability import logger
+from functions.videos import settings
+from functions.videos.dal import VideoRepository
+from functions.videos.logic import Sweeper
+from functions.videos.storage import UploadStore
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    s = settings.settings()
+    sweeper = Sweeper(
+        VideoRepository(s.table), UploadStore(settings._require(s.uploads_bucket, "the uploads bucket"))
+    )
+    expired = sweeper.expire_uploads()
+    logger.info("expired uploads", extra={"count": expired})
+    return {"expired": expired}
