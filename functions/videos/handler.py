@@ -69,7 +69,13 @@ class _StartDelete:
 )
 def create_video(body: CreateVideoRequest) -> Response[str]:
     created = settings.service().create(body, _caller())
-    return json_response(HTTPStatus.CREATED, created.model_dump(mode="json", exclude_none=True))
+    # The video keeps every field (nulls included, as the contract lists them); the upload shows only the
+    # fields of its method (a URL for PUT, parts for multipart).
+    payload = {
+        "video": created.video.model_dump(mode="json"),
+        "upload": created.upload.model_dump(mode="json", exclude_none=True),
+    }
+    return json_response(HTTPStatus.CREATED, payload)
 
 
 @app.get(

@@ -32,6 +32,7 @@ from functions.videos.models import (
 )
 from functions.videos.signing import MediaSigner
 from functions.videos.storage import UploadStore
+from functions.videos.uploads import UploadLimits
 
 SAVE_ATTEMPTS = 5
 
@@ -63,7 +64,7 @@ class VideoService:
     repo: VideoRepository
     uploads: UploadStore
     events: Publisher
-    max_upload_bytes: int
+    limits: UploadLimits
     clock: Callable[[], float] = field(default=time.time)
 
     # --- reading -----------------------------------------------------------------------------------
@@ -102,10 +103,10 @@ class VideoService:
 
     def create(self, request: CreateVideoRequest, caller: Caller) -> CreatedVideo:
         upload = request.upload
-        uploads.check(upload.content_type, upload.size_bytes, self.max_upload_bytes)
+        uploads.check(upload.content_type, upload.size_bytes, self.limits.max_bytes)
         video_id = uuid.uuid4().hex
         key = uploads.original_key(video_id, upload.filename)
-        plan = uploads.plan(upload.size_bytes)
+        plan = uploads.plan(upload.size_bytes, self.limits)
         deadline = int(self.clock()) + uploads.UPLOAD_WINDOW_S
         record = UploadRecord(
             key=key,

@@ -12,6 +12,7 @@ from functions.videos.dal import VideoRepository
 from functions.videos.logic import VideoService
 from functions.videos.signing import MediaSigner
 from functions.videos.storage import UploadStore
+from functions.videos.uploads import UploadLimits
 
 
 class VideoSettings(EnvironmentModel):
@@ -23,6 +24,8 @@ class VideoSettings(EnvironmentModel):
     media_key_secret: str | None = Field(default=None, alias="MEDIA_SIGNING_KEY_SECRET_ID")
     media_key_pair_id: str | None = Field(default=None, alias="MEDIA_KEY_PAIR_ID")
     max_upload_bytes: int = Field(default=5 * 1024**3, alias="MAX_UPLOAD_BYTES")
+    single_put_max_bytes: int = Field(default=100 * 1024**2, alias="SINGLE_PUT_MAX_BYTES")
+    min_part_bytes: int = Field(default=16 * 1024**2, alias="MIN_PART_BYTES")
 
 
 @functools.cache
@@ -45,7 +48,7 @@ def service() -> VideoService:
         VideoRepository(s.table),
         UploadStore(_require(s.uploads_bucket, "the uploads bucket")),
         EventPublisher(_require(s.event_bus, "the event bus"), "videos"),
-        s.max_upload_bytes,
+        UploadLimits(s.max_upload_bytes, s.single_put_max_bytes, s.min_part_bytes),
     )
 
 

@@ -47,10 +47,21 @@ def check(content_type: str, size_bytes: int, max_bytes: int) -> None:
         raise PayloadTooLargeError(f"The file is {size_bytes} bytes; the limit is {max_bytes} bytes.")
 
 
-def plan(size_bytes: int) -> UploadPlan:
-    if size_bytes <= SINGLE_PUT_MAX_BYTES:
+S3_MIN_PART_BYTES = 5 * MIB  # S3 refuses smaller parts (but the last)
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_bytes: int = 5 * 1024 * MIB
+    single_put_max_bytes: int = SINGLE_PUT_MAX_BYTES
+    min_part_bytes: int = MIN_PART_BYTES
+
+
+def plan(size_bytes: int, limits: UploadLimits = UploadLimits()) -> UploadPlan:
+    if size_bytes <= limits.single_put_max_bytes:
         return UploadPlan("PUT", None, None)
-    part_size = max(MIN_PART_BYTES, math.ceil(size_bytes / MAX_PARTS / MIB) * MIB)
+    min_part = max(S3_MIN_PART_BYTES, limits.min_part_bytes)
+    part_size = max(min_part, math.ceil(size_bytes / MAX_PARTS / MIB) * MIB)
     return UploadPlan("multipart", part_size, math.ceil(size_bytes / part_size))
 
 

@@ -88,7 +88,9 @@ def test_forward_host_function_overwrites_x_forwarded_host_with_the_viewer_host(
         }
     }
     script = f"{api_viewer_request_code(demo)}\nprocess.stdout.write(JSON.stringify(handler({json.dumps(event)})));"
-    result = json.loads(subprocess.run(["node", "-e", script], check=True, capture_output=True, text=True).stdout)
+    result = json.loads(
+        subprocess.run(["node", "-e", script], check=True, capture_output=True, text=True).stdout
+    )
     assert result["headers"]["x-forwarded-host"] == {"value": "d111.cloudfront.net"}
     assert result["headers"]["host"] == {"value": "d111.cloudfront.net"}  # read-only: untouched
     assert result["uri"] == "/api/v1/videos/v1/playback"
@@ -144,7 +146,9 @@ def test_signing_public_key_comes_from_the_keygen_resource(synthesized: Synthesi
     # The key group trusts that same key, whose id signers are given (MEDIA_KEY_PAIR_ID).
     public_key = synthesized.stack.secrets.media_public_key
     cdn = synthesized.stack.cdn
-    assert public_key is not None and cdn is not None and cdn.key_group is not None
+    assert public_key is not None
+    assert cdn is not None
+    assert cdn.key_group is not None
     group = resources(synthesized.template, "AWS::CloudFront::KeyGroup")[logical_id(cdn.key_group)]
     assert group["Properties"]["KeyGroupConfig"]["Items"] == [
         {"Fn::GetAtt": [synthesized.stack.get_logical_id(public_key), "Id"]}

@@ -103,6 +103,7 @@ def test_rules_sit_on_their_bus_with_pattern_and_target(demo: Synthesized) -> No
     rules = {
         json.dumps(r["Properties"]["EventPattern"], sort_keys=True): r["Properties"]
         for r in resources(demo.template, "AWS::Events::Rule").values()
+        if "EventPattern" in r["Properties"]  # not the schedules
     }
     for rule in demo.topology.rules:
         p = rules[json.dumps(dict(rule.pattern), sort_keys=True)]
@@ -127,7 +128,9 @@ def test_schedules_run_their_function_at_the_declared_rate(synthesized: Synthesi
     for schedule in synthesized.topology.schedules:
         function = synthesized.stack.compute.functions[schedule.function]
         target = {"Fn::GetAtt": [logical_id(function), "Arn"]}
-        rule_id, rule = next((k, p) for k, p in scheduled.items() if [t["Arn"] for t in p["Targets"]] == [target])
+        rule_id, rule = next(
+            (k, p) for k, p in scheduled.items() if [t["Arn"] for t in p["Targets"]] == [target]
+        )
         minutes = schedule.every_minutes
         assert rule["ScheduleExpression"] == f"rate({minutes} minute{'s' if minutes > 1 else ''})"
         assert rule["State"] == "ENABLED"

@@ -47,6 +47,19 @@ def _shipped_functions() -> tuple[Function, ...]:
             fn = dataclasses.replace(fn, handler=f"{_H}.failing_registration_step")
         if fn.id == "auth_authorizer":
             fn = dataclasses.replace(fn, environment={**fn.environment, "AUTHORIZER_CACHE_TTL_S": "0"})
+        if fn.id == "videos":  # multipart from 6 MiB, in 5 MiB parts (S3's minimum), so tests stay small
+            fn = dataclasses.replace(
+                fn,
+                environment={
+                    **fn.environment,
+                    "SINGLE_PUT_MAX_BYTES": str(6 * 2**20),
+                    "MIN_PART_BYTES": str(5 * 2**20),
+                },
+            )
+        if fn.id == "videos_delete_steps":
+            fn = dataclasses.replace(
+                fn, handler=f"{_H}.failing_delete_step", tables=(*fn.tables, Grant("records"))
+            )
         adjusted.append(fn)
     return tuple(adjusted)
 
@@ -80,7 +93,10 @@ def fixture_topology() -> Topology:
         rules=(
             *base.rules,
             EventRule(
-                "test_events", "events", {"source": ["skyreel.test", "skyreel.auth"]}, function="recorder"
+                "test_events",
+                "events",
+                {"source": ["skyreel.test", "skyreel.auth", "skyreel.videos"]},
+                function="recorder",
             ),
         ),
         state_machines=(

@@ -90,3 +90,20 @@ def failing_registration_step(event: dict[str, Any], context: Any) -> dict[str, 
     if f"+fail-{event['step']}@" in event["registration"]["email"]:
         raise RuntimeError(f"injected failure in {event['step']}")
     return registration.lambda_handler(event, context)
+
+
+def failing_delete_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The real delete step, except that it fails while the test has planted a FAIL flag for it.
+
+    The flag is an item in the records table (pk FAIL, sk <step>#<video id>), so a test can make a step
+    fail, watch the saga leave the video `deleting` with the reason, lift the flag and retry.
+    """
+    from functions.videos import deletion
+
+    flag = boto3.client("dynamodb").get_item(
+        TableName=os.environ["RECORDS_TABLE_NAME"],
+        Key={"pk": {"S": "FAIL"}, "sk": {"S": f"{event['step']}#{event['video']['id']}"}},
+    )
+    if "Item" in flag:
+        raise RuntimeError(f"injected failure in {event['step']}")
+    return deletion.lambda_handler(event, context)

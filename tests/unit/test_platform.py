@@ -42,9 +42,7 @@ def resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             )
         boto3.client("s3").create_bucket(Bucket="skyreel-media")
-        env = dict(
-            ENV, INGEST_QUEUE_URL=boto3.client("sqs").create_queue(QueueName="ingest")["QueueUrl"]
-        )
+        env = dict(ENV, INGEST_QUEUE_URL=boto3.client("sqs").create_queue(QueueName="ingest")["QueueUrl"])
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("HEALTH_CACHE_TTL_S", "0")

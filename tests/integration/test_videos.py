@@ -1,0 +1,407 @@
+"""Videos through the local front door: uploads straight to S3, ownership, listing, concurrent updates,
+playback signatures on the media path, the delete saga and abandoned uploads."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import json
+from typing import Any
+
+import httpx
+import pytest
+from botocore.signers import CloudFrontSigner
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from infra.local.cloud import LocalCloud
+from infra.local.signing import key_id_for, load_private_key
+from tests.integration.conftest import User, eventually, records, sign_up
+
+pytestmark = pytest.mark.integration
+VIDEOS = "/api/v1/videos"
+MIB = 2**20
+
+
+def create(http: httpx.Client, user: User, size: int = 1000, **fields: Any) -> dict[str, Any]:
+    body = {
+        "title": fields.pop("title", "A clip"),
+        **fields,
+        "upload": {"filename": "My Clip (1).mp4", "content_type": "video/mp4", "size_bytes": size},
+    }
+    response = http.post(VIDEOS, headers=user.headers, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def video(http: httpx.Client, user: User, video_id: str) -> dict[str, Any]:
+    response = http.get(f"{VIDEOS}/{video_id}", headers=user.headers)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def wait_status(http: httpx.Client, user: User, video_id: str, status: str) -> dict[str, Any]:
+    return eventually(lambda: (v := video(http, user, video_id))["status"] == status and v, timeout=20)  # type: ignore[no-any-return]
+
+
+def put_file(upload: dict[str, Any], data: bytes) -> None:
+    response = httpx.put(upload["url"], content=data, headers=upload["headers"])
+    assert response.status_code == 200, response.text
+
+
+def objects(cloud: LocalCloud, bucket: str, prefix: str) -> list[str]:
+    listed = cloud.aws.client("s3").list_objects_v2(Bucket=cloud.names.bucket(bucket), Prefix=prefix)
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+def make_ready(cloud: LocalCloud, video_id: str, prefix: str) -> None:
+    """What the transcoder does when it finishes: media under `prefix`, the record ready."""
+    s3 = cloud.aws.client("s3")
+    for name, body in (
+        ("master.m3u8", b"#EXTM3U\n"),
+        ("720p/index.m3u8", b"#EXTM3U\n"),
+        ("720p/seg_00000.ts", b"ts"),
+        ("poster.jpg", b"jpg"),
+    ):
+        s3.put_object(Bucket=cloud.names.bucket("media"), Key=f"{prefix}{name}", Body=body)
+    cloud.aws.client("dynamodb").update_item(
+        TableName=cloud.names.table("videos"),
+        Key={"pk": {"S": f"VIDEO#{video_id}"}, "sk": {"S": "VIDEO"}},
+        UpdateExpression="SET #s = :r, media_prefix = :p REMOVE gsi3pk, gsi3sk",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":r": {"S": "ready"}, ":p": {"S": prefix}},
+    )
+
+
+# --- uploads ------------------------------------------------------------------------------------------
+
+
+def test_single_put_upload_marks_the_video_uploaded(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    created = create(http, user, size=2048, tags=["Cats", "cats", " holiday "])
+    assert created["video"]["status"] == "awaiting_upload"
+    assert created["video"]["tags"] == ["cats", "holiday"]
+    upload = created["upload"]
+    assert upload["method"] == "PUT"
+    put_file(upload, b"v" * 2048)
+    uploaded = wait_status(http, user, created["video"]["id"], "uploaded")
+    assert uploaded["version"] == 2
+    event = eventually(
+        lambda: [json.loads(p) for p in records(cloud, "eventbridge") if created["video"]["id"] in p]
+    )
+    assert event[0]["detail-type"] == "video.uploaded"
+    assert objects(cloud, "uploads", f"originals/{created['video']['id']}/") == [
+        f"originals/{created['video']['id']}/My-Clip-1-.mp4"
+    ]
+
+
+def test_a_file_of_another_size_fails_the_video_and_is_removed(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    created = create(http, user, size=2048)
+    upload = created["upload"]
+    # S3 itself refuses this PUT in AWS (Content-Length is signed); moto does not check signatures, so
+    # the ingest check is what stops it here, and it is the same check behind S3 in AWS.
+    httpx.put(upload["url"], content=b"v" * 4096, headers={"Content-Type": "video/mp4"})
+    failed = wait_status(http, user, created["video"]["id"], "failed")
+    assert "4096 bytes but 2048 were declared" in failed["error"]
+    eventually(lambda: objects(cloud, "uploads", f"originals/{created['video']['id']}/") == [])
+
+
+@pytest.mark.parametrize(
+    ("upload", "status"),
+    [
+        ({"filename": "a.txt", "content_type": "text/plain", "size_bytes": 10}, 415),
+        ({"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 6 * 1024**3}, 413),
+        ({"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 0}, 422),
+    ],
+)
+def test_upload_limits(http: httpx.Client, user: User, upload: dict[str, Any], status: int) -> None:
+    response = http.post(VIDEOS, headers=user.headers, json={"title": "x", "upload": upload})
+    assert response.status_code == status, response.text
+    assert http.get(VIDEOS, headers=user.headers).json()["items"] == []  # nothing was created
+
+
+def test_an_interrupted_multipart_upload_resumes(http: httpx.Client, user: User) -> None:
+    size = 12 * MIB
+    created = create(http, user, size=size)
+    upload = created["upload"]
+    assert upload["method"] == "multipart"
+    assert [p["part_number"] for p in upload["parts"]] == [1, 2, 3]
+    data = bytes(range(256)) * (size // 256)
+    part = upload["part_size"]
+    etags = {}
+    for p in upload["parts"][:2]:  # then the connection drops
+        n = p["part_number"]
+        etags[n] = httpx.put(p["url"], content=data[(n - 1) * part : n * part]).headers["etag"]
+    progress = http.get(f"{VIDEOS}/{created['video']['id']}/upload", headers=user.headers).json()
+    assert [r["part_number"] for r in progress["received"]] == [1, 2]
+    assert [m["part_number"] for m in progress["missing"]] == [3]
+    etags[3] = httpx.put(progress["missing"][0]["url"], content=data[2 * part :]).headers["etag"]
+    done = http.post(
+        f"{VIDEOS}/{created['video']['id']}/upload/complete",
+        headers=user.headers,
+        json={"parts": [{"part_number": n, "etag": e} for n, e in sorted(etags.items())]},
+    )
+    assert done.status_code == 200, done.text
+    wait_status(http, user, created["video"]["id"], "uploaded")
+
+
+def test_completing_with_missing_parts_is_refused(http: httpx.Client, user: User) -> None:
+    created = create(http, user, size=12 * MIB)
+    response = http.post(
+        f"{VIDEOS}/{created['video']['id']}/upload/complete",
+        headers=user.headers,
+        json={"parts": [{"part_number": 1, "etag": "x"}]},
+    )
+    assert response.status_code == 409
+
+
+def test_abandoned_uploads_expire(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
+    created = create(http, user, size=12 * MIB)
+    video_id = created["video"]["id"]
+    cloud.aws.client("dynamodb").update_item(  # pretend the 24 hours have passed
+        TableName=cloud.names.table("videos"),
+        Key={"pk": {"S": f"VIDEO#{video_id}"}, "sk": {"S": "VIDEO"}},
+        UpdateExpression="SET gsi3sk = :d",
+        ExpressionAttributeValues={":d": {"S": f"{0:012d}#{video_id}"}},
+    )
+    assert cloud.runtime.invoke("videos_sweeper", {}).result["expired"] >= 1
+    failed = video(http, user, video_id)
+    assert failed["status"] == "failed"
+    assert "not completed within 24 hours" in failed["error"]
+    uploads = (
+        cloud.aws.client("s3").list_multipart_uploads(Bucket=cloud.names.bucket("uploads")).get("Uploads", [])
+    )
+    assert video_id not in json.dumps(uploads, default=str)
+
+
+# --- ownership, listing, updates ------------------------------------------------------------------------
+
+
+def test_someone_elses_private_video_is_not_found_everywhere(http: httpx.Client, user: User) -> None:
+    mine = create(http, user, visibility="private")["video"]["id"]
+    other = sign_up(http)
+    for method, path in (
+        ("GET", ""),
+        ("PATCH", ""),
+        ("DELETE", ""),
+        ("GET", "/playback"),
+        ("GET", "/upload"),
+    ):
+        kwargs: dict[str, Any] = {"json": {"title": "hijack"}} if method == "PATCH" else {}
+        response = http.request(method, f"{VIDEOS}/{mine}{path}", headers=other.headers, **kwargs)
+        assert response.status_code == 404, (method, path, response.text)
+    assert video(http, user, mine)["title"] == "A clip"
+
+
+def test_public_videos_are_visible_but_not_changeable_by_others(http: httpx.Client, user: User) -> None:
+    public = create(http, user, visibility="public", title="Hello world")["video"]["id"]
+    other = sign_up(http)
+    assert http.get(f"{VIDEOS}/{public}", headers=other.headers).status_code == 200
+    assert http.patch(f"{VIDEOS}/{public}", headers=other.headers, json={"title": "x"}).status_code == 404
+    catalogue = http.get(VIDEOS, headers=other.headers, params={"scope": "public", "limit": 100}).json()[
+        "items"
+    ]
+    assert public in [v["id"] for v in catalogue]
+    assert http.get(VIDEOS, headers=other.headers).json()["items"] == []  # "mine" is empty for them
+
+
+def test_listing_is_newest_first_with_cursor_and_filters(http: httpx.Client) -> None:
+    owner = sign_up(http)
+    ids = [
+        create(http, owner, title=f"v{i}", tags=["even" if i % 2 == 0 else "odd"])["video"]["id"]
+        for i in range(5)
+    ]
+    seen, cursor = [], None
+    while True:
+        page = http.get(
+            VIDEOS, headers=owner.headers, params={"limit": 2, **({"cursor": cursor} if cursor else {})}
+        )
+        body = page.json()
+        seen += [v["id"] for v in body["items"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(ids))
+    even = http.get(VIDEOS, headers=owner.headers, params={"tag": "even"}).json()["items"]
+    assert [v["id"] for v in even] == [ids[4], ids[2], ids[0]]
+    assert http.get(VIDEOS, headers=owner.headers, params={"status": "ready"}).json()["items"] == []
+    assert http.get(VIDEOS, headers=owner.headers, params={"cursor": "garbage!"}).status_code == 400
+    assert http.get(VIDEOS, headers=owner.headers, params={"limit": 1000}).status_code == 422
+
+
+def test_concurrent_updates_do_not_lose_each_other(http: httpx.Client, user: User) -> None:
+    video_id = create(http, user)["video"]["id"]
+    changes = [
+        {"title": "New title"},
+        {"description": "New description"},
+        {"tags": ["a", "b"]},
+        {"visibility": "unlisted"},
+    ]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        statuses = list(
+            pool.map(
+                lambda c: http.patch(f"{VIDEOS}/{video_id}", headers=user.headers, json=c).status_code,
+                changes,
+            )
+        )
+    assert statuses == [200] * 4
+    final = video(http, user, video_id)
+    assert (final["title"], final["description"], final["tags"], final["visibility"]) == (
+        "New title",
+        "New description",
+        ["a", "b"],
+        "unlisted",
+    )
+    assert final["version"] == 5
+
+
+def test_a_stale_version_is_409(http: httpx.Client, user: User) -> None:
+    video_id = create(http, user)["video"]["id"]
+    assert (
+        http.patch(
+            f"{VIDEOS}/{video_id}", headers=user.headers, json={"title": "one", "version": 1}
+        ).status_code
+        == 200
+    )
+    stale = http.patch(f"{VIDEOS}/{video_id}", headers=user.headers, json={"title": "two", "version": 1})
+    assert stale.status_code == 409
+    assert video(http, user, video_id)["title"] == "one"
+    assert http.patch(f"{VIDEOS}/{video_id}", headers=user.headers, json={"title": ""}).status_code == 422
+
+
+def test_api_keys_follow_their_scopes_on_videos(http: httpx.Client, user: User) -> None:
+    key = http.post(
+        "/api/v1/auth/api-keys", headers=user.headers, json={"name": "reader", "scopes": ["videos:read"]}
+    ).json()["key"]
+    assert http.get(VIDEOS, headers={"X-API-Key": key}).status_code == 200
+    body = {"title": "x", "upload": {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 10}}
+    assert http.post(VIDEOS, headers={"X-API-Key": key}, json=body).status_code == 403
+
+
+# --- playback on the media path ---------------------------------------------------------------------------
+
+
+def _media_signer(cloud: LocalCloud) -> CloudFrontSigner:
+    pem = cloud.aws.client("secretsmanager").get_secret_value(
+        SecretId=cloud.names.secret("media_signing_key")
+    )["SecretString"]
+    key = load_private_key(pem)
+    return CloudFrontSigner(
+        key_id_for(key.public_key()), lambda m: key.sign(m, padding.PKCS1v15(), hashes.SHA1())
+    )
+
+
+def test_private_playback_is_signed_for_the_whole_prefix(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    video_id = create(http, user)["video"]["id"]
+    assert http.get(f"{VIDEOS}/{video_id}/playback", headers=user.headers).status_code == 409  # not ready
+    make_ready(cloud, video_id, f"hls/{video_id}/")
+    response = http.get(f"{VIDEOS}/{video_id}/playback", headers=user.headers)
+    assert response.status_code == 200, response.text
+    urls = response.json()
+    assert urls["expires_at"]
+    assert urls["hls_url"].startswith(f"{cloud.url}/media/hls/{video_id}/master.m3u8?")
+    assert httpx.get(urls["hls_url"]).status_code == 200
+    # Segments are fetched by relative path: the same signature covers them as query or as cookies.
+    query = urls["hls_url"].split("?", 1)[1]
+    segment = f"{cloud.url}/media/hls/{video_id}/720p/seg_00000.ts"
+    assert httpx.get(f"{segment}?{query}").status_code == 200
+    cookies = {c.name: c.value for c in response.cookies.jar}
+    assert set(cookies) == {"CloudFront-Policy", "CloudFront-Signature", "CloudFront-Key-Pair-Id"}
+    assert httpx.get(segment, cookies=cookies).status_code == 200
+    assert httpx.get(segment).status_code == 403  # no signature
+    other = f"{cloud.url}/media/hls/someone-else/720p/seg_00000.ts"
+    assert httpx.get(f"{other}?{query}").status_code == 403  # the signature is for this video only
+    tampered = urls["hls_url"].replace("Signature=", "Signature=x")
+    assert httpx.get(tampered).status_code == 403
+    expired = _media_signer(cloud).generate_presigned_url(
+        f"{cloud.url}/media/hls/{video_id}/master.m3u8",
+        date_less_than=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1),
+    )
+    assert httpx.get(expired).status_code == 403
+
+
+def test_public_playback_is_plain(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
+    video_id = create(http, user, visibility="public")["video"]["id"]
+    make_ready(cloud, video_id, f"public/hls/{video_id}/")
+    urls = http.get(f"{VIDEOS}/{video_id}/playback", headers=sign_up(http).headers).json()
+    assert urls["expires_at"] is None
+    assert "?" not in urls["hls_url"]
+    assert httpx.get(urls["hls_url"]).status_code == 200
+
+
+# --- the delete saga ------------------------------------------------------------------------------------------
+
+
+def _uploaded_and_ready(http: httpx.Client, cloud: LocalCloud, user: User) -> str:
+    created = create(http, user, size=1024)
+    put_file(created["upload"], b"v" * 1024)
+    video_id: str = created["video"]["id"]
+    wait_status(http, user, video_id, "uploaded")
+    make_ready(cloud, video_id, f"hls/{video_id}/")
+    return video_id
+
+
+def test_delete_removes_every_object_and_the_record(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    video_id = _uploaded_and_ready(http, cloud, user)
+    assert objects(cloud, "media", f"hls/{video_id}/")
+    assert objects(cloud, "uploads", f"originals/{video_id}/")
+    response = http.delete(f"{VIDEOS}/{video_id}", headers=user.headers)
+    assert response.status_code == 202
+    eventually(lambda: http.get(f"{VIDEOS}/{video_id}", headers=user.headers).status_code == 404, timeout=20)
+    assert objects(cloud, "media", f"hls/{video_id}/") == []
+    assert objects(cloud, "uploads", f"originals/{video_id}/") == []
+    events = eventually(
+        lambda: [
+            json.loads(p) for p in records(cloud, "eventbridge") if video_id in p and "video.deleted" in p
+        ]
+    )
+    assert events[0]["detail"]["video_id"] == video_id
+
+
+def test_a_failed_delete_stays_deleting_with_the_reason_and_a_retry_finishes(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    video_id = _uploaded_and_ready(http, cloud, user)
+    flag = {"pk": {"S": "FAIL"}, "sk": {"S": f"delete_objects#{video_id}"}}
+    ddb = cloud.aws.client("dynamodb")
+    ddb.put_item(TableName=cloud.names.table("records"), Item=flag)
+    assert http.delete(f"{VIDEOS}/{video_id}", headers=user.headers).status_code == 202
+    stuck = eventually(lambda: (v := video(http, user, video_id))["error"] and v, timeout=30)
+    assert stuck["status"] == "deleting"
+    assert "Delete it again" in stuck["error"]
+    assert objects(cloud, "media", f"hls/{video_id}/")  # nothing half-gone: the record still tells the truth
+    assert http.get(VIDEOS, headers=sign_up(http).headers, params={"scope": "public"}).status_code == 200
+    ddb.delete_item(TableName=cloud.names.table("records"), Key=flag)
+    assert http.delete(f"{VIDEOS}/{video_id}", headers=user.headers).status_code == 202
+    eventually(lambda: http.get(f"{VIDEOS}/{video_id}", headers=user.headers).status_code == 404, timeout=30)
+    assert objects(cloud, "media", f"hls/{video_id}/") == []
+    assert objects(cloud, "uploads", f"originals/{video_id}/") == []
+
+
+def test_timestamps_and_shape(http: httpx.Client, user: User) -> None:
+    video_out = create(http, user)["video"]
+    assert set(video_out) == {
+        "id",
+        "title",
+        "description",
+        "tags",
+        "visibility",
+        "status",
+        "progress",
+        "duration_s",
+        "width",
+        "height",
+        "renditions",
+        "error",
+        "version",
+        "created_at",
+        "updated_at",
+    }
+    assert video_out["created_at"].endswith("Z")
