@@ -14,6 +14,7 @@ from infra.model import (
     Bucket,
     Cors,
     EventBus,
+    EventRule,
     Function,
     Grant,
     Index,
@@ -152,6 +153,16 @@ videos_sweeper = Function(
     buckets=(Grant("uploads"),),
 )
 
+videos_media = Function(
+    id="videos_media",
+    handler="functions.videos.media.lambda_handler",
+    description="Moves a video's media to where the CDN serves its new visibility (public/ or signed)",
+    memory_mb=256,
+    timeout_s=300,
+    tables=(Grant("videos"),),
+    buckets=(Grant("media"),),
+)
+
 AUTH = f"{API_V1}/auth"
 VIDEOS = f"{API_V1}/videos"
 READ, WRITE = "videos:read", "videos:write"
@@ -168,6 +179,7 @@ TOPOLOGY = Topology(
         videos_ingest,
         videos_delete_steps,
         videos_sweeper,
+        videos_media,
     ),
     api=Api(
         name="skyreel-api",
@@ -203,6 +215,14 @@ TOPOLOGY = Topology(
     queues=(Queue(id="ingest", visibility_timeout_s=120, max_receive_count=5),),
     queue_triggers=(QueueTrigger("ingest", "videos_ingest", batch_size=10),),
     schedules=(ScheduleTrigger("expire_uploads", "videos_sweeper", every_minutes=5),),
+    rules=(
+        EventRule(
+            "media_follows_visibility",
+            "events",
+            {"source": ["skyreel.videos"], "detail-type": ["video.visibility_changed"]},
+            function="videos_media",
+        ),
+    ),
     buses=(EventBus(id="events"),),
     secrets=(
         Secret(

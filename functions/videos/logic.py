@@ -237,6 +237,16 @@ class VideoService:
                 if request.version is not None:
                     raise ConflictError("The video changed while this update was being applied.") from None
                 continue
+            if updated.visibility is not video.visibility and updated.media_prefix:
+                # Its files must move to where the CDN serves that visibility (functions/videos/media.py).
+                self.events.publish(
+                    "video.visibility_changed",
+                    {
+                        "video_id": video.id,
+                        "owner_id": video.owner_id,
+                        "visibility": updated.visibility.value,
+                    },
+                )
             return updated.public()
         raise ConflictError("The video is changing too often to update now; try again.")
 

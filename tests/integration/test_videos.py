@@ -405,3 +405,27 @@ def test_timestamps_and_shape(http: httpx.Client, user: User) -> None:
         "updated_at",
     }
     assert video_out["created_at"].endswith("Z")
+
+
+def test_media_follows_visibility_both_ways(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
+    video_id = create(http, user, visibility="private")["video"]["id"]
+    make_ready(cloud, video_id, f"hls/{video_id}/")
+    assert (
+        http.patch(f"{VIDEOS}/{video_id}", headers=user.headers, json={"visibility": "public"}).status_code
+        == 200
+    )
+
+    def playback() -> dict[str, Any]:
+        return http.get(f"{VIDEOS}/{video_id}/playback", headers=user.headers).json()  # type: ignore[no-any-return]
+
+    public = eventually(lambda: (p := playback())["expires_at"] is None and p, timeout=20)
+    assert httpx.get(public["hls_url"]).status_code == 200  # plain URL, no signature
+    assert objects(cloud, "media", f"hls/{video_id}/") == []  # nothing left where signatures were needed
+    assert (
+        http.patch(f"{VIDEOS}/{video_id}", headers=user.headers, json={"visibility": "private"}).status_code
+        == 200
+    )
+    private = eventually(lambda: (p := playback())["expires_at"] is not None and p, timeout=20)
+    assert objects(cloud, "media", f"public/hls/{video_id}/") == []  # no longer served to anyone
+    assert httpx.get(private["hls_url"]).status_code == 200
+    assert httpx.get(private["hls_url"].split("?", 1)[0]).status_code == 403
