@@ -204,6 +204,8 @@ TOPOLOGY = Topology(
             Route("GET", f"{VIDEOS}/{{video_id}}/upload", "videos", scope=WRITE),
             Route("POST", f"{VIDEOS}/{{video_id}}/upload/complete", "videos", scope=WRITE),
             Route("GET", f"{VIDEOS}/{{video_id}}/playback", "videos", scope=READ),
+            Route("POST", f"{VIDEOS}/{{video_id}}/transcode/retry", "videos", scope=WRITE),
+            Route("POST", f"{VIDEOS}/{{video_id}}/transcode/cancel", "videos", scope=WRITE),
         ),
         # No identity headers: a caller sends a bearer token OR an API key, and API Gateway would refuse
         # a request missing either. The authorizer caches its own results instead.

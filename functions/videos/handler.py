@@ -126,6 +126,28 @@ def delete_video(video_id: str) -> Response[str]:
     )
 
 
+@app.post(
+    f"{VIDEOS}/<video_id>/transcode/retry",
+    summary="Process a failed video again",
+    tags=["videos"],
+    responses={202: {"description": "Processing will start again"}},
+)
+def retry_transcode(video_id: str) -> Response[str]:
+    video = settings.service().retry_transcode(video_id, _caller())
+    return json_response(HTTPStatus.ACCEPTED, {"video": video.model_dump(mode="json")})
+
+
+@app.post(
+    f"{VIDEOS}/<video_id>/transcode/cancel",
+    summary="Stop processing a video",
+    tags=["videos"],
+    responses={202: {"description": "Processing is being stopped"}},
+)
+def cancel_transcode(video_id: str) -> Response[str]:
+    video = settings.service().cancel_transcode(video_id, _caller())
+    return json_response(HTTPStatus.ACCEPTED, {"video": video.model_dump(mode="json")})
+
+
 @app.get(
     f"{VIDEOS}/<video_id>/upload",
     summary="Resume an upload: parts received and URLs for the rest",

@@ -250,6 +250,48 @@ class VideoService:
             return updated.public()
         raise ConflictError("The video is changing too often to update now; try again.")
 
+    def _transition(self, video: VideoRecord, **changes: Any) -> VideoRecord:
+        updated = video.model_copy(update={**changes, "version": video.version + 1, "updated_at": now_iso()})
+        try:
+            self.repo.save(updated, expected_version=video.version)
+        except VersionConflictError:
+            raise ConflictError("The video changed meanwhile; look at it again and retry.") from None
+        return updated
+
+    def retry_transcode(self, video_id: str, caller: Caller) -> VideoOut:
+        """A failed video whose original is intact goes back to `uploaded`, which starts processing again."""
+        video = self._owned(video_id, caller)
+        if video.status is not Status.FAILED:
+            raise ConflictError(f"Only a failed video can be retried; this one is {video.status.value}.")
+        if video.source_etag is None or self.uploads.head(video.upload.key) is None:
+            raise ConflictError("The upload itself failed: create the video again and upload the file.")
+        updated = self._transition(video, status=Status.UPLOADED, error=None, progress=0)
+        self.events.publish(
+            "video.uploaded",
+            {
+                "video_id": video.id,
+                "owner_id": video.owner_id,
+                "key": video.upload.key,
+                "etag": video.source_etag,
+                "size_bytes": video.upload.size_bytes,
+                "retry": True,
+            },
+        )
+        return updated.public()
+
+    def cancel_transcode(self, video_id: str, caller: Caller) -> VideoOut:
+        """Stop processing: the video fails with the reason, and the pipeline is told to stop and clean up."""
+        video = self._owned(video_id, caller)
+        if video.status not in {Status.UPLOADED, Status.PROCESSING}:
+            raise ConflictError(
+                f"Only a video being processed can be cancelled; this one is {video.status.value}."
+            )
+        updated = self._transition(
+            video, status=Status.FAILED, error="Processing was cancelled by its owner."
+        )
+        self.events.publish("video.transcode_cancelled", {"video_id": video.id, "owner_id": video.owner_id})
+        return updated.public()
+
     def start_delete(self, video_id: str, caller: Caller, workflow: Workflow) -> VideoOut:
         video = self._owned(video_id, caller)
         attempt = uuid.uuid4().hex[:8]

@@ -429,3 +429,39 @@ def test_media_follows_visibility_both_ways(http: httpx.Client, cloud: LocalClou
     assert objects(cloud, "media", f"public/hls/{video_id}/") == []  # no longer served to anyone
     assert httpx.get(private["hls_url"]).status_code == 200
     assert httpx.get(private["hls_url"].split("?", 1)[0]).status_code == 403
+
+
+def test_cancel_then_retry(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
+    created = create(http, user, size=1024)
+    video_id = created["video"]["id"]
+    assert (
+        http.post(f"{VIDEOS}/{video_id}/transcode/cancel", headers=user.headers).status_code == 409
+    )  # not uploaded
+    put_file(created["upload"], b"v" * 1024)
+    wait_status(http, user, video_id, "uploaded")
+    cancelled = http.post(f"{VIDEOS}/{video_id}/transcode/cancel", headers=user.headers)
+    assert cancelled.status_code == 202
+    assert cancelled.json()["video"]["status"] == "failed"
+    assert "cancelled" in cancelled.json()["video"]["error"]
+    retried = http.post(f"{VIDEOS}/{video_id}/transcode/retry", headers=user.headers)
+    assert retried.status_code == 202
+    assert retried.json()["video"]["status"] == "uploaded"
+    uploaded_events = eventually(
+        lambda: [
+            p
+            for p in records(cloud, "eventbridge")
+            if video_id in p and "video.uploaded" in p and '"retry"' in p
+        ]
+    )
+    assert uploaded_events
+    other = sign_up(http)
+    assert http.post(f"{VIDEOS}/{video_id}/transcode/cancel", headers=other.headers).status_code == 404
+
+
+def test_a_failed_upload_cannot_be_retried(http: httpx.Client, user: User) -> None:
+    created = create(http, user, size=2048)
+    httpx.put(created["upload"]["url"], content=b"v" * 10, headers={"Content-Type": "video/mp4"})
+    wait_status(http, user, created["video"]["id"], "failed")
+    response = http.post(f"{VIDEOS}/{created['video']['id']}/transcode/retry", headers=user.headers)
+    assert response.status_code == 409
+    assert "upload" in response.json()["error"]["message"]
