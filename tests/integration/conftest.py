@@ -14,12 +14,14 @@ import pytest
 from infra.local.cloud import LocalCloud, free_port
 from infra.model import (
     Auth,
+    Bucket,
     EventRule,
     Function,
     Grant,
     Queue,
     QueueTrigger,
     Route,
+    S3ToQueue,
     StateMachine,
     StreamTrigger,
     Table,
@@ -87,7 +89,9 @@ def fixture_topology() -> Topology:
             ),
         ),
         tables=(*base.tables, Table("records"), Table("inbox", stream=True)),
-        queues=(*base.queues, Queue("jobs", visibility_timeout_s=2, max_receive_count=2)),
+        queues=(*base.queues, Queue("jobs", visibility_timeout_s=2, max_receive_count=2), Queue("drops")),
+        buckets=(*base.buckets, Bucket("drop")),
+        s3_to_queue=(*base.s3_to_queue, S3ToQueue(bucket="drop", queue="drops", prefix="in/")),
         queue_triggers=(*base.queue_triggers, QueueTrigger("jobs", "recorder", batch_size=10)),
         stream_triggers=(*base.stream_triggers, StreamTrigger("inbox", "recorder")),
         rules=(

@@ -85,21 +85,24 @@ def test_a_crashing_sandbox_is_a_502_and_the_next_call_gets_a_new_one(http: http
 def test_timeout_kills_the_invocation_at_the_function_timeout(cloud: LocalCloud) -> None:
     started = time.monotonic()
     with pytest.raises(InvocationError) as failure:
-        cloud.runtime.invoke("sleepy", {"seconds": 5})
+        cloud.runtime.invoke("sleepy", {"seconds": 30})
     assert failure.value.error_type == "Sandbox.Timedout"
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # killed at its 1 s timeout, far before the 30 s sleep ends
     assert cloud.runtime.invoke("sleepy", {"seconds": 0}).result == {"slept": 0}
 
 
 def test_reserved_concurrency_throttles_the_excess(cloud: LocalCloud) -> None:
     cloud.runtime.invoke("sleepy", {})  # warm one sandbox so timing is about concurrency, not imports
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        first = pool.submit(cloud.runtime.invoke, "sleepy", {"seconds": 0.5})
-        time.sleep(0.1)
-        second = pool.submit(cloud.runtime.invoke, "sleepy", {"seconds": 0})
-        assert first.result().result == {"slept": 0.5}
-        with pytest.raises(ThrottledError):
-            second.result()
+        calls = [pool.submit(cloud.runtime.invoke, "sleepy", {"seconds": 0.9}) for _ in range(2)]
+        outcomes = []
+        for call in calls:
+            try:
+                outcomes.append(call.result().result)
+            except ThrottledError:
+                outcomes.append("throttled")
+    # Reserved concurrency 1: whichever call got the sandbox ran; the other was refused, not queued.
+    assert sorted(map(str, outcomes)) == sorted(["throttled", str({"slept": 0.9})])
 
 
 def test_handler_errors_come_back_as_lambda_error_payloads(cloud: LocalCloud) -> None:
@@ -162,26 +165,29 @@ def test_eventbridge_rule_delivers_matching_events_only(cloud: LocalCloud) -> No
     assert seen[0]["source"] == "skyreel.test"
 
 
-def test_upload_notifications_reach_the_ingest_queue(cloud: LocalCloud) -> None:
-    key = f"originals/{time.time_ns()}/my clip+1.mp4"
-    cloud.aws.client("s3").put_object(Bucket=cloud.names.bucket("uploads"), Key=key, Body=b"x")
-    cloud.aws.client("s3").put_object(Bucket=cloud.names.bucket("uploads"), Key="elsewhere/x.mp4", Body=b"x")
+def test_upload_notifications_reach_their_queue(cloud: LocalCloud) -> None:
+    key = f"in/{time.time_ns()}/my clip+1.mp4"
+    s3 = cloud.aws.client("s3")
+    s3.put_object(Bucket=cloud.names.bucket("drop"), Key=key, Body=b"x")
+    s3.put_object(Bucket=cloud.names.bucket("drop"), Key="elsewhere/x.mp4", Body=b"x")  # outside the prefix
     sqs = cloud.aws.client("sqs")
 
     def keys() -> list[str]:
         messages = sqs.receive_message(
-            QueueUrl=cloud.names.queue_url("ingest"), MaxNumberOfMessages=10, WaitTimeSeconds=1
+            QueueUrl=cloud.names.queue_url("drops"), MaxNumberOfMessages=10, WaitTimeSeconds=1
         ).get("Messages", [])
         found = []
         for message in messages:
             for record in json.loads(message["Body"]).get("Records", []):
-                found.append(unquote_plus(record["s3"]["object"]["key"]))
+                found.append(unquote_plus(record["s3"]["object"]["key"]))  # S3 URL-encodes keys
             sqs.delete_message(
-                QueueUrl=cloud.names.queue_url("ingest"), ReceiptHandle=message["ReceiptHandle"]
+                QueueUrl=cloud.names.queue_url("drops"), ReceiptHandle=message["ReceiptHandle"]
             )
         return found
 
-    assert key in eventually(keys)
+    seen = eventually(keys)
+    assert key in seen
+    assert "elsewhere/x.mp4" not in seen
 
 
 # --- Step Functions -------------------------------------------------------------------------------
