@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import auth, frontdoor, imports, startup
+from bench import auth, frontdoor, imports, startup, videos
 
 
 def main() -> None:
@@ -13,6 +13,8 @@ def main() -> None:
     frontdoor.run()
     print()
     auth.run()
+    print()
+    videos.run()
 
 
 if __name__ == "__main__":

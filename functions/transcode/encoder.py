@@ -1,0 +1,276 @@
+"""The HLS ladder from ONE decode in ONE FFmpeg process (split filter + var_stream_map), a poster and a
+storyboard. Simpler platforms run one FFmpeg per rendition and decode the source once per rung; the
+decode is the expensive part of a high-bitrate source, so we do it once.
+
+Keyframes are forced every SEGMENT_S seconds with scene-cut keyframes off (a closed GOP the length of
+a segment), so every rendition's segments start on the same frames and a player can switch cleanly.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from functions.transcode.ladder import SEGMENT_S, Rendition
+from functions.transcode.probe import SourceInfo
+
+Progress = Callable[[float], None]  # fraction done, 0..1
+ShouldStop = Callable[[], bool]
+
+
+class EncodeError(Exception):
+    pass
+
+
+class EncodeCancelled(Exception):  # noqa: N818 - reads as what happened
+    pass
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """The FFmpeg to run: $FFMPEG (the container image's static build), else the one pip installed."""
+    configured = os.environ.get("FFMPEG")
+    if configured:
+        return configured
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+@dataclass(frozen=True)
+class LadderJob:
+    source: Path
+    out_dir: Path
+    info: SourceInfo
+    renditions: tuple[Rendition, ...]
+    threads: int = 0  # 0: FFmpeg decides (all cores)
+
+    def command(self) -> list[str]:
+        n = len(self.renditions)
+        gop = max(1, round(self.info.fps * SEGMENT_S))
+        splits = "".join(f"[s{i}]" for i in range(n))
+        graph = [f"[0:v]split={n}{splits}"] + [
+            f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
+            for i, r in enumerate(self.renditions)
+        ]
+        cmd = [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-y",
+            "-loglevel",
+            "error",
+            "-threads",
+            str(self.threads),
+            "-i",
+            str(self.source),
+            "-filter_complex",
+            ";".join(graph),
+        ]
+        for i, r in enumerate(self.renditions):
+            cmd += [
+                "-map",
+                f"[v{i}]",
+                f"-c:v:{i}",
+                "libx264",
+                f"-preset:v:{i}",
+                "veryfast",
+                f"-profile:v:{i}",
+                "high",
+                f"-b:v:{i}",
+                f"{r.video_kbps}k",
+                f"-maxrate:v:{i}",
+                f"{int(r.video_kbps * 1.1)}k",
+                f"-bufsize:v:{i}",
+                f"{r.video_kbps * 2}k",
+            ]
+        cmd += [
+            "-g",
+            str(gop),
+            "-keyint_min",
+            str(gop),
+            "-sc_threshold",
+            "0",
+            "-force_key_frames",
+            f"expr:gte(t,n_forced*{SEGMENT_S})",
+        ]
+        if self.info.has_audio:
+            for i, r in enumerate(self.renditions):
+                cmd += [
+                    "-map",
+                    "0:a:0",
+                    f"-c:a:{i}",
+                    "aac",
+                    f"-b:a:{i}",
+                    f"{r.audio_kbps}k",
+                    f"-ac:a:{i}",
+                    "2",
+                    f"-ar:a:{i}",
+                    "48000",
+                ]
+        streams = " ".join(
+            f"v:{i}" + (f",a:{i}" if self.info.has_audio else "") + f",name:{r.name}"
+            for i, r in enumerate(self.renditions)
+        )
+        cmd += [
+            "-f",
+            "hls",
+            "-hls_time",
+            str(SEGMENT_S),
+            "-hls_playlist_type",
+            "vod",
+            "-hls_flags",
+            "independent_segments",
+            "-hls_segment_type",
+            "mpegts",
+            "-hls_segment_filename",
+            str(self.out_dir / "%v" / "seg_%05d.ts"),
+            "-var_stream_map",
+            streams,
+            "-progress",
+            "pipe:1",
+            "-stats_period",
+            "1",
+            str(self.out_dir / "%v" / "index.m3u8"),
+        ]
+        return cmd
+
+
+def run_ffmpeg(
+    command: list[str],
+    duration_s: float,
+    on_progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
+    stop_check_s: float = 2.0,
+) -> None:
+    """Run FFmpeg, reading its `-progress` key=value stream; kill it if `should_stop` says so."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
+    stderr: list[str] = []
+    drain = threading.Thread(target=lambda: stderr.extend(process.stderr or []), daemon=True)
+    drain.start()
+    last_check = time.monotonic()
+    assert process.stdout is not None
+    for line in process.stdout:
+        key, _, value = line.strip().partition("=")
+        if key == "out_time_us" and value.isdigit() and on_progress and duration_s > 0:
+            on_progress(min(1.0, int(value) / 1e6 / duration_s))
+        if should_stop and time.monotonic() - last_check >= stop_check_s:
+            last_check = time.monotonic()
+            if should_stop():
+                process.kill()
+                process.wait()
+                raise EncodeCancelled
+    code = process.wait()
+    drain.join(timeout=5)
+    if code != 0:
+        raise EncodeError(f"FFmpeg exited with {code}: {''.join(stderr)[-2000:]}")
+
+
+def encode_ladder(
+    job: LadderJob, on_progress: Progress | None = None, should_stop: ShouldStop | None = None
+) -> None:
+    for r in job.renditions:
+        (job.out_dir / r.name).mkdir(parents=True, exist_ok=True)
+    run_ffmpeg(job.command(), job.info.duration_s, on_progress, should_stop)
+
+
+def make_poster(source: Path, info: SourceInfo, target: Path, height: int = 720) -> None:
+    at = min(1.0, info.duration_s / 3)
+    height = min(height, min(info.width, info.height) if info.portrait else info.height)
+    run_ffmpeg(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-y",
+            "-loglevel",
+            "error",
+            "-ss",
+            f"{at:.3f}",
+            "-i",
+            str(source),
+            "-frames:v",
+            "1",
+            "-vf",
+            f"scale=-2:{height - height % 2}",
+            "-q:v",
+            "3",
+            str(target),
+        ],
+        0,
+    )
+
+
+@dataclass(frozen=True)
+class Storyboard:
+    interval_s: float
+    columns: int
+    rows: int
+    tile_width: int
+    tile_height: int
+    count: int
+
+
+def make_storyboard(
+    source: Path,
+    info: SourceInfo,
+    sprite: Path,
+    vtt: Path,
+    sprite_url: str,
+    max_tiles: int = 100,
+    tile_width: int = 160,
+) -> Storyboard:
+    """A sprite sheet of thumbnails and the WebVTT that maps time ranges to tiles (`#xywh=`)."""
+    interval = max(1.0, info.duration_s / max_tiles)
+    count = max(1, math.ceil(info.duration_s / interval))
+    columns = min(10, count)
+    rows = math.ceil(count / columns)
+    tile_height = max(2, round(tile_width * info.height / info.width / 2) * 2)
+    run_ffmpeg(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-y",
+            "-loglevel",
+            "error",
+            "-i",
+            str(source),
+            "-vf",
+            f"fps=1/{interval:.3f},scale={tile_width}:{tile_height},tile={columns}x{rows}",
+            "-frames:v",
+            "1",
+            "-q:v",
+            "5",
+            str(sprite),
+        ],
+        0,
+    )
+    board = Storyboard(interval, columns, rows, tile_width, tile_height, count)
+    vtt.write_text(storyboard_vtt(board, info.duration_s, sprite_url))
+    return board
+
+
+def _stamp(seconds: float) -> str:
+    ms = round(seconds * 1000)  # whole milliseconds first, so .9996 s never prints as ".1000"
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+
+
+def storyboard_vtt(board: Storyboard, duration_s: float, sprite_url: str) -> str:
+    cues = ["WEBVTT", ""]
+    for i in range(board.count):
+        start, end = i * board.interval_s, min(duration_s, (i + 1) * board.interval_s)
+        x, y = (i % board.columns) * board.tile_width, (i // board.columns) * board.tile_height
+        cues += [
+            f"{_stamp(start)} --> {_stamp(end)}",
+            f"{sprite_url}#xywh={x},{y},{board.tile_width},{board.tile_height}",
+            "",
+        ]
+    return "\n".join(cues)

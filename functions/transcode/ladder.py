@@ -1,0 +1,58 @@
+"""The adaptive ladder for a source: which renditions, at what size and bitrate. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from functions.transcode.probe import SourceInfo
+
+SEGMENT_S = 4  # 4 s segments: HLS's recommended 2-6 s, few requests, quick start
+
+
+@dataclass(frozen=True)
+class Rung:
+    name: str  # "720p"
+    height: int  # the short side for portrait sources is `height` of the rung's landscape twin
+    video_kbps: int
+    audio_kbps: int = 128
+
+
+# H.264 at veryfast: bitrates a little above Apple's HLS authoring spec to make up for the fast preset.
+RUNGS = (
+    Rung("1080p", 1080, 5000),
+    Rung("720p", 720, 2800),
+    Rung("480p", 480, 1400),
+    Rung("360p", 360, 800),
+    Rung("240p", 240, 400, 64),
+)
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str
+    width: int
+    height: int
+    video_kbps: int
+    audio_kbps: int
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def ladder(source: SourceInfo, max_rungs: int = 4) -> list[Rendition]:
+    """Up to `max_rungs` renditions, largest first; never above the source, aspect kept, even sizes.
+
+    A rung's size is its short side (1080p is 1920x1080 landscape, 1080x1920 portrait), so a phone video
+    gets the same ladder as a landscape one.
+    """
+    short_side = min(source.width, source.height)
+    chosen = [r for r in RUNGS if r.height <= short_side][:max_rungs]
+    if not chosen:  # smaller than the smallest rung: one rendition at the source's own size
+        chosen = [Rung(f"{_even(short_side)}p", _even(short_side), 300, 64)]
+    renditions = []
+    for rung in chosen:
+        scale = rung.height / short_side
+        width, height = _even(source.width * scale), _even(source.height * scale)
+        renditions.append(Rendition(rung.name, width, height, rung.video_kbps, rung.audio_kbps))
+    return renditions

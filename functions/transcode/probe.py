@@ -1,0 +1,86 @@
+"""What a source is, read with PyAV (no ffprobe binary needed): or why it cannot be played."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+MAX_DURATION_S = 4 * 3600
+
+
+class UnplayableSourceError(Exception):
+    """The reason is shown to the video's owner, so it is written for them."""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    duration_s: float
+    width: int  # as displayed: after rotation
+    height: int
+    rotation: int  # degrees, as the container asks players to rotate
+    fps: float
+    has_audio: bool
+    video_codec: str
+    bitrate: int | None  # bits per second of the whole file, when known
+
+    @property
+    def portrait(self) -> bool:
+        return self.height > self.width
+
+
+def probe(path: Path, max_duration_s: float = MAX_DURATION_S) -> SourceInfo:
+    if path.stat().st_size == 0:
+        raise UnplayableSourceError("The file is empty.")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError):
+        raise UnplayableSourceError("This is not a video file we can read.") from None
+    with container:
+        if not container.streams.video:
+            raise UnplayableSourceError("The file has no video stream.")
+        stream = container.streams.video[0]
+        duration = _duration(container, stream)
+        if duration <= 0:
+            raise UnplayableSourceError("The video has no duration: it may be truncated.")
+        if duration > max_duration_s:
+            raise UnplayableSourceError(
+                f"The video is longer than the {max_duration_s / 60:.0f}-minute limit."
+            )
+        rotation = _first_frame_rotation(container)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if not width or not height:
+            raise UnplayableSourceError("The video stream has no picture size.")
+        if rotation % 180:
+            width, height = height, width
+        rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+        return SourceInfo(
+            duration_s=duration,
+            width=width,
+            height=height,
+            rotation=rotation,
+            fps=float(rate),
+            has_audio=bool(container.streams.audio),
+            video_codec=stream.codec_context.name,
+            bitrate=container.bit_rate or None,
+        )
+
+
+def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
+    if container.duration:
+        return container.duration / av.time_base
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return 0.0
+
+
+def _first_frame_rotation(container: av.container.InputContainer) -> int:
+    """The display rotation (PyAV reads it from the frame's display matrix). A file whose first frame
+    will not decode is not playable."""
+    try:
+        frame = next(container.decode(video=0))
+    except (StopIteration, av.error.FFmpegError):
+        raise UnplayableSourceError("The video stream cannot be decoded: the file may be corrupt.") from None
+    return int(getattr(frame, "rotation", 0) or 0) % 360
