@@ -19,6 +19,7 @@ from infra.model import (
     Grant,
     Index,
     Media,
+    Packaging,
     Queue,
     QueueTrigger,
     Route,
@@ -163,6 +164,30 @@ videos_media = Function(
     buckets=(Grant("media"),),
 )
 
+videos_publish_steps = Function(
+    id="videos_publish_steps",
+    handler="functions.videos.publishing.lambda_handler",
+    description="The publish workflow's record steps: claim an upload once, mark ready, mark failed",
+    memory_mb=256,
+    timeout_s=60,
+    tables=(Grant("videos"),),
+    buckets=(Grant("media"),),
+    buses=("events",),
+)
+
+transcode = Function(
+    id="transcode",
+    handler="functions.transcode.handler.lambda_handler",
+    description="Probe, encode the HLS ladder from one decode, poster and storyboard; stream them to media",
+    memory_mb=10240,  # the most CPU Lambda gives (about 6 vCPUs): x264 uses every core
+    timeout_s=900,
+    tables=(Grant("videos", Access.READ_WRITE),),  # progress, and the cancel check
+    buckets=(Grant("uploads", Access.READ), Grant("media")),
+    buses=("events",),
+    packaging=Packaging.IMAGE,  # FFmpeg and PyAV are too big for a zip
+    local_concurrency=2,  # one encode already takes every core of a laptop
+)
+
 AUTH = f"{API_V1}/auth"
 VIDEOS = f"{API_V1}/videos"
 READ, WRITE = "videos:read", "videos:write"
@@ -180,6 +205,8 @@ TOPOLOGY = Topology(
         videos_delete_steps,
         videos_sweeper,
         videos_media,
+        videos_publish_steps,
+        transcode,
     ),
     api=Api(
         name="skyreel-api",
@@ -218,6 +245,8 @@ TOPOLOGY = Topology(
     queue_triggers=(QueueTrigger("ingest", "videos_ingest", batch_size=10),),
     schedules=(ScheduleTrigger("expire_uploads", "videos_sweeper", every_minutes=5),),
     rules=(
+        EventRule("publish_uploads", "events", {"source": ["skyreel.videos"], "detail-type": ["video.uploaded"]},
+                  state_machine="publish"),
         EventRule(
             "media_follows_visibility",
             "events",
@@ -239,6 +268,12 @@ TOPOLOGY = Topology(
         ),
     ),
     state_machines=(
+        StateMachine(
+            id="publish",
+            definition="infra/workflows/publish.asl.json",
+            functions=("videos_publish_steps", "transcode"),
+            timeout_s=3600,
+        ),
         StateMachine(
             id="video_delete",
             definition="infra/workflows/video_delete.asl.json",

@@ -13,7 +13,18 @@ _deserializer = TypeDeserializer()
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+    return {k: _serializer.serialize(_decimals(v)) for k, v in values.items() if v is not None}
+
+
+def _decimals(value: Any) -> Any:
+    """DynamoDB numbers are decimals: boto3 refuses floats, so convert them exactly (via their repr)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, list):
+        return [_decimals(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    return value
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,43 @@
+"""Streaming the outputs to the media bucket from disk (never whole files in memory), each with the
+Content-Type players need and a Cache-Control that fits it: segments never change, playlists may."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+
+TYPES = {
+    ".m3u8": ("application/vnd.apple.mpegurl", "public, max-age=60"),
+    ".ts": ("video/mp2t", "public, max-age=31536000, immutable"),
+    ".jpg": ("image/jpeg", "public, max-age=86400"),
+    ".vtt": ("text/vtt", "public, max-age=86400"),
+}
+# Multipart above 16 MiB, 8 MiB chunks: memory stays at a few chunks whatever the file size.
+_TRANSFER = TransferConfig(multipart_threshold=16 * 2**20, multipart_chunksize=8 * 2**20, max_concurrency=4)
+
+
+def upload_tree(s3: Any, local_root: Path, bucket: str, prefix: str, workers: int = 8) -> int:
+    files = sorted(p for p in local_root.rglob("*") if p.is_file())
+
+    def put(path: Path) -> None:
+        content_type, cache = TYPES.get(path.suffix, ("application/octet-stream", "public, max-age=3600"))
+        key = prefix + path.relative_to(local_root).as_posix()
+        s3.upload_file(
+            str(path),
+            bucket,
+            key,
+            Config=_TRANSFER,
+            ExtraArgs={"ContentType": content_type, "CacheControl": cache},
+        )
+
+    # Playlists last: a player that finds a playlist must find every segment it names.
+    media = [f for f in files if f.suffix != ".m3u8"]
+    playlists = [f for f in files if f.suffix == ".m3u8" and f.name != "master.m3u8"]
+    master = [f for f in files if f.name == "master.m3u8"]
+    with ThreadPoolExecutor(workers) as pool:
+        for batch in (media, playlists, master):
+            list(pool.map(put, batch))
+    return len(files)

@@ -1,0 +1,234 @@
+"""Real videos through the whole local pipeline: upload -> ingest -> publish workflow (claim, transcode,
+ready) -> playback, checked by parsing the playlists and decoding segments fetched through /media."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import m3u8
+import pytest
+
+from functions.transcode.encoder import ffmpeg_exe
+from infra.local.cloud import LocalCloud
+from tests.integration.conftest import User, eventually, records
+from tests.integration.test_videos import VIDEOS, objects, put_file, video
+
+pytestmark = pytest.mark.integration
+
+
+def _clip(path: Path, size: str, seconds: float, audio: bool = True, rotate: int | None = None) -> Path:
+    cmd = [
+        ffmpeg_exe(),
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate=25:duration={seconds}",
+    ]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac", "-shortest"]
+    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)]
+    subprocess.run(cmd, check=True)
+    if rotate is None:
+        return path
+    rotated = path.with_name(f"rotated-{path.name}")
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-y",
+            "-display_rotation",
+            str(rotate),
+            "-i",
+            str(path),
+            "-c",
+            "copy",
+            str(rotated),
+        ],
+        check=True,
+    )
+    return rotated
+
+
+def upload(http: httpx.Client, user: User, data: bytes, visibility: str = "private") -> str:
+    created = http.post(
+        VIDEOS,
+        headers=user.headers,
+        json={
+            "title": "clip",
+            "visibility": visibility,
+            "upload": {"filename": "clip.mp4", "content_type": "video/mp4", "size_bytes": len(data)},
+        },
+    )
+    assert created.status_code == 201, created.text
+    instructions, video_id = created.json()["upload"], created.json()["video"]["id"]
+    if instructions["method"] == "PUT":
+        put_file(instructions, data)
+    else:  # large enough for the (test-sized) multipart threshold: send the parts, then complete
+        size = instructions["part_size"]
+        parts = [
+            {
+                "part_number": p["part_number"],
+                "etag": httpx.put(
+                    p["url"], content=data[(p["part_number"] - 1) * size : p["part_number"] * size]
+                ).headers["etag"],
+            }
+            for p in instructions["parts"]
+        ]
+        done = http.post(f"{VIDEOS}/{video_id}/upload/complete", headers=user.headers, json={"parts": parts})
+        assert done.status_code == 200, done.text
+    return video_id  # type: ignore[no-any-return]
+
+
+def settled(http: httpx.Client, user: User, video_id: str, timeout: float = 120) -> dict[str, Any]:
+    return eventually(
+        lambda: (v := video(http, user, video_id))["status"] in {"ready", "failed"} and v,  # type: ignore[no-any-return]
+        timeout=timeout,
+        interval=0.5,
+    )
+
+
+def test_a_landscape_video_becomes_a_playable_ladder(
+    http: httpx.Client, cloud: LocalCloud, user: User, tmp_path: Path
+) -> None:
+    video_id = upload(http, user, _clip(tmp_path / "a.mp4", "854x480", 9).read_bytes())
+    ready = settled(http, user, video_id)
+    assert ready["status"] == "ready", ready
+    assert ready["progress"] == 100
+    assert (ready["width"], ready["height"]) == (854, 480)
+    assert ready["duration_s"] == pytest.approx(9, abs=0.2)
+    assert [r["name"] for r in ready["renditions"]] == ["480p", "360p", "240p"]
+
+    playback = http.get(f"{VIDEOS}/{video_id}/playback", headers=user.headers)
+    assert playback.status_code == 200
+    cookies = {c.name: c.value for c in playback.cookies.jar}
+    master_response = httpx.get(playback.json()["hls_url"])
+    assert master_response.status_code == 200
+    assert master_response.headers["content-type"] == "application/vnd.apple.mpegurl"
+    master = m3u8.loads(master_response.text)
+    assert [p.stream_info.resolution for p in master.playlists] == [
+        (r["width"], r["height"]) for r in ready["renditions"]
+    ]
+    assert master.playlists[0].stream_info.resolution == (854, 480)
+    base = playback.json()["hls_url"].split("?", 1)[0].rsplit("/", 1)[0]
+    variant = m3u8.loads(httpx.get(f"{base}/{master.playlists[1].uri}", cookies=cookies).text)
+    assert sum(float(s.duration) for s in variant.segments) == pytest.approx(9, abs=0.2)
+    segment = httpx.get(f"{base}/360p/{variant.segments[0].uri}", cookies=cookies)
+    assert segment.status_code == 200
+    assert segment.headers["cache-control"] == "public, max-age=31536000, immutable"
+    with av.open(io.BytesIO(segment.content), format="mpegts") as container:
+        frame = next(container.decode(video=0))
+        assert (frame.width, frame.height) == (640, 360)
+        assert container.streams.audio
+    assert httpx.get(f"{base}/poster.jpg", cookies=cookies).headers["content-type"] == "image/jpeg"
+    assert "#xywh=" in httpx.get(f"{base}/storyboard.vtt", cookies=cookies).text
+    events = eventually(
+        lambda: [
+            json.loads(p)["detail-type"]
+            for p in records(cloud, "eventbridge")
+            if video_id in p and '"video.ready"' in p
+        ]
+    )
+    assert events == ["video.ready"]
+
+
+def test_a_phone_video_without_sound_stays_portrait(http: httpx.Client, user: User, tmp_path: Path) -> None:
+    data = _clip(tmp_path / "p.mp4", "640x360", 3, audio=False, rotate=90).read_bytes()
+    ready = settled(http, user, upload(http, user, data))
+    assert ready["status"] == "ready", ready
+    assert (ready["width"], ready["height"]) == (360, 640)
+    assert all(r["height"] > r["width"] for r in ready["renditions"])
+    assert all("mp4a" not in r["codecs"] for r in ready["renditions"])
+
+
+def test_a_public_video_is_published_where_anyone_can_play_it(
+    http: httpx.Client, cloud: LocalCloud, user: User, tmp_path: Path
+) -> None:
+    video_id = upload(http, user, _clip(tmp_path / "pub.mp4", "426x240", 2).read_bytes(), visibility="public")
+    assert settled(http, user, video_id)["status"] == "ready"
+    assert objects(cloud, "media", f"public/hls/{video_id}/")
+    hls = http.get(f"{VIDEOS}/{video_id}/playback", headers=user.headers).json()["hls_url"]
+    assert "?" not in hls
+    assert httpx.get(hls).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"this is not a video, just text" * 100, "not a video file"),
+        (b"\x00\x00\x00\x18ftypmp42" + bytes(2000), "not a video file|corrupt|no duration"),
+    ],
+)
+def test_unplayable_uploads_fail_with_the_reason_and_leave_nothing(
+    http: httpx.Client, cloud: LocalCloud, user: User, data: bytes, reason: str
+) -> None:
+    video_id = upload(http, user, data)
+    failed = settled(http, user, video_id)
+    assert failed["status"] == "failed"
+    assert any(part in failed["error"] for part in reason.split("|")), failed["error"]
+    assert objects(cloud, "media", f"hls/{video_id}/") == []
+    event = eventually(
+        lambda: [p for p in records(cloud, "eventbridge") if video_id in p and "video.failed" in p]
+    )
+    assert event
+
+
+def test_a_duplicate_upload_event_transcodes_once(
+    http: httpx.Client, cloud: LocalCloud, user: User, tmp_path: Path
+) -> None:
+    video_id = upload(http, user, _clip(tmp_path / "d.mp4", "426x240", 2).read_bytes())
+    assert settled(http, user, video_id)["status"] == "ready"
+    version = video(http, user, video_id)["version"]
+    ready = next(
+        json.loads(p) for p in records(cloud, "eventbridge") if video_id in p and "video.uploaded" in p
+    )
+    cloud.aws.client("events").put_events(
+        Entries=[
+            {  # S3 and SQS deliver at least once: the same event again
+                "EventBusName": cloud.names.bus("events"),
+                "Source": ready["source"],
+                "DetailType": ready["detail-type"],
+                "Detail": json.dumps(ready["detail"]),
+            }
+        ]
+    )
+    import time
+
+    time.sleep(3)
+    again = video(http, user, video_id)
+    assert (again["status"], again["version"]) == ("ready", version)  # nothing claimed, nothing re-encoded
+
+
+def test_cancel_mid_flight_stops_and_cleans_up(
+    http: httpx.Client, cloud: LocalCloud, user: User, tmp_path: Path
+) -> None:
+    video_id = upload(http, user, _clip(tmp_path / "long.mp4", "1280x720", 40).read_bytes())
+    eventually(lambda: video(http, user, video_id)["status"] == "processing", timeout=60, interval=0.2)
+    cancelled = http.post(f"{VIDEOS}/{video_id}/transcode/cancel", headers=user.headers)
+    assert cancelled.status_code == 202
+    final = eventually(lambda: (v := video(http, user, video_id))["status"] == "failed" and v, timeout=60)
+    assert "cancelled" in final["error"]
+
+    def workflow_done() -> bool:
+        sfn = cloud.aws.client("stepfunctions")
+        runs = sfn.list_executions(stateMachineArn=cloud.names.state_machine_arn("publish"))["executions"]
+        mine = [
+            r
+            for r in runs
+            if video_id in json.dumps(sfn.describe_execution(executionArn=r["executionArn"]).get("input", ""))
+        ]
+        return bool(mine) and all(r["status"] != "RUNNING" for r in mine)
+
+    eventually(workflow_done, timeout=90, interval=1)
+    assert objects(cloud, "media", f"hls/{video_id}/") == []
+    assert video(http, user, video_id)["status"] == "failed"  # the owner's reason was not overwritten
+    assert "cancelled" in video(http, user, video_id)["error"]
