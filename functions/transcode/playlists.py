@@ -30,6 +30,8 @@ class VariantStats:
 
 def _codecs(segment: Path) -> str:
     with av.open(str(segment)) as container:
+        if not container.streams.video:  # an audio rendition
+            return "mp4a.40.2"
         video = container.streams.video[0].codec_context
         profile, constraints = _PROFILE_IDC.get(str(video.profile), (0x64, 0x00))
         codecs = [f"avc1.{profile:02x}{constraints:02x}{int(video.level or 31):02x}"]

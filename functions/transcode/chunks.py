@@ -1,0 +1,189 @@
+"""Long sources: encode time ranges in parallel, then stitch, and still play gaplessly.
+
+- Video: each chunk seeks frame-accurately into the source (`-ss` before `-i` decodes from the previous
+  keyframe and drops what comes before), encodes the same ladder video-only, and offsets its output
+  timestamps to where it starts, so chunk N's first frame follows chunk N-1's last one exactly.
+  Chunk lengths are whole segments, so every segment is whole and numbered by its place in the video.
+- Audio: encoded ONCE for the whole source as its own HLS rendition. Encoding AAC per chunk would
+  insert the encoder's priming samples at every boundary (an audible pop); one pass has no boundaries.
+- Stitch: each rendition's chunk playlists are concatenated into one media playlist; the master names
+  the audio group (EXT-X-MEDIA) on every variant.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import m3u8
+
+from functions.transcode.encoder import LadderJob, ffmpeg_exe, run_ffmpeg
+from functions.transcode.ladder import SEGMENT_S, Rendition
+from functions.transcode.playlists import variant_stats
+
+AUDIO_KBPS = 128
+AUDIO_GROUP = "audio"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    start_s: float
+    duration_s: float
+
+    @property
+    def first_segment(self) -> int:
+        return round(self.start_s / SEGMENT_S)
+
+    @property
+    def playlist(self) -> str:
+        return f"chunk_{self.index:04d}.m3u8"
+
+
+def plan(duration_s: float, chunk_s: float) -> list[Chunk]:
+    """Chunks of `chunk_s` (rounded up to whole segments), the last one taking what is left."""
+    length = max(SEGMENT_S, math.ceil(chunk_s / SEGMENT_S) * SEGMENT_S)
+    count = max(1, math.ceil(duration_s / length - 1e-9))
+    return [Chunk(i, i * length, min(length, duration_s - i * length)) for i in range(count)]
+
+
+# Every chunk and the audio pass shift their timestamps by the same constant: no stream then starts with
+# a negative decode time (B-frames, AAC priming), which the muxer would "fix" by moving that one file
+# alone, so all pieces share one timeline and audio stays in sync with video.
+TIMELINE_OFFSET_S = 1.0
+
+
+def chunk_command(job: LadderJob, chunk: Chunk) -> list[str]:
+    """The one-process ladder command, restricted to one chunk's time range, video only."""
+    base = _without_audio(job.command())
+    inputs = base.index("-i")
+    out = base.index("-f")
+    seek = ["-ss", f"{chunk.start_s:.3f}"] if chunk.start_s else []  # a seek restarts timestamps at zero
+    command = [
+        *base[:inputs],
+        *seek,
+        "-t",
+        f"{chunk.duration_s:.3f}",
+        *base[inputs:out],
+        "-an",
+        "-output_ts_offset",
+        f"{chunk.start_s + TIMELINE_OFFSET_S:.6f}",
+        "-start_number",
+        str(chunk.first_segment),
+        *base[out:],
+    ]
+    command[-1] = str(job.out_dir / "%v" / chunk.playlist)
+    return command
+
+
+def _without_audio(command: list[str]) -> list[str]:
+    kept: list[str] = []
+    skip = 0
+    for i, part in enumerate(command):
+        if skip:
+            skip -= 1
+            continue
+        if part == "-map" and command[i + 1] == "0:a:0":
+            skip = 1
+            continue
+        if part.startswith(("-c:a:", "-b:a:", "-ac:a:", "-ar:a:")):
+            skip = 1
+            continue
+        if part == "-var_stream_map":
+            kept += [part, " ".join(s.split(",")[0] + "," + s.split(",")[-1] for s in command[i + 1].split())]
+            skip = 1
+            continue
+        kept.append(part)
+    return kept
+
+
+def encode_chunk(job: LadderJob, chunk: Chunk) -> None:
+    for r in job.renditions:
+        (job.out_dir / r.name).mkdir(parents=True, exist_ok=True)
+    run_ffmpeg(chunk_command(job, chunk), chunk.duration_s)
+
+
+def encode_audio(source: Path, out_dir: Path, duration_s: float) -> None:
+    (out_dir / AUDIO_GROUP).mkdir(parents=True, exist_ok=True)
+    command = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-loglevel",
+        "error",
+        "-i",
+        str(source),
+        "-vn",
+        "-map",
+        "0:a:0",
+        "-c:a",
+        "aac",
+        "-b:a",
+        f"{AUDIO_KBPS}k",
+        "-ac",
+        "2",
+        "-ar",
+        "48000",
+        "-output_ts_offset",
+        f"{TIMELINE_OFFSET_S:.6f}",  # the video chunks' shift: one timeline
+        "-f",
+        "hls",
+        "-hls_time",
+        str(SEGMENT_S),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_segment_type",
+        "mpegts",
+        "-hls_segment_filename",
+        str(out_dir / AUDIO_GROUP / "seg_%05d.ts"),
+        str(out_dir / AUDIO_GROUP / "index.m3u8"),
+    ]
+    run_ffmpeg(command, duration_s)
+
+
+def stitch(out_dir: Path, renditions: list[Rendition], chunks: list[Chunk]) -> None:
+    """One VOD media playlist per rendition from its chunks' playlists, in order."""
+    for r in renditions:
+        segments: list[tuple[float, str]] = []
+        for chunk in chunks:
+            playlist = m3u8.load(str(out_dir / r.name / chunk.playlist))
+            segments += [(float(s.duration), str(s.uri)) for s in playlist.segments]
+        target = math.ceil(max(d for d, _ in segments))
+        lines = [
+            "#EXTM3U",
+            "#EXT-X-VERSION:6",
+            f"#EXT-X-TARGETDURATION:{target}",
+            "#EXT-X-MEDIA-SEQUENCE:0",
+            "#EXT-X-PLAYLIST-TYPE:VOD",
+            "#EXT-X-INDEPENDENT-SEGMENTS",
+        ]
+        for duration, uri in segments:
+            lines += [f"#EXTINF:{duration:.6f},", uri]
+        lines.append("#EXT-X-ENDLIST")
+        (out_dir / r.name / "index.m3u8").write_text("\n".join(lines) + "\n")
+        for chunk in chunks:
+            (out_dir / r.name / chunk.playlist).unlink()
+
+
+def write_master_with_audio(out_dir: Path, renditions: list[Rendition], fps: float) -> None:
+    """Video variants that all point at the one audio rendition (demuxed audio, RFC 8216 4.3.4.1)."""
+    audio = variant_stats(out_dir, Rendition(AUDIO_GROUP, 0, 0, 0, AUDIO_KBPS))
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:6",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+        f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",DEFAULT=YES,AUTOSELECT=YES,'
+        f'CHANNELS="2",URI="{AUDIO_GROUP}/index.m3u8"',
+    ]
+    stats = sorted((variant_stats(out_dir, r) for r in renditions), key=lambda s: s.peak_bps, reverse=True)
+    for s in stats:
+        r = s.rendition
+        lines.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={s.peak_bps + audio.peak_bps},"
+            f"AVERAGE-BANDWIDTH={s.average_bps + audio.average_bps},RESOLUTION={r.width}x{r.height},"
+            f'CODECS="{s.codecs},mp4a.40.2",FRAME-RATE={fps:.3f},AUDIO="{AUDIO_GROUP}"'
+        )
+        lines.append(f"{r.name}/index.m3u8")
+    (out_dir / "master.m3u8").write_text("\n".join(lines) + "\n")
