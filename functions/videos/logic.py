@@ -271,6 +271,7 @@ class VideoService:
             {
                 "video_id": video.id,
                 "owner_id": video.owner_id,
+                "filename": video.upload.filename,
                 "key": video.upload.key,
                 "etag": video.source_etag,
                 "size_bytes": video.upload.size_bytes,
@@ -369,7 +370,14 @@ class Ingest:
             raise ConflictError(f"video {video.id} changed while marking it uploaded; retry") from None
         self.events.publish(
             "video.uploaded",
-            {"video_id": video.id, "owner_id": video.owner_id, "key": key, "etag": etag, "size_bytes": size},
+            {
+                "video_id": video.id,
+                "owner_id": video.owner_id,
+                "filename": video.upload.filename,
+                "key": key,
+                "etag": etag,
+                "size_bytes": size,
+            },
         )
         return "uploaded"
 
