@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import auth, frontdoor, imports, startup, videos
+from bench import auth, frontdoor, imports, startup, transcode, videos
 
 
 def main() -> None:
@@ -15,6 +15,8 @@ def main() -> None:
     auth.run()
     print()
     videos.run()
+    print()
+    transcode.run()
 
 
 if __name__ == "__main__":

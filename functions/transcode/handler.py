@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from boto3.s3.transfer import TransferConfig
 from pydantic import Field
 
 from functions.shared import aws
@@ -28,6 +29,16 @@ from functions.transcode.outputs import upload_tree
 from functions.transcode.playlists import write_master
 from functions.transcode.probe import probe
 from functions.transcode.progress import ProgressReporter
+
+# Streamed to disk with a bounded queue: boto3's default download buffers more the larger the file, and
+# memory must stay flat whatever the source's size.
+DOWNLOAD = TransferConfig(
+    multipart_threshold=16 * 2**20,
+    multipart_chunksize=8 * 2**20,
+    max_concurrency=4,
+    max_io_queue=8,
+    io_chunksize=256 * 1024,
+)
 
 
 class TranscodeSettings(EnvironmentModel):
@@ -56,7 +67,7 @@ def transcode(video_id: str, key: str, media_prefix: str) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"transcode-{video_id}-", dir=s.work_dir))
     try:
         source = work / "source"
-        aws.s3().download_file(s.uploads_bucket, key, str(source))  # streamed to disk, not memory
+        aws.s3().download_file(s.uploads_bucket, key, str(source), Config=DOWNLOAD)
         info = probe(source)
         renditions = ladder(info)
         reporter.report(0.02)
