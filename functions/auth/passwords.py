@@ -18,8 +18,12 @@ MAX_LENGTH = 256  # argon2 copes, but a megabyte "password" is an attack, not a 
 # makes `needs_rehash` true, and the next login upgrades the stored hash.
 _hasher = PasswordHasher()
 
-# A hash of a random password, verified when the email is unknown, so both failures cost the same.
-_DUMMY_HASH = _hasher.hash("skyreel-no-such-user-0c9f2a")
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash verified when the email is unknown, so both failures cost the same. Made on first use, not
+    at import: argon2 is slow on purpose, and the authorizer's cold start never needs it."""
+    return _hasher.hash("skyreel-no-such-user-0c9f2a")
 
 
 @functools.cache
@@ -58,7 +62,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Constant work whether or not the account exists: an unknown email verifies against a dummy hash."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
