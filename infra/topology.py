@@ -245,8 +245,12 @@ TOPOLOGY = Topology(
     queue_triggers=(QueueTrigger("ingest", "videos_ingest", batch_size=10),),
     schedules=(ScheduleTrigger("expire_uploads", "videos_sweeper", every_minutes=5),),
     rules=(
-        EventRule("publish_uploads", "events", {"source": ["skyreel.videos"], "detail-type": ["video.uploaded"]},
-                  state_machine="publish"),
+        EventRule(
+            "publish_uploads",
+            "events",
+            {"source": ["skyreel.videos"], "detail-type": ["video.uploaded"]},
+            state_machine="publish",
+        ),
         EventRule(
             "media_follows_visibility",
             "events",
