@@ -18,7 +18,7 @@ from pathlib import Path
 
 import m3u8
 
-from functions.transcode.encoder import LadderJob, ffmpeg_exe, run_ffmpeg
+from functions.transcode.encoder import LadderJob, ffmpeg, run_ffmpeg
 from functions.transcode.ladder import SEGMENT_S, Rendition
 from functions.transcode.playlists import variant_stats
 
@@ -107,12 +107,7 @@ def encode_chunk(job: LadderJob, chunk: Chunk) -> None:
 def encode_audio(source: Path, out_dir: Path, duration_s: float) -> None:
     (out_dir / AUDIO_GROUP).mkdir(parents=True, exist_ok=True)
     command = [
-        ffmpeg_exe(),
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-loglevel",
-        "error",
+        *ffmpeg(),
         "-i",
         str(source),
         "-vn",

@@ -44,6 +44,11 @@ def ffmpeg_exe() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
+def ffmpeg(*args: str) -> list[str]:
+    """An FFmpeg command line with the options every run here shares: quiet, non-interactive, overwriting."""
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *args]
+
+
 @dataclass(frozen=True)
 class LadderJob:
     source: Path
@@ -61,12 +66,7 @@ class LadderJob:
             for i, r in enumerate(self.renditions)
         ]
         cmd = [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-y",
-            "-loglevel",
-            "error",
+            *ffmpeg(),
             "-threads",
             str(self.threads),
             "-i",
@@ -186,12 +186,7 @@ def make_poster(source: Path, info: SourceInfo, target: Path, height: int = 720)
     height = min(height, min(info.width, info.height) if info.portrait else info.height)
     run_ffmpeg(
         [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-y",
-            "-loglevel",
-            "error",
+            *ffmpeg(),
             "-ss",
             f"{at:.3f}",
             "-i",
@@ -235,12 +230,7 @@ def make_storyboard(
     tile_height = max(2, round(tile_width * info.height / info.width / 2) * 2)
     run_ffmpeg(
         [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-y",
-            "-loglevel",
-            "error",
+            *ffmpeg(),
             "-i",
             str(source),
             "-vf",

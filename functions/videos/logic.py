@@ -228,9 +228,7 @@ class VideoService:
                 raise ConflictError(
                     f"The video changed since version {request.version}; it is at {video.version}."
                 )
-            updated = video.model_copy(
-                update={**changes, "version": video.version + 1, "updated_at": now_iso()}
-            )
+            updated = video.changed(**changes)
             try:
                 self.repo.save(updated, expected_version=video.version)
             except VersionConflictError:
@@ -251,7 +249,7 @@ class VideoService:
         raise ConflictError("The video is changing too often to update now; try again.")
 
     def _transition(self, video: VideoRecord, **changes: Any) -> VideoRecord:
-        updated = video.model_copy(update={**changes, "version": video.version + 1, "updated_at": now_iso()})
+        updated = video.changed(**changes)
         try:
             self.repo.save(updated, expected_version=video.version)
         except VersionConflictError:
@@ -356,14 +354,7 @@ class Ingest:
                 f"The uploaded file's type is {found.content_type!r}, not "
                 f"{video.upload.content_type!r} as declared.",
             )
-        updated = video.model_copy(
-            update={
-                "status": Status.UPLOADED,
-                "source_etag": etag,
-                "version": video.version + 1,
-                "updated_at": now_iso(),
-            }
-        )
+        updated = video.changed(status=Status.UPLOADED, source_etag=etag)
         try:
             self.repo.save(updated, expected_version=video.version)
         except VersionConflictError:
@@ -383,14 +374,7 @@ class Ingest:
 
     def _fail(self, video: VideoRecord, reason: str) -> str:
         self.uploads.delete(video.upload.key)
-        updated = video.model_copy(
-            update={
-                "status": Status.FAILED,
-                "error": reason,
-                "version": video.version + 1,
-                "updated_at": now_iso(),
-            }
-        )
+        updated = video.changed(status=Status.FAILED, error=reason)
         try:
             self.repo.save(updated, expected_version=video.version)
         except VersionConflictError:
@@ -416,14 +400,7 @@ class Deletion:
             video = self.repo.get(video_id)
             if video is None or (video.status is Status.DELETING and video.error is None):
                 return
-            updated = video.model_copy(
-                update={
-                    "status": Status.DELETING,
-                    "error": None,
-                    "version": video.version + 1,
-                    "updated_at": now_iso(),
-                }
-            )
+            updated = video.changed(status=Status.DELETING, error=None)
             try:
                 self.repo.save(updated, expected_version=video.version)
                 return
@@ -457,14 +434,7 @@ class Deletion:
         reason = (
             f"Deleting did not finish ({error.get('Error', 'error')}): {cause}. Delete it again to finish."
         )
-        updated = video.model_copy(
-            update={
-                "status": Status.DELETING,
-                "error": reason,
-                "version": video.version + 1,
-                "updated_at": now_iso(),
-            }
-        )
+        updated = video.changed(status=Status.DELETING, error=reason)
         try:
             self.repo.save(updated, expected_version=video.version)
         except VersionConflictError:
@@ -486,13 +456,8 @@ class Sweeper:
             if video.upload.upload_id:
                 self.uploads.abort(video.upload.key, video.upload.upload_id)
             hours = uploads.UPLOAD_WINDOW_S // 3600
-            updated = video.model_copy(
-                update={
-                    "status": Status.FAILED,
-                    "error": f"The upload was not completed within {hours} hours.",
-                    "version": video.version + 1,
-                    "updated_at": now_iso(),
-                }
+            updated = video.changed(
+                status=Status.FAILED, error=f"The upload was not completed within {hours} hours."
             )
             try:
                 self.repo.save(updated, expected_version=video.version)

@@ -57,7 +57,7 @@ def follow_visibility(repo: VideoRepository, bucket: str, video_id: str) -> str:
         copied = copy_prefix(bucket, source, target)
         try:
             repo.save(
-                video.model_copy(update={"media_prefix": target, "version": video.version + 1}),
+                video.changed(media_prefix=target),
                 expected_version=video.version,
             )
         except VersionConflictError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -185,3 +186,8 @@ class VideoRecord(BaseModel):
 
     def public(self) -> VideoOut:
         return VideoOut(**self.model_dump(include=set(VideoOut.model_fields)))
+
+    def changed(self, **changes: object) -> VideoRecord:
+        """The next version of this record: every write is conditional on the version it replaces."""
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return self.model_copy(update={**changes, "version": self.version + 1, "updated_at": stamp})

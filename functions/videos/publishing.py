@@ -17,7 +17,7 @@ from functions.shared.events import EventPublisher
 from functions.shared.observability import logger
 from functions.videos import settings
 from functions.videos.dal import VersionConflictError, VideoRepository
-from functions.videos.logic import Publisher, now_iso
+from functions.videos.logic import Publisher
 from functions.videos.media import prefix_for
 from functions.videos.models import Status, VideoRecord
 from functions.videos.storage import delete_prefix
@@ -48,7 +48,7 @@ class Publishing:
     events: Publisher
 
     def _save(self, video: VideoRecord, **changes: Any) -> VideoRecord:
-        updated = video.model_copy(update={**changes, "version": video.version + 1, "updated_at": now_iso()})
+        updated = video.changed(**changes)
         self.repo.save(updated, expected_version=video.version)
         return updated
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,8 @@ import httpx
 import m3u8
 import pytest
 
-from functions.transcode.encoder import ffmpeg_exe
 from infra.local.cloud import LocalCloud
+from tests.clips import make_clip
 from tests.integration.conftest import User, eventually, records
 from tests.integration.test_videos import VIDEOS, objects, put_file, video
 
@@ -23,40 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def _clip(path: Path, size: str, seconds: float, audio: bool = True, rotate: int | None = None) -> Path:
-    cmd = [
-        ffmpeg_exe(),
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={size}:rate=25:duration={seconds}",
-    ]
-    if audio:
-        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac", "-shortest"]
-    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)]
-    subprocess.run(cmd, check=True)
-    if rotate is None:
-        return path
-    rotated = path.with_name(f"rotated-{path.name}")
-    subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-loglevel",
-            "error",
-            "-y",
-            "-display_rotation",
-            str(rotate),
-            "-i",
-            str(path),
-            "-c",
-            "copy",
-            str(rotated),
-        ],
-        check=True,
-    )
-    return rotated
+    return make_clip(path, size, seconds, audio=audio, rotate=rotate)
 
 
 def upload(http: httpx.Client, user: User, data: bytes, visibility: str = "private") -> str:

@@ -4,7 +4,6 @@ continuous timestamps across chunk boundaries, every frame once, and audio witho
 from __future__ import annotations
 
 import itertools
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,45 +12,17 @@ import m3u8
 import pytest
 
 from functions.transcode import chunks
-from functions.transcode.encoder import LadderJob, encode_ladder, ffmpeg_exe
+from functions.transcode.encoder import LadderJob, encode_ladder
 from functions.transcode.ladder import SEGMENT_S, ladder
 from functions.transcode.probe import SourceInfo, probe
+from tests.clips import make_clip
 
 SECONDS, FPS = 26, 25
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SourceInfo]:
-    path = tmp_path_factory.mktemp("long") / "long.mp4"
-    subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size=640x360:rate={FPS}:duration={SECONDS}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:duration={SECONDS}",
-            "-shortest",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "50",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            str(path),
-        ],
-        check=True,
-    )
+    path = make_clip(tmp_path_factory.mktemp("long") / "long.mp4", "640x360", SECONDS, fps=FPS, gop=50)
     return path, probe(path)
 
 

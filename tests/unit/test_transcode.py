@@ -22,49 +22,16 @@ from functions.transcode.encoder import (
 from functions.transcode.ladder import SEGMENT_S, ladder
 from functions.transcode.playlists import write_master
 from functions.transcode.probe import SourceInfo, UnplayableSourceError, probe
-
-
-def _generate(path: Path, size: str, seconds: float, audio: bool = True, extra: tuple[str, ...] = ()) -> Path:
-    cmd = [
-        ffmpeg_exe(),
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={size}:rate=30:duration={seconds}",
-    ]
-    if audio:
-        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac", "-shortest"]
-    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", *extra, str(path)]
-    subprocess.run(cmd, check=True)
-    return path
+from tests.clips import make_clip
 
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("clips")
-    landscape = _generate(root / "landscape.mp4", "1280x720", 10)
-    small = _generate(root / "small.mp4", "640x360", 3)
-    rotated = root / "phone.mp4"
-    subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-loglevel",
-            "error",
-            "-y",
-            "-display_rotation",
-            "90",
-            "-i",
-            str(small),
-            "-c",
-            "copy",
-            str(rotated),
-        ],
-        check=True,
-    )
-    silent = _generate(root / "silent.mp4", "320x240", 2, audio=False)
+    landscape = make_clip(root / "landscape.mp4", "1280x720", 10, fps=30)
+    small = make_clip(root / "small.mp4", "640x360", 3, fps=30)
+    rotated = make_clip(root / "phone.mp4", "640x360", 3, fps=30, rotate=90)
+    silent = make_clip(root / "silent.mp4", "320x240", 2, fps=30, audio=False)
     audio_only = root / "voice.m4a"
     subprocess.run(
         [
