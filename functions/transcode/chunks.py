@@ -18,9 +18,9 @@ from pathlib import Path
 
 import m3u8
 
-from functions.transcode.encoder import LadderJob, ffmpeg, run_ffmpeg
+from functions.transcode.encoder import LadderJob, ShouldStop, ffmpeg, run_ffmpeg
 from functions.transcode.ladder import SEGMENT_S, Rendition
-from functions.transcode.playlists import variant_stats
+from functions.transcode.playlists import VariantStats, variant_stats
 
 AUDIO_KBPS = 128
 AUDIO_GROUP = "audio"
@@ -98,10 +98,10 @@ def _without_audio(command: list[str]) -> list[str]:
     return kept
 
 
-def encode_chunk(job: LadderJob, chunk: Chunk) -> None:
+def encode_chunk(job: LadderJob, chunk: Chunk, should_stop: ShouldStop | None = None) -> None:
     for r in job.renditions:
         (job.out_dir / r.name).mkdir(parents=True, exist_ok=True)
-    run_ffmpeg(chunk_command(job, chunk), chunk.duration_s)
+    run_ffmpeg(chunk_command(job, chunk), chunk.duration_s, should_stop=should_stop)
 
 
 def encode_audio(source: Path, out_dir: Path, duration_s: float) -> None:
@@ -139,32 +139,18 @@ def encode_audio(source: Path, out_dir: Path, duration_s: float) -> None:
 
 
 def stitch(out_dir: Path, renditions: list[Rendition], chunks: list[Chunk]) -> None:
-    """One VOD media playlist per rendition from its chunks' playlists, in order."""
+    """One VOD media playlist per rendition from its chunks' playlists on disk, in order."""
     for r in renditions:
-        segments: list[tuple[float, str]] = []
-        for chunk in chunks:
-            playlist = m3u8.load(str(out_dir / r.name / chunk.playlist))
-            segments += [(float(s.duration), str(s.uri)) for s in playlist.segments]
-        target = math.ceil(max(d for d, _ in segments))
-        lines = [
-            "#EXTM3U",
-            "#EXT-X-VERSION:6",
-            f"#EXT-X-TARGETDURATION:{target}",
-            "#EXT-X-MEDIA-SEQUENCE:0",
-            "#EXT-X-PLAYLIST-TYPE:VOD",
-            "#EXT-X-INDEPENDENT-SEGMENTS",
-        ]
-        for duration, uri in segments:
-            lines += [f"#EXTINF:{duration:.6f},", uri]
-        lines.append("#EXT-X-ENDLIST")
-        (out_dir / r.name / "index.m3u8").write_text("\n".join(lines) + "\n")
+        texts = [(out_dir / r.name / chunk.playlist).read_text() for chunk in chunks]
+        (out_dir / r.name / "index.m3u8").write_text(join_playlists(texts)[0])
         for chunk in chunks:
             (out_dir / r.name / chunk.playlist).unlink()
 
 
-def write_master_with_audio(out_dir: Path, renditions: list[Rendition], fps: float) -> None:
+def write_master_with_audio(
+    out_dir: Path, video: list[VariantStats], audio: VariantStats, fps: float
+) -> None:
     """Video variants that all point at the one audio rendition (demuxed audio, RFC 8216 4.3.4.1)."""
-    audio = variant_stats(out_dir, Rendition(AUDIO_GROUP, 0, 0, 0, AUDIO_KBPS))
     lines = [
         "#EXTM3U",
         "#EXT-X-VERSION:6",
@@ -172,8 +158,7 @@ def write_master_with_audio(out_dir: Path, renditions: list[Rendition], fps: flo
         f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",DEFAULT=YES,AUTOSELECT=YES,'
         f'CHANNELS="2",URI="{AUDIO_GROUP}/index.m3u8"',
     ]
-    stats = sorted((variant_stats(out_dir, r) for r in renditions), key=lambda s: s.peak_bps, reverse=True)
-    for s in stats:
+    for s in sorted(video, key=lambda v: v.peak_bps, reverse=True):
         r = s.rendition
         lines.append(
             f"#EXT-X-STREAM-INF:BANDWIDTH={s.peak_bps + audio.peak_bps},"
@@ -182,3 +167,31 @@ def write_master_with_audio(out_dir: Path, renditions: list[Rendition], fps: flo
         )
         lines.append(f"{r.name}/index.m3u8")
     (out_dir / "master.m3u8").write_text("\n".join(lines) + "\n")
+
+
+def audio_stats(out_dir: Path) -> VariantStats:
+    return variant_stats(out_dir, Rendition(AUDIO_GROUP, 0, 0, 0, AUDIO_KBPS))
+
+
+def local_video_stats(out_dir: Path, renditions: list[Rendition]) -> list[VariantStats]:
+    return [variant_stats(out_dir, r) for r in renditions]
+
+
+def join_playlists(chunk_playlists: list[str]) -> tuple[str, list[tuple[float, str]]]:
+    """One VOD media playlist from a rendition's chunk playlists (their text), and its segments."""
+    segments: list[tuple[float, str]] = []
+    for text in chunk_playlists:
+        segments += [(float(seg.duration), str(seg.uri)) for seg in m3u8.loads(text).segments]
+    target = math.ceil(max(d for d, _ in segments))
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:6",
+        f"#EXT-X-TARGETDURATION:{target}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+    ]
+    for duration, uri in segments:
+        lines += [f"#EXTINF:{duration:.6f},", uri]
+    lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n", segments

@@ -8,6 +8,7 @@ and return what was made. Failures raise with a reason the publish workflow turn
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
@@ -23,11 +24,12 @@ from functions.shared import aws
 from functions.shared.config import EnvironmentModel
 from functions.shared.events import EventPublisher
 from functions.shared.observability import logger
+from functions.transcode import chunks
 from functions.transcode.encoder import LadderJob, encode_ladder, make_poster, make_storyboard
-from functions.transcode.ladder import ladder
+from functions.transcode.ladder import Rendition, ladder
 from functions.transcode.outputs import upload_tree
-from functions.transcode.playlists import write_master
-from functions.transcode.probe import probe
+from functions.transcode.playlists import codecs_of, stats_from_segments, write_master
+from functions.transcode.probe import SourceInfo, probe
 from functions.transcode.progress import ProgressReporter
 
 # Streamed to disk with a bounded queue: boto3's default download buffers more the larger the file, and
@@ -47,6 +49,9 @@ class TranscodeSettings(EnvironmentModel):
     media_bucket: str = Field(alias="MEDIA_BUCKET_NAME")
     event_bus: str = Field(alias="EVENTS_EVENT_BUS_NAME")
     work_dir: str = Field(default=tempfile.gettempdir(), alias="TRANSCODE_WORK_DIR")
+    # Sources longer than this are encoded in chunks of CHUNK_S seconds, in parallel (docs/transcode.md).
+    chunk_threshold_s: float = Field(default=600, gt=0, alias="CHUNK_THRESHOLD_S")
+    chunk_s: float = Field(default=120, gt=0, alias="CHUNK_S")
 
 
 class TranscodeCancelledError(Exception):
@@ -113,7 +118,138 @@ def transcode(video_id: str, key: str, media_prefix: str) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+# --- long sources, in chunks (the publish workflow's Map) -----------------------------------------------
+
+
+def _workspace(video_id: str, what: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"{what}-{video_id}-", dir=settings().work_dir))
+
+
+def _source(key: str, work: Path) -> Path:
+    source = work / "source"
+    aws.s3().download_file(settings().uploads_bucket, key, str(source), Config=DOWNLOAD)
+    return source
+
+
+def plan(key: str, video_id: str) -> dict[str, Any]:
+    """Probe, and decide: one invocation, or chunks in parallel (their plan rides in the workflow state)."""
+    work = _workspace(video_id, "plan")
+    try:
+        info = probe(_source(key, work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    s = settings()
+    if info.duration_s <= s.chunk_threshold_s:
+        return {"chunked": False}
+    return {
+        "chunked": True,
+        "info": dataclasses.asdict(info),
+        "renditions": [dataclasses.asdict(r) for r in ladder(info)],
+        "chunks": [dataclasses.asdict(c) for c in chunks.plan(info.duration_s, s.chunk_s)],
+    }
+
+
+def _planned(state: dict[str, Any]) -> tuple[SourceInfo, list[Rendition]]:
+    return SourceInfo(**state["info"]), [Rendition(**r) for r in state["renditions"]]
+
+
+def encode_chunk(
+    video_id: str, key: str, media_prefix: str, state: dict[str, Any], item: dict[str, Any]
+) -> dict[str, Any]:
+    """One chunk's video, all rungs, straight to segments in the media bucket."""
+    s = settings()
+    info, renditions = _planned(state)
+    chunk = chunks.Chunk(**item)
+    reporter = ProgressReporter(s.videos_table, video_id, EventPublisher(s.event_bus, "videos").publish)
+    work = _workspace(video_id, f"chunk{chunk.index}")
+    try:
+        out = work / "out"
+        chunks.encode_chunk(
+            LadderJob(_source(key, work), out, info, tuple(renditions)), chunk, reporter.should_stop
+        )
+        codecs = {r.name: codecs_of(out / r.name / f"seg_{chunk.first_segment:05d}.ts") for r in renditions}
+        upload_tree(aws.s3(), out, s.media_bucket, media_prefix)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"index": chunk.index, "codecs": codecs}
+
+
+def finish(
+    video_id: str, key: str, media_prefix: str, state: dict[str, Any], results: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The audio (one pass), the stitched playlists, master, poster and storyboard."""
+    s = settings()
+    s3 = aws.s3()
+    info, renditions = _planned(state)
+    plan_chunks = [chunks.Chunk(**c) for c in state["chunks"]]
+    sizes = {
+        o["Key"]: o["Size"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=s.media_bucket, Prefix=media_prefix)
+        for o in page.get("Contents", [])
+    }
+    first = min(results, key=lambda r: r["index"])
+    work = _workspace(video_id, "finish")
+    try:
+        source, out = _source(key, work), work / "out"
+        chunks.encode_audio(source, out, info.duration_s)
+        stats = []
+        for r in renditions:
+            texts = [
+                s3.get_object(Bucket=s.media_bucket, Key=f"{media_prefix}{r.name}/{c.playlist}")["Body"]
+                .read()
+                .decode()
+                for c in plan_chunks
+            ]
+            text, segments = chunks.join_playlists(texts)
+            (out / r.name).mkdir(parents=True, exist_ok=True)
+            (out / r.name / "index.m3u8").write_text(text)
+            measured = [(duration, sizes[f"{media_prefix}{r.name}/{uri}"]) for duration, uri in segments]
+            stats.append(stats_from_segments(r, measured, first["codecs"][r.name]))
+        chunks.write_master_with_audio(out, stats, chunks.audio_stats(out), info.fps)
+        make_poster(source, info, out / "poster.jpg")
+        make_storyboard(source, info, out / "storyboard.jpg", out / "storyboard.vtt", "storyboard.jpg")
+        source.unlink()
+        upload_tree(s3, out, s.media_bucket, media_prefix)
+        s3.delete_objects(
+            Bucket=s.media_bucket,
+            Delete={
+                "Objects": [
+                    {"Key": f"{media_prefix}{r.name}/{c.playlist}"} for r in renditions for c in plan_chunks
+                ]
+            },
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "media_prefix": media_prefix,
+        "duration_s": round(info.duration_s, 3),
+        "width": info.width,
+        "height": info.height,
+        "chunks": len(plan_chunks),
+        "renditions": [
+            {
+                "name": st.rendition.name,
+                "width": st.rendition.width,
+                "height": st.rendition.height,
+                "bandwidth": st.peak_bps,
+                "average_bandwidth": st.average_bps,
+                "codecs": f"{st.codecs},mp4a.40.2",
+            }
+            for st in stats
+        ],
+    }
+
+
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     os.environ.setdefault("TMPDIR", settings().work_dir)
+    mode = event.get("mode", "whole")
+    if mode == "plan":
+        return plan(event["key"], event["video_id"])
+    if mode == "chunk":
+        return encode_chunk(
+            event["video_id"], event["key"], event["media_prefix"], event["plan"], event["chunk"]
+        )
+    if mode == "finish":
+        return finish(event["video_id"], event["key"], event["media_prefix"], event["plan"], event["chunks"])
     return transcode(event["video_id"], event["key"], event["media_prefix"])

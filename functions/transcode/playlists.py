@@ -40,6 +40,21 @@ def _codecs(segment: Path) -> str:
     return ",".join(codecs)
 
 
+def stats_from_segments(rendition: Rendition, segments: list[tuple[float, int]], codecs: str) -> VariantStats:
+    """Peak and average bitrate from (duration s, size bytes) per segment."""
+    rates = [size * 8 / duration for duration, size in segments if duration > 0]
+    total_s = sum(duration for duration, _ in segments)
+    if not rates or total_s <= 0:
+        raise ValueError(f"{rendition.name}: no segments")
+    return VariantStats(
+        rendition, int(max(rates)), int(sum(size for _, size in segments) * 8 / total_s), codecs, total_s
+    )
+
+
+def codecs_of(segment: Path) -> str:
+    return _codecs(segment)
+
+
 def variant_stats(out_dir: Path, rendition: Rendition) -> VariantStats:
     playlist = m3u8.load(str(out_dir / rendition.name / "index.m3u8"))
     rates, total_bits, total_s = [], 0, 0.0

@@ -58,6 +58,10 @@ def _shipped_functions() -> tuple[Function, ...]:
                     "MIN_PART_BYTES": str(5 * 2**20),
                 },
             )
+        if fn.id == "transcode":  # chunk anything over 25 s, in 12 s chunks, so a test clip exercises the Map
+            fn = dataclasses.replace(
+                fn, environment={**fn.environment, "CHUNK_THRESHOLD_S": "25", "CHUNK_S": "12"}
+            )
         if fn.id == "videos_delete_steps":
             fn = dataclasses.replace(
                 fn, handler=f"{_H}.failing_delete_step", tables=(*fn.tables, Grant("records"))

@@ -4,6 +4,7 @@ ready) -> playback, checked by parsing the playlists and decoding segments fetch
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,30 @@ def test_cancel_mid_flight_stops_and_cleans_up(
     assert objects(cloud, "media", f"hls/{video_id}/") == []
     assert video(http, user, video_id)["status"] == "failed"  # the owner's reason was not overwritten
     assert "cancelled" in video(http, user, video_id)["error"]
+
+
+def test_a_long_source_is_encoded_in_chunks_and_plays_seamlessly(
+    http: httpx.Client, user: User, tmp_path: Path
+) -> None:
+    # The test topology chunks anything over 25 s in 12 s chunks: 30 s -> 12 + 12 + 6, in the workflow's Map.
+    video_id = upload(http, user, make_clip(tmp_path / "long.mp4", "426x240", 30, fps=25).read_bytes())
+    ready = settled(http, user, video_id, timeout=180)
+    assert ready["status"] == "ready", ready
+    assert ready["duration_s"] == pytest.approx(30, abs=0.2)
+    playback = http.get(f"{VIDEOS}/{video_id}/playback", headers=user.headers)
+    cookies = {c.name: c.value for c in playback.cookies.jar}
+    base = playback.json()["hls_url"].split("?", 1)[0].rsplit("/", 1)[0]
+    master = m3u8.loads(httpx.get(f"{base}/master.m3u8", cookies=cookies).text)
+    assert [m.group_id for m in master.media] == ["audio"]
+    assert all(p.stream_info.audio == "audio" for p in master.playlists)
+    variant = m3u8.loads(httpx.get(f"{base}/240p/index.m3u8", cookies=cookies).text)
+    assert [s.uri for s in variant.segments] == [
+        f"seg_{i:05d}.ts" for i in range(8)
+    ]  # numbered on across chunks
+    times: list[float] = []
+    for segment in variant.segments:
+        data = httpx.get(f"{base}/240p/{segment.uri}", cookies=cookies).content
+        with av.open(io.BytesIO(data), format="mpegts") as container:
+            times += [float(frame.time) for frame in container.decode(video=0)]
+    assert len(times) == 750  # 30 s at 25 fps: no frame lost or doubled at the chunk boundaries
+    assert {round(b - a, 3) for a, b in itertools.pairwise(times)} == {0.04}

@@ -37,7 +37,9 @@ def chunked(source: tuple[Path, SourceInfo], tmp_path_factory: pytest.TempPathFa
         list(pool.map(lambda c: chunks.encode_chunk(job, c), plan))
     chunks.encode_audio(path, out, info.duration_s)
     chunks.stitch(out, renditions, plan)
-    chunks.write_master_with_audio(out, renditions, info.fps)
+    chunks.write_master_with_audio(
+        out, chunks.local_video_stats(out, renditions), chunks.audio_stats(out), info.fps
+    )
     return out
 
 
