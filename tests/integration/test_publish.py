@@ -226,3 +226,19 @@ def test_a_long_source_is_encoded_in_chunks_and_plays_seamlessly(
             times += [float(frame.time) for frame in container.decode(video=0)]
     assert len(times) == 750  # 30 s at 25 fps: no frame lost or doubled at the chunk boundaries
     assert {round(b - a, 3) for a, b in itertools.pairwise(times)} == {0.04}
+
+
+def test_a_zero_byte_upload_fails_with_the_reason(http: httpx.Client, user: User) -> None:
+    # An empty file cannot be declared (size_bytes > 0), but one can still arrive where a file was promised.
+    created = http.post(
+        VIDEOS,
+        headers=user.headers,
+        json={
+            "title": "empty",
+            "upload": {"filename": "clip.mp4", "content_type": "video/mp4", "size_bytes": 1000},
+        },
+    )
+    httpx.put(created.json()["upload"]["url"], content=b"", headers={"Content-Type": "video/mp4"})
+    failed = settled(http, user, created.json()["video"]["id"])
+    assert failed["status"] == "failed"
+    assert "0 bytes" in failed["error"]
