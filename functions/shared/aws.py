@@ -13,11 +13,10 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
-    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
 # Standard retry mode with a short connect timeout: a Lambda should fail fast and let its caller retry.
@@ -38,17 +37,8 @@ def dynamodb() -> DynamoDBClient:
     return client("dynamodb")  # type: ignore[no-any-return]
 
 
-@functools.cache
-def dynamodb_resource() -> DynamoDBServiceResource:
-    return _session().resource("dynamodb", config=_CONFIG)
-
-
 def s3() -> S3Client:
     return client("s3")  # type: ignore[no-any-return]
-
-
-def sqs() -> SQSClient:
-    return client("sqs")  # type: ignore[no-any-return]
 
 
 def events() -> EventBridgeClient:
@@ -66,5 +56,4 @@ def stepfunctions() -> SFNClient:
 def reset_clients() -> None:
     """Forget cached clients (tests that switch endpoints or mock_aws contexts call this)."""
     client.cache_clear()
-    dynamodb_resource.cache_clear()
     _session.cache_clear()

@@ -6,19 +6,12 @@ Settings are read on first use, not at import: a handler module must import with
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
-
-
-class Stage(StrEnum):
-    LOCAL = "local"
-    DEV = "dev"
-    PROD = "prod"
+from pydantic import BaseModel, ConfigDict
 
 
 class EnvironmentModel(BaseModel):
@@ -33,21 +26,6 @@ class EnvironmentModel(BaseModel):
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> EnvironmentModel:
         return cls.model_validate(dict(os.environ if environ is None else environ))
-
-
-class PlatformSettings(EnvironmentModel):
-    """What every function knows about where it runs."""
-
-    stage: Stage = Field(default=Stage.LOCAL, alias="SKYREEL_STAGE")
-    region: str = Field(default="us-east-1", alias="AWS_REGION")
-    service_name: str = Field(default="skyreel", alias="POWERTOOLS_SERVICE_NAME")
-
-
-@functools.cache
-def platform_settings() -> PlatformSettings:
-    settings = PlatformSettings.from_environment()
-    assert isinstance(settings, PlatformSettings)
-    return settings
 
 
 class ResourceKind(StrEnum):

@@ -23,10 +23,10 @@ def _deletion() -> Deletion:
     s = settings.settings()
     return Deletion(
         VideoRepository(s.table),
-        UploadStore(settings._require(s.uploads_bucket, "the uploads bucket")),
-        settings._require(s.media_bucket, "the media bucket"),
+        UploadStore(settings.require(s.uploads_bucket, "the uploads bucket")),
+        settings.require(s.media_bucket, "the media bucket"),
         delete_prefix,
-        EventPublisher(settings._require(s.event_bus, "the event bus"), "videos"),
+        EventPublisher(settings.require(s.event_bus, "the event bus"), "videos"),
     )
 
 

@@ -27,8 +27,8 @@ def _ingest() -> Ingest:
     s = settings.settings()
     return Ingest(
         VideoRepository(s.table),
-        UploadStore(settings._require(s.uploads_bucket, "the uploads bucket")),
-        EventPublisher(settings._require(s.event_bus, "the event bus"), "videos"),
+        UploadStore(settings.require(s.uploads_bucket, "the uploads bucket")),
+        EventPublisher(settings.require(s.event_bus, "the event bus"), "videos"),
     )
 
 

@@ -77,7 +77,7 @@ def _repo() -> VideoRepository:
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """EventBridge: video.visibility_changed."""
-    bucket = settings._require(settings.settings().media_bucket, "the media bucket")
+    bucket = settings.require(settings.settings().media_bucket, "the media bucket")
     video_id = event["detail"]["video_id"]
     outcome = follow_visibility(_repo(), bucket, video_id)
     logger.info(

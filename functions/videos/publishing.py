@@ -136,8 +136,8 @@ def _publishing() -> Publishing:
     s = settings.settings()
     return Publishing(
         VideoRepository(s.table),
-        settings._require(s.media_bucket, "the media bucket"),
-        EventPublisher(settings._require(s.event_bus, "the event bus"), "videos"),
+        settings.require(s.media_bucket, "the media bucket"),
+        EventPublisher(settings.require(s.event_bus, "the event bus"), "videos"),
     )
 
 

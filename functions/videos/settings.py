@@ -35,7 +35,7 @@ def settings() -> VideoSettings:
     return loaded
 
 
-def _require(value: str | None, what: str) -> str:
+def require(value: str | None, what: str) -> str:
     if value is None:
         raise RuntimeError(f"this function was not granted {what}")
     return value
@@ -46,8 +46,8 @@ def service() -> VideoService:
     s = settings()
     return VideoService(
         VideoRepository(s.table),
-        UploadStore(_require(s.uploads_bucket, "the uploads bucket")),
-        EventPublisher(_require(s.event_bus, "the event bus"), "videos"),
+        UploadStore(require(s.uploads_bucket, "the uploads bucket")),
+        EventPublisher(require(s.event_bus, "the event bus"), "videos"),
         UploadLimits(s.max_upload_bytes, s.single_put_max_bytes, s.min_part_bytes),
     )
 
@@ -56,6 +56,6 @@ def service() -> VideoService:
 def signer() -> MediaSigner:
     s = settings()
     return MediaSigner(
-        _require(s.media_key_secret, "the media signing key"),
-        _require(s.media_key_pair_id, "the media key pair id"),
+        require(s.media_key_secret, "the media signing key"),
+        require(s.media_key_pair_id, "the media key pair id"),
     )

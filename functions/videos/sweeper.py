@@ -18,7 +18,7 @@ from functions.videos.storage import UploadStore
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s = settings.settings()
     sweeper = Sweeper(
-        VideoRepository(s.table), UploadStore(settings._require(s.uploads_bucket, "the uploads bucket"))
+        VideoRepository(s.table), UploadStore(settings.require(s.uploads_bucket, "the uploads bucket"))
     )
     expired = sweeper.expire_uploads()
     logger.info("expired uploads", extra={"count": expired})

@@ -28,6 +28,7 @@ from infra.model import ROOT, Function
 log = logging.getLogger("skyreel.local.runtime")
 
 LogSink = Callable[[str, str], None]  # (function id, line)
+INIT_TIMEOUT_S = 10  # Lambda's limit for a sandbox's init phase (on-demand functions)
 
 
 class InvocationError(Exception):
@@ -103,13 +104,15 @@ class _Sandbox:
             raise InvocationError("Runtime.ExitError", f"the sandbox exited (status {code}) mid-invocation")
         return json.loads(line)  # type: ignore[no-any-return]
 
-    def start(self, deadline: float) -> None:
+    def start(self) -> None:
+        """The init phase (imports, module-level setup), bounded like Lambda's: its own 10 s, not the
+        function's timeout, which starts counting at the invocation."""
         try:
-            report = self._read(deadline)
+            report = self._read(time.time() + INIT_TIMEOUT_S)
         except TimeoutError:
             self.kill()
             raise InvocationError(
-                "Sandbox.Timedout", f"init did not finish within {self.fn.timeout_s} s"
+                "Sandbox.Timedout", f"init did not finish within {INIT_TIMEOUT_S} s"
             ) from None
         if not report.get("init"):
             self.kill()
@@ -208,14 +211,14 @@ class LambdaRuntime:
 
     def _invoke_in_sandbox(self, pool: _Pool, event: Any) -> Invocation:
         started = time.perf_counter()
-        deadline = time.time() + pool.fn.timeout_s
         with pool.lock:
             sandbox = pool.idle.pop() if pool.idle else None
         cold = sandbox is None
         if sandbox is None:
             sandbox = _Sandbox(pool.fn, pool.env, self._log_sink)
-            sandbox.start(deadline)
+            sandbox.start()
             pool.cold_starts += 1
+        deadline = time.time() + pool.fn.timeout_s
         pool.invocations += 1
         try:
             result = sandbox.invoke(event, str(uuid.uuid4()), deadline)
@@ -243,7 +246,7 @@ class LambdaRuntime:
                 return
         sandbox = _Sandbox(pool.fn, pool.env, self._log_sink)
         try:
-            sandbox.start(time.time() + max(pool.fn.timeout_s, 30))
+            sandbox.start()
         except InvocationError as exc:
             log.warning("could not prewarm %s: %s", function_id, exc)
             return

@@ -163,20 +163,23 @@ def test_wrong_password_and_unknown_email_look_the_same(http: httpx.Client, user
 
 def test_failed_logins_back_off_with_retry_after(http: httpx.Client) -> None:
     victim = sign_up(http)
-    statuses = [
-        http.post(f"{AUTH}/login", json={"email": victim.email, "password": f"guess {i}"}).status_code
-        for i in range(6)
-    ]
-    assert statuses[:5] == [401] * 5
-    assert statuses[5] == 429
-    locked = http.post(f"{AUTH}/login", json={"email": victim.email, "password": victim.password})
-    assert locked.status_code == 429  # even the right password waits out the lock
-    assert int(locked.headers["retry-after"]) >= 1
-    time.sleep(int(locked.headers["retry-after"]) + 0.5)
-    assert (
-        http.post(f"{AUTH}/login", json={"email": victim.email, "password": victim.password}).status_code
-        == 200
-    )
+
+    def attempt(password: str) -> httpx.Response:
+        return http.post(f"{AUTH}/login", json={"email": victim.email, "password": password})
+
+    assert [attempt(f"guess {i}").status_code for i in range(5)] == [401] * 5  # five free failures
+    # Then each failure doubles the wait (1 s, 2 s, 4 s ...): fail until the lock is long enough that the
+    # next request surely lands inside it, however slow this machine is today.
+    locked = attempt("guess 5")
+    for i in range(6, 12):
+        if locked.status_code == 429 and int(locked.headers["retry-after"]) >= 4:
+            break
+        locked = attempt(f"guess {i}")
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "throttled"
+    assert attempt(victim.password).status_code == 429  # even the right password waits out the lock
+    time.sleep(int(attempt(victim.password).headers["retry-after"]) + 0.5)
+    assert attempt(victim.password).status_code == 200
 
 
 # --- API keys ----------------------------------------------------------------------------------------
