@@ -25,7 +25,7 @@ def _describe(cloud: LocalCloud) -> str:
     for fn in cloud.topology.functions:
         routes = cloud.topology.routes_of(fn.id)
         where = ", ".join(f"{r.method} {r.path}" for r in routes) or "events only"
-        lines.append(f"    {fn.id:<14} {fn.memory_mb:>5} MB {fn.timeout_s:>4} s  {where}")
+        lines.append(f"    {fn.id:<21} {fn.memory_mb:>5} MB {fn.timeout_s:>4} s  {where}")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 
