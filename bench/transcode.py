@@ -38,13 +38,14 @@ from typing import Any
 from bench.auth import Client
 from bench.stats import line
 from bench.videos import _put, _sign_up
-from functions.transcode.encoder import LadderJob, ffmpeg_exe, make_poster, make_storyboard
+from functions.transcode.encoder import LadderJob, make_poster, make_storyboard
 from functions.transcode.ladder import ladder
 from functions.transcode.probe import probe
 from functions.videos.dal import VideoRepository
 from functions.videos.models import Status, UploadRecord, VideoRecord
 from infra.local.cloud import LocalCloud, free_port
 from infra.topology import TOPOLOGY
+from tests.clips import make_clip
 
 VIDEOS = "/api/v1/videos"
 MIB = 2**20
@@ -93,41 +94,6 @@ print("BENCH " + json.dumps({
     "renditions": [r["name"] for r in result["renditions"]],
 }))
 """
-
-
-def make_clip(path: Path, size: str, seconds: float, kbps: int | None = None) -> Path:
-    """A testsrc2 + sine clip (H.264 + AAC); at `kbps` if given, else x264's default quality."""
-    rate = ["-b:v", f"{kbps}k", "-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k"] if kbps else []
-    subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size={size}:rate=25:duration={seconds}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:duration={seconds}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            *rate,
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
 
 
 def _seconds(call: Callable[[], object]) -> float:
@@ -293,7 +259,7 @@ def run(seconds: float = 20, size: str = "1920x1080", rounds: int = 3) -> None:
         tempfile.TemporaryDirectory(prefix="bench-transcode-") as tmp,
     ):
         work = Path(tmp)
-        source = make_clip(work / "source.mp4", size, seconds, SOURCE_KBPS)
+        source = make_clip(work / "source.mp4", size, seconds, kbps=SOURCE_KBPS)
         info = probe(source)
         rungs = ", ".join(r.name for r in ladder(info))
         print(
@@ -365,7 +331,6 @@ def chunked_vs_whole(
     from functions.transcode.encoder import LadderJob, encode_ladder
     from functions.transcode.ladder import ladder
     from functions.transcode.probe import probe
-    from tests.clips import make_clip
 
     with tempfile.TemporaryDirectory(prefix="bench-chunks-") as tmp:
         source = make_clip(Path(tmp) / "two-minutes.mp4", size, seconds)

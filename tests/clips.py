@@ -17,6 +17,7 @@ def make_clip(
     audio: bool = True,
     rotate: int | None = None,
     gop: int | None = None,
+    kbps: int | None = None,
 ) -> Path:
     """An H.264 (+ AAC) MP4 of `testsrc2` (+ a sine tone); with `rotate`, a copy flagged to be displayed
     rotated, as phones record portrait video."""
@@ -26,6 +27,8 @@ def make_clip(
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     if gop:
         args += ["-g", str(gop)]
+    if kbps:  # a constant bitrate, like a camera's file; else x264's default quality
+        args += ["-b:v", f"{kbps}k", "-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k"]
     subprocess.run([*ffmpeg(*args), str(path)], check=True)
     if rotate is None:
         return path

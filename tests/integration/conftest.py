@@ -10,8 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.signers import CloudFrontSigner
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from infra.local.cloud import LocalCloud, free_port
+from infra.local.signing import key_id_for, load_private_key
 from infra.model import (
     Auth,
     Bucket,
@@ -169,6 +173,17 @@ def sign_up(http: httpx.Client, email: str | None = None, password: str = "a lon
 @pytest.fixture
 def user(http: httpx.Client) -> User:
     return sign_up(http)
+
+
+def media_signer(cloud: LocalCloud) -> CloudFrontSigner:
+    """Signs CloudFront URLs with the local cloud's media key, as the playback endpoint does."""
+    pem = cloud.aws.client("secretsmanager").get_secret_value(
+        SecretId=cloud.names.secret("media_signing_key")
+    )["SecretString"]
+    key = load_private_key(pem)
+    return CloudFrontSigner(
+        key_id_for(key.public_key()), lambda message: key.sign(message, padding.PKCS1v15(), hashes.SHA1())
+    )
 
 
 def eventually(check: Callable[[], Any], timeout: float = 15, interval: float = 0.1) -> Any:

@@ -11,15 +11,11 @@ from urllib.parse import unquote_plus
 
 import httpx
 import pytest
-from botocore.signers import CloudFrontSigner
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 
 from infra.local import stepfunctions
 from infra.local.cloud import LocalCloud
 from infra.local.runtime import InvocationError, ThrottledError
-from infra.local.signing import key_id_for, load_private_key
-from tests.integration.conftest import User, eventually, records
+from tests.integration.conftest import User, eventually, media_signer, records
 
 pytestmark = pytest.mark.integration
 
@@ -227,16 +223,6 @@ def test_workflow_failure_is_caught_and_compensated(cloud: LocalCloud) -> None:
 # --- media (the CDN path) -------------------------------------------------------------------------
 
 
-def _signer(cloud: LocalCloud) -> CloudFrontSigner:
-    secret = cloud.aws.client("secretsmanager").get_secret_value(
-        SecretId=cloud.names.secret("media_signing_key")
-    )["SecretString"]
-    key = load_private_key(secret)
-    return CloudFrontSigner(
-        key_id_for(key.public_key()), lambda message: key.sign(message, padding.PKCS1v15(), hashes.SHA1())
-    )
-
-
 def test_public_media_with_ranges_and_cors(http: httpx.Client, cloud: LocalCloud) -> None:
     cloud.aws.client("s3").put_object(
         Bucket=cloud.names.bucket("media"),
@@ -266,7 +252,7 @@ def test_private_media_needs_a_valid_unexpired_signature(http: httpx.Client, clo
     )
     url = f"{cloud.url}/media/hls/v9/master.m3u8"
     assert http.get(url).status_code == 403
-    signer = _signer(cloud)
+    signer = media_signer(cloud)
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
     signed = signer.generate_presigned_url(url, date_less_than=soon)
     assert http.get(signed).status_code == 200

@@ -10,13 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from botocore.signers import CloudFrontSigner
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 
 from infra.local.cloud import LocalCloud
-from infra.local.signing import key_id_for, load_private_key
-from tests.integration.conftest import User, eventually, records, sign_up
+from tests.integration.conftest import User, eventually, media_signer, records, sign_up
 
 pytestmark = pytest.mark.integration
 VIDEOS = "/api/v1/videos"
@@ -284,16 +280,6 @@ def test_api_keys_follow_their_scopes_on_videos(http: httpx.Client, user: User) 
 # --- playback on the media path ---------------------------------------------------------------------------
 
 
-def _media_signer(cloud: LocalCloud) -> CloudFrontSigner:
-    pem = cloud.aws.client("secretsmanager").get_secret_value(
-        SecretId=cloud.names.secret("media_signing_key")
-    )["SecretString"]
-    key = load_private_key(pem)
-    return CloudFrontSigner(
-        key_id_for(key.public_key()), lambda m: key.sign(m, padding.PKCS1v15(), hashes.SHA1())
-    )
-
-
 def test_private_playback_is_signed_for_the_whole_prefix(
     http: httpx.Client, cloud: LocalCloud, user: User
 ) -> None:
@@ -318,7 +304,7 @@ def test_private_playback_is_signed_for_the_whole_prefix(
     assert httpx.get(f"{other}?{query}").status_code == 403  # the signature is for this video only
     tampered = urls["hls_url"].replace("Signature=", "Signature=x")
     assert httpx.get(tampered).status_code == 403
-    expired = _media_signer(cloud).generate_presigned_url(
+    expired = media_signer(cloud).generate_presigned_url(
         f"{cloud.url}/media/hls/{video_id}/master.m3u8",
         date_less_than=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1),
     )
