@@ -47,17 +47,23 @@ def main(argv: list[str] | None = None) -> int:
         aws_port=args.aws_port,
         state_dir=None if args.no_state else args.state_dir.resolve(),
     )
+    # Handlers go in before start(): a Ctrl-C while starting must stop what has started, not leave the
+    # front door and moto threads running behind a KeyboardInterrupt.
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
     try:
         cloud.start()
     except OSError as exc:
         print(f"could not start: {exc}", file=sys.stderr)
+        cloud.stop()
         return 1
-    print(_describe(cloud), flush=True)
-
-    stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
-    stopping.wait()
+    if not stopping.is_set():
+        print(_describe(cloud), flush=True)
+    # Wait in short slices: the kernel may deliver the signal to any thread, and Python only runs its
+    # handler when the main thread wakes, which a wait without a timeout never does.
+    while not stopping.wait(0.25):
+        pass
     print("\nstopping: saving state...", flush=True)
     cloud.stop()
     print("stopped.", flush=True)

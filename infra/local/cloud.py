@@ -186,6 +186,15 @@ class LocalCloud:
 
     def start(self) -> LocalCloud:
         started = time.perf_counter()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # a half-started cloud would keep its server threads and sandboxes alive
+            raise
+        self.started_in_s = time.perf_counter() - started
+        return self
+
+    def _start(self) -> None:
         self.aws_port = self.aws_port or free_port()
         # moto's Step Functions engine calls Lambda back through this port (see ARCHITECTURE.md).
         os.environ["MOTO_PORT"] = str(self.aws_port)
@@ -224,8 +233,6 @@ class LocalCloud:
             self._prewarm()
         if self.store:
             threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
-        self.started_in_s = time.perf_counter() - started
-        return self
 
     def _configure_moto(self) -> None:
         request = urllib.request.Request(  # noqa: S310 - our own loopback server
@@ -304,15 +311,22 @@ class LocalCloud:
             log.exception("snapshot failed; the previous one is kept")
 
     def stop(self) -> None:
-        self._stop.set()
-        self.snapshot()
-        self._server.should_exit = True
-        self._server_thread.join(timeout=5)
-        for poller in self._pollers:
+        """Stop whatever has started; safe after a start() that failed or was interrupted midway."""
+        started = vars(self)
+        if "_stop" in started:
+            self._stop.set()
+        if "_server" in started:  # only snapshot a cloud that was fully provisioned and serving
+            self.snapshot()
+            self._server.should_exit = True
+            self._server_thread.join(timeout=5)
+        for poller in started.get("_pollers", []):
             poller.join(timeout=3)
-        self.runtime.close()
-        self._uninstall_hook()
-        self._moto.stop()
+        if "runtime" in started:
+            self.runtime.close()
+        if "_uninstall_hook" in started:
+            self._uninstall_hook()
+        if "_moto" in started:
+            self._moto.stop()
 
     def __enter__(self) -> LocalCloud:
         return self.start()

@@ -104,3 +104,30 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
             "Messages", []
         )
         assert not [m for m in messages if '"Records"' in m["Body"]]
+
+
+def test_ctrl_c_while_starting_stops_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C as soon as the AWS endpoint answers, i.e. in the middle of provisioning."""
+    port, aws_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local", "--port", str(port), "--aws-port", str(aws_port), "--no-state"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{aws_port}/moto-api/", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output
+    assert "Traceback" not in output, output
+    assert "stopped." in output
+    for used in (port, aws_port):  # nothing is left listening
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{used}/", timeout=1)
