@@ -248,21 +248,25 @@ class ScheduleTimer(_Poller):
     def poll_once(self) -> None:
         if self.stop_event.wait(self.period_s):
             return
-        event = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": ACCOUNT,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "region": REGION,
-            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/skyreel-{self.schedule.id}"],
-            "detail": {},
-        }
         try:
-            self.runtime.invoke(self.schedule.function, event)
+            self.runtime.invoke(self.schedule.function, scheduled_event(self.schedule))
         except InvocationError as exc:
             log.warning("%s: run failed: %s", self.name, exc)
+
+
+def scheduled_event(schedule: ScheduleTrigger) -> dict[str, Any]:
+    """What EventBridge sends a scheduled rule's target (events/eventbridge-scheduled.json)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/skyreel-{schedule.id}"],
+        "detail": {},
+    }
 
 
 def start_pollers(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -17,12 +19,19 @@ import pytest
 
 from infra.local.cloud import free_port
 from infra.model import ROOT
+from infra.topology import TOPOLOGY
 
 pytestmark = pytest.mark.integration
 
 
+@dataclass
+class DevRun:
+    process: subprocess.Popen[str]
+    output: str = ""  # everything it printed, set once the run has stopped
+
+
 @contextmanager
-def dev(state_dir: Path, port: int, aws_port: int) -> Iterator[subprocess.Popen[str]]:
+def dev(state_dir: Path, port: int, aws_port: int) -> Iterator[DevRun]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -41,6 +50,7 @@ def dev(state_dir: Path, port: int, aws_port: int) -> Iterator[subprocess.Popen[
         text=True,
         env=dict(os.environ),
     )
+    run = DevRun(process)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -52,11 +62,12 @@ def dev(state_dir: Path, port: int, aws_port: int) -> Iterator[subprocess.Popen[
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"make dev did not become healthy:\n{process.communicate()[0]}")
             time.sleep(0.1)
-        yield process
+        yield run
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=30)[0]
+        run.output = output
         if process.returncode != 0:
             raise AssertionError(f"exit {process.returncode} after Ctrl-C:\n{output}")
         assert "Traceback" not in output, output
@@ -83,9 +94,32 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         )
         s3.put_object(Bucket="skyreel-uploads", Key="originals/1/clip.mp4", Body=b"video")
         key_before = sm.get_secret_value(SecretId="skyreel/media_signing_key")["SecretString"]
-        assert first.stdout is not None
-        banner = first.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in banner
+        # Wait until the ingest function has taken the upload's notification off its queue (so it logged).
+        sqs = session.client("sqs", endpoint_url=endpoint)
+        ingest = sqs.get_queue_url(QueueName="skyreel-ingest")["QueueUrl"]
+        counts = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+        deadline = time.monotonic() + 30
+        while any(
+            int(v)
+            for v in sqs.get_queue_attributes(QueueUrl=ingest, AttributeNames=list(counts))[
+                "Attributes"
+            ].values()
+        ):
+            assert time.monotonic() < deadline, "the upload notification was never consumed"
+            time.sleep(0.2)
+
+    lines = first.output.splitlines()
+    banner = lines[: lines.index("Press Ctrl-C to stop.") + 1]
+    assert f"Skyreel is running at http://127.0.0.1:{port}" in banner[0]
+    # One line per function: its id, memory and timeout, then its routes or "events only".
+    for fn in TOPOLOGY.functions:
+        (row,) = [b for b in banner if b.split()[:1] == [fn.id]]
+        assert f"{fn.memory_mb} MB" in row
+        assert ("events only" in row) == (not TOPOLOGY.routes_of(fn.id))
+    assert "GET /api/v1/health" in next(b for b in banner if b.split()[:1] == ["platform"])
+    # Logs are labelled by who wrote them: the front door's access lines and each function's own lines.
+    assert re.search(r"^\s*frontdoor \| GET /api/v1/health 200 ", first.output, re.MULTILINE)
+    assert re.search(r"^\s*videos_ingest \| INFO +upload notification", first.output, re.MULTILINE)
 
     with dev(tmp_path, port, aws_port):
         item = ddb.get_item(TableName="skyreel-videos", Key={"pk": {"S": "VIDEO#1"}, "sk": {"S": "META"}})

@@ -147,7 +147,16 @@ def check_eventbridge(raw: dict[str, Any]) -> None:
     assert event.account == "123456789012"
     assert event.region == "us-east-1"
     assert event.detail["video_id"] == VIDEO_ID
-    assert event.detail["hls_key"].endswith("/master.m3u8")
+    assert event.detail["renditions"] == ["1080p", "720p", "480p", "360p"]
+
+
+def check_scheduled(raw: dict[str, Any]) -> None:
+    # The shape the local cloud's schedule timer sends too (tests/unit/test_local_sources.py).
+    event = EventBridgeEvent(raw)
+    assert event.source == "aws.events"
+    assert event.detail_type == "Scheduled Event"
+    assert event.detail == {}
+    assert event.resources == ["arn:aws:events:us-east-1:123456789012:rule/skyreel-expire_uploads"]
 
 
 def check_task_input(raw: dict[str, Any]) -> None:
@@ -171,6 +180,7 @@ CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "sqs-batch.json": check_sqs_batch,
     "dynamodb-stream-insert-modify.json": check_stream,
     "eventbridge-video-ready.json": check_eventbridge,
+    "eventbridge-scheduled.json": check_scheduled,
     "stepfunctions-task-input.json": check_task_input,
 }
 
