@@ -49,8 +49,9 @@ infra: setup
 test: setup lint typecheck  ## lint, types, then unit + integration + infra tests in parallel
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 
+SYNTH_OUT ?= cdk.out
 synth: setup  ## the CloudFormation templates into cdk.out/, offline (the layer build: npx cdk synth)
-	npx cdk synth -q -c skyreel:bundling=false
+	npx cdk synth -q -c skyreel:bundling=false -o $(SYNTH_OUT)
 
 invoke: $(VENV)/.synced  ## make invoke FN=platform EVENT=events/apigw-rest-get-health.json
 	$(PY) -m infra.local.invoke $(FN) $(EVENT)
