@@ -230,6 +230,7 @@ TOPOLOGY = Topology(
             Route("DELETE", f"{VIDEOS}/{{video_id}}", "videos", scope=WRITE),
             Route("GET", f"{VIDEOS}/{{video_id}}/upload", "videos", scope=WRITE),
             Route("POST", f"{VIDEOS}/{{video_id}}/upload/complete", "videos", scope=WRITE),
+            Route("POST", f"{VIDEOS}/{{video_id}}/upload/abort", "videos", scope=WRITE),
             Route("GET", f"{VIDEOS}/{{video_id}}/playback", "videos", scope=READ),
             Route("POST", f"{VIDEOS}/{{video_id}}/transcode/retry", "videos", scope=WRITE),
             Route("POST", f"{VIDEOS}/{{video_id}}/transcode/cancel", "videos", scope=WRITE),

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 # Standard retry mode with a short connect timeout: a Lambda should fail fast and let its caller retry.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=20)
+# S3 signs with SigV4 explicitly: left to itself, botocore still presigns SigV2 URLs in us-east-1, and
+# SigV2 does not sign Content-Length, so a presigned PUT would accept a body of any length.
+_SERVICE_CONFIG = {"s3": Config(signature_version="s3v4")}
 
 
 @functools.cache
@@ -30,7 +33,8 @@ def _session() -> boto3.session.Session:
 
 @functools.cache
 def client(service: str) -> Any:
-    return _session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    config = _CONFIG.merge(_SERVICE_CONFIG[service]) if service in _SERVICE_CONFIG else _CONFIG
+    return _session().client(service, config=config)  # type: ignore[call-overload]
 
 
 def dynamodb() -> DynamoDBClient:

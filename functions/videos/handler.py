@@ -162,6 +162,16 @@ def complete_upload(video_id: str, body: CompleteUploadRequest) -> VideoOut:
     return settings.service().complete_upload(video_id, body, _caller())
 
 
+@app.post(
+    f"{VIDEOS}/<video_id>/upload/abort",
+    summary="Abandon a multipart upload: S3 drops its parts and the video fails (delete it or create it again)",
+    tags=["uploads"],
+    responses={409: {"description": "Not an open multipart upload (a single PUT, or already completed)"}},
+)
+def abort_upload(video_id: str) -> VideoOut:
+    return settings.service().abort_upload(video_id, _caller())
+
+
 @app.get(
     f"{VIDEOS}/<video_id>/playback",
     summary="Playback URLs (signed unless the video is public)",

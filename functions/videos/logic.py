@@ -35,6 +35,7 @@ from functions.videos.storage import UploadStore
 from functions.videos.uploads import UploadLimits
 
 SAVE_ATTEMPTS = 5
+UPLOAD_ABORTED = "The upload was aborted by its owner."
 
 
 def now_iso() -> str:
@@ -160,8 +161,11 @@ class VideoService:
 
     def _part_url(self, record: UploadRecord, number: int, expires_s: int) -> PartUrl:
         assert record.upload_id is not None
+        assert record.part_size is not None
+        length = uploads.part_length(record.size_bytes, record.part_size, number)
         return PartUrl(
-            part_number=number, url=self.uploads.presign_part(record.key, record.upload_id, number, expires_s)
+            part_number=number,
+            url=self.uploads.presign_part(record.key, record.upload_id, number, length, expires_s),
         )
 
     def _awaiting(self, video_id: str, caller: Caller) -> VideoRecord:
@@ -212,6 +216,21 @@ class VideoService:
         # The upload-event consumer moves the record to `uploaded` once S3 has the assembled object.
         self.uploads.complete(record.key, record.upload_id, [(p.part_number, p.etag) for p in request.parts])
         return video.public()
+
+    def abort_upload(self, video_id: str, caller: Caller) -> VideoOut:
+        """Abandon a multipart upload: S3 drops the parts, and the video fails with the reason (the owner
+        then deletes it, or creates it again). S3 first, then the record: a failure in between leaves the
+        video awaiting its upload, and aborting again finishes."""
+        video = self._awaiting(video_id, caller)
+        record = video.upload
+        if record.method != "multipart" or record.upload_id is None:
+            raise ConflictError(
+                "This upload is a single PUT: there is nothing to abort. Delete the video to abandon it."
+            )
+        if not self.uploads.abort(record.key, record.upload_id) and self.uploads.head(record.key) is not None:
+            # S3 no longer has the upload open because it was completed: the file is in and being checked.
+            raise ConflictError("This upload was already completed; it can no longer be aborted.")
+        return self._transition(video, status=Status.FAILED, error=UPLOAD_ABORTED).public()
 
     # --- changing ------------------------------------------------------------------------------------
 
@@ -387,7 +406,10 @@ class Ingest:
 
 @dataclass
 class Deletion:
-    """The delete saga's steps. Each is idempotent: a failed run is finished by running again."""
+    """The delete saga's steps, in the order infra/workflows/video_delete.asl.json runs them:
+    mark_deleting, delete_objects, publish_deleted, delete_record. The record goes last, so a failure in
+    any step finds it and leaves it `deleting` with the reason (record_failure), and DELETE again runs the
+    saga anew. Each step is idempotent; `video.deleted` is therefore published at least once, not once."""
 
     repo: VideoRepository
     uploads: UploadStore

@@ -16,7 +16,7 @@ from functions.shared.errors import DependencyUnavailableError
 from functions.shared.observability import logger
 from functions.videos import settings
 from functions.videos.dal import VersionConflictError, VideoRepository
-from functions.videos.models import Visibility
+from functions.videos.models import Status, Visibility
 from functions.videos.storage import delete_prefix
 
 ATTEMPTS = 5
@@ -50,6 +50,8 @@ def follow_visibility(repo: VideoRepository, bucket: str, video_id: str) -> str:
         video = repo.get(video_id)
         if video is None or not video.media_prefix:
             return "nothing to move"
+        if video.status is Status.DELETING:  # the delete saga removes both prefixes: copying would orphan
+            return "being deleted"
         target = prefix_for(video.id, video.visibility)
         if video.media_prefix == target:
             return "already in place"

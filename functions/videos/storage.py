@@ -38,8 +38,9 @@ class UploadStore:
     def presign_put(
         self, key: str, content_type: str, size_bytes: int, expires_s: int
     ) -> tuple[str, dict[str, str]]:
-        # Content-Type and Content-Length are signed headers: S3 refuses a request that sends others.
-        url = aws.s3().generate_presigned_url(
+        # Content-Type and Content-Length are signed headers (the client is SigV4, functions/shared/aws.py):
+        # S3 refuses a request that sends other values.
+        url: str = aws.s3().generate_presigned_url(
             "put_object",
             ExpiresIn=expires_s,
             Params={
@@ -60,11 +61,20 @@ class UploadStore:
             raise _fail("create multipart upload", exc) from exc
         return upload_id
 
-    def presign_part(self, key: str, upload_id: str, part_number: int, expires_s: int) -> str:
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, size_bytes: int, expires_s: int
+    ) -> str:
+        """A URL for one part, bound to its exact length (Content-Length is signed)."""
         url: str = aws.s3().generate_presigned_url(
             "upload_part",
             ExpiresIn=expires_s,
-            Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "UploadId": upload_id,
+                "PartNumber": part_number,
+                "ContentLength": size_bytes,
+            },
         )
         return url
 
@@ -97,12 +107,16 @@ class UploadStore:
                 ) from exc
             raise _fail("complete multipart upload", exc) from exc
 
-    def abort(self, key: str, upload_id: str) -> None:
+    def abort(self, key: str, upload_id: str) -> bool:
+        """Abort the upload and drop its parts. False if S3 no longer has it open (completed, aborted or
+        expired): for a caller that only wants it gone, that is as good."""
         try:
             aws.s3().abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "NoSuchUpload":  # already gone: what we wanted
-                raise _fail("abort multipart upload", exc) from exc
+            if exc.response["Error"]["Code"] == "NoSuchUpload":
+                return False
+            raise _fail("abort multipart upload", exc) from exc
+        return True
 
     def delete(self, key: str) -> None:
         try:

@@ -65,6 +65,15 @@ def plan(size_bytes: int, limits: UploadLimits = UploadLimits()) -> UploadPlan:
     return UploadPlan("multipart", part_size, math.ceil(size_bytes / part_size))
 
 
+def part_length(size_bytes: int, part_size: int, part_number: int) -> int:
+    """The exact length of part `part_number` (from 1): `part_size`, except the last, which holds the rest.
+    Each part URL signs this length, so S3 refuses a part of any other size."""
+    count = math.ceil(size_bytes / part_size)
+    if not 1 <= part_number <= count:
+        raise ValueError(f"part {part_number} is not one of 1..{count}")
+    return part_size if part_number < count else size_bytes - (count - 1) * part_size
+
+
 def safe_filename(filename: str) -> str:
     """The name kept in the object key: no path, no characters that need escaping in URLs or shells."""
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
