@@ -23,7 +23,7 @@ from functions.auth.models import (
 )
 from functions.shared.api import API_PREFIX, create_resolver, json_response
 from functions.shared.errors import DependencyUnavailableError
-from functions.shared.observability import logger, tracer
+from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import caller_from
 
 app = create_resolver()
@@ -105,6 +105,7 @@ def jwks() -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -25,6 +25,7 @@ from functions.auth.models import (
     now_iso,
 )
 from functions.shared.errors import NotFoundError, ThrottledError, UnauthenticatedError
+from functions.shared.observability import count
 
 FREE_QUOTA_BYTES = 5 * 1024**3
 WRONG_CREDENTIALS = "The email or the password is wrong."
@@ -93,10 +94,12 @@ class AuthService:
             now = self.clock()
             for subject in subjects:
                 self.repo.record_failure(subject, now)
+            count("SignInFailed")
             raise UnauthenticatedError(WRONG_CREDENTIALS)
         self.repo.clear_failures(subjects[0])
         if passwords.needs_rehash(user.password_hash):
             self.repo.set_password_hash(user.id, passwords.hash_password(password))
+        count("SignIn")
         return self._start_session(user.id)
 
     def _refuse_if_throttled(self, subjects: tuple[str, str]) -> None:
@@ -107,6 +110,7 @@ class AuthService:
             for s, free in zip(subjects, limits, strict=True)
         )
         if wait > 0:
+            count("SignInThrottled")
             raise ThrottledError("Too many failed sign-ins; wait before trying again.", retry_after_s=wait)
 
     def _start_session(self, user_id: str) -> TokenPair:
@@ -154,6 +158,7 @@ class AuthService:
         if record.used or not self.repo.rotate_refresh_token(record, replacement):
             # A spent token presented again means it was copied: end the whole family, thief and owner alike.
             self.repo.revoke_session(record.session_id)
+            count("RefreshTokenReused")  # a security signal worth an alarm
             raise UnauthenticatedError("This refresh token was already used; the session has been ended.")
         return self._pair(record.user_id, record.session_id, replacement_token)
 
@@ -183,6 +188,7 @@ class AuthService:
             created_at=now_iso(),
         )
         self.repo.create_api_key(record)
+        count("ApiKeyCreated")
         return NewApiKeyOut(**record.public().model_dump(), key=new.key)
 
     def list_api_keys(self, user_id: str) -> list[ApiKeyOut]:
@@ -289,3 +295,4 @@ class RegistrationSteps:
                 "created_at": r.created_at,
             },
         )
+        count("AccountRegistered")  # the saga's last step: the account is complete

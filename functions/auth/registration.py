@@ -16,7 +16,7 @@ from functions.auth.dal import AnalyticsProfiles, AuthRepository, EmailTakenErro
 from functions.auth.logic import RegistrationSteps
 from functions.auth.models import RegistrationInput
 from functions.shared.events import EventPublisher
-from functions.shared.observability import logger
+from functions.shared.observability import logger, metrics
 
 STEPS = (
     "create_user",
@@ -44,6 +44,7 @@ def _steps() -> RegistrationSteps:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = event["step"]
     if step not in STEPS:

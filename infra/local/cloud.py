@@ -81,6 +81,18 @@ class AwsClients:
             return self._clients[service]
 
 
+def _metrics_line(emf: dict[str, Any]) -> str:
+    names = [m["Name"] for d in emf["_aws"].get("CloudWatchMetrics", []) for m in d.get("Metrics", [])]
+    figures = []
+    for name in names:
+        value = emf.get(name)
+        values = value if isinstance(value, list) else [value]
+        figures.append(
+            f"{name}=" + ",".join(f"{v:g}" if isinstance(v, float | int) else str(v) for v in values)
+        )
+    return "METRICS " + " ".join(figures)
+
+
 def console_log_sink(stream: Any = None) -> Callable[[str, str], None]:
     """Label each log line with its function; render powertools' JSON lines as one readable line."""
     out = stream or sys.stderr
@@ -94,7 +106,7 @@ def console_log_sink(stream: Any = None) -> Callable[[str, str], None]:
             except ValueError:
                 record = None
             if isinstance(record, dict) and "_aws" in record:
-                return  # an EMF metrics document: CloudWatch reads these, a developer does not
+                text = _metrics_line(record)  # an EMF document: CloudWatch reads it; show its figures
             if isinstance(record, dict) and "message" in record:
                 extras = {
                     k: v
