@@ -306,17 +306,31 @@ class AuthRepository:
         return FailureCounter(int(item["failures"]), int(item["last_failure_at"]))
 
     def record_failure(self, subject: str, now: int) -> None:
+        counter_key = key(f"THROTTLE#{subject}", "THROTTLE")
+        values = {":now": {"N": str(now)}, ":exp": {"N": str(now + WINDOW_S)}, ":one": {"N": "1"}}
         with _dependency("the auth table"):
-            self._ddb.update_item(
-                TableName=self.table,
-                Key=key(f"THROTTLE#{subject}", "THROTTLE"),
-                UpdateExpression="SET last_failure_at = :now, expires_at = :exp ADD failures :one",
-                ExpressionAttributeValues={
-                    ":now": {"N": str(now)},
-                    ":exp": {"N": str(now + WINDOW_S)},
-                    ":one": {"N": "1"},
-                },
-            )
+            try:
+                # Count on only while the window is open: TTL deletes expired items late (up to days),
+                # and an old count must not lock out today's first typo.
+                self._ddb.update_item(
+                    TableName=self.table,
+                    Key=counter_key,
+                    UpdateExpression="SET last_failure_at = :now, expires_at = :exp ADD failures :one",
+                    ConditionExpression="attribute_not_exists(expires_at) OR expires_at >= :now",
+                    ExpressionAttributeValues=values,
+                )
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+                self._ddb.put_item(
+                    TableName=self.table,
+                    Item={
+                        **counter_key,
+                        "failures": values[":one"],
+                        "last_failure_at": values[":now"],
+                        "expires_at": values[":exp"],
+                    },
+                )
 
     def clear_failures(self, subject: str) -> None:
         with _dependency("the auth table"):
@@ -348,19 +362,37 @@ class AnalyticsProfiles:
 class KeyStore:
     """The signing key set from Secrets Manager, cached per sandbox and re-read after `ttl_s`."""
 
-    def __init__(self, secret_id: str, ttl_s: float = 300) -> None:
+    REFRESH_MIN_INTERVAL_S = 1
+
+    def __init__(
+        self, secret_id: str, ttl_s: float = 300, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.secret_id = secret_id
         self.ttl_s = ttl_s
+        self.clock = clock
         self._cached: tuple[float, KeySet] | None = None
         self._lock = threading.Lock()
 
-    def keyset(self, force: bool = False) -> KeySet:
+    def keyset(self) -> KeySet:
         with self._lock:
-            if force or self._cached is None or time.monotonic() - self._cached[0] > self.ttl_s:
-                with _dependency("Secrets Manager"):
-                    text = aws.secrets().get_secret_value(SecretId=self.secret_id)["SecretString"]
-                self._cached = (time.monotonic(), KeySet.from_json(text))
+            if self._cached is None or self.clock() - self._cached[0] > self.ttl_s:
+                self._read()
+            assert self._cached is not None
             return self._cached[1]
+
+    def refreshed(self) -> KeySet:
+        """Re-read now, unless the set was read in the last few seconds: tokens with made-up key ids
+        must not turn into a Secrets Manager call each."""
+        with self._lock:
+            if self._cached is None or self.clock() - self._cached[0] >= self.REFRESH_MIN_INTERVAL_S:
+                self._read()
+            assert self._cached is not None
+            return self._cached[1]
+
+    def _read(self) -> None:
+        with _dependency("Secrets Manager"):
+            text = aws.secrets().get_secret_value(SecretId=self.secret_id)["SecretString"]
+        self._cached = (self.clock(), KeySet.from_json(text))
 
 
 class RegistrationFailedError(DependencyUnavailableError):

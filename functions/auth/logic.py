@@ -221,9 +221,10 @@ class AuthService:
             claims = tokens.verify_access_token(
                 token, keyset.jwks(), issuer=self.issuer, audience=self.audience
             )
-        except UnauthenticatedError:
-            # A key rotated in since we cached the set would look unknown: re-read once before refusing.
-            keyset = self.keys.keyset(force=True)
+        except tokens.UnknownSigningKeyError:
+            # A key rotated in since we cached the set looks unknown: re-read before refusing. Only for an
+            # unknown key id (an expired or forged token is refused as it is), and the store rate-limits it.
+            keyset = self.keys.refreshed()
             claims = tokens.verify_access_token(
                 token, keyset.jwks(), issuer=self.issuer, audience=self.audience
             )

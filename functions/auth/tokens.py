@@ -48,6 +48,10 @@ def issue_access_token(
     return jwt.encode(claims, key.private_key(), algorithm=ALGORITHM, headers={"kid": key.kid})
 
 
+class UnknownSigningKeyError(UnauthenticatedError):
+    """Signed by a key id the given set does not have: possibly one rotated in since the set was read."""
+
+
 def verify_access_token(token: str, jwks: Mapping[str, Any], *, issuer: str, audience: str) -> AccessClaims:
     """Verify against the published key set; raise UnauthenticatedError saying why not."""
     try:
@@ -58,7 +62,7 @@ def verify_access_token(token: str, jwks: Mapping[str, Any], *, issuer: str, aud
         raise UnauthenticatedError("The access token's algorithm is not accepted.")
     key = next((k for k in jwks.get("keys", []) if k.get("kid") == header.get("kid")), None)
     if key is None:
-        raise UnauthenticatedError("The access token was signed by an unknown key.")
+        raise UnknownSigningKeyError("The access token was signed by an unknown key.")
     try:
         claims = jwt.decode(
             token,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import jwt
 import pytest
 
+from functions.auth.throttle import IP_FREE_FAILURES
 from functions.shared.keyset import KeySet, new_signing_key
 from infra.local.cloud import LocalCloud
 from tests.integration.conftest import User, eventually, records, sign_up
@@ -182,6 +185,49 @@ def test_failed_logins_back_off_with_retry_after(http: httpx.Client) -> None:
     assert attempt(victim.password).status_code == 200
 
 
+def _stored(cloud: LocalCloud, pk: str, sk: str) -> dict[str, Any] | None:
+    item = cloud.aws.client("dynamodb").get_item(
+        TableName=cloud.names.table("auth"), Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+    )
+    return item.get("Item")
+
+
+def test_failed_logins_are_throttled_per_source_address(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    # The front door takes the client address from X-Forwarded-For when the connection comes from
+    # 127.0.0.1 (uvicorn's proxy headers) and hands it on as requestContext.identity.sourceIp. Every
+    # failure here comes from that made-up address, so other tests' failures from 127.0.0.1 do not add up.
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
+
+    def attempt(email: str, password: str, source: str = address) -> httpx.Response:
+        return http.post(
+            f"{AUTH}/login", json={"email": email, "password": password}, headers={"X-Forwarded-For": source}
+        )
+
+    # One guess each at many accounts: no account comes near its own limit, the address reaches its own.
+    failed = [attempt(_email(), "not the passphrase").status_code for _ in range(IP_FREE_FAILURES)]
+    assert failed == [401] * IP_FREE_FAILURES
+    counter = _stored(cloud, f"THROTTLE#ip#{address}", "THROTTLE")
+    assert counter is not None, "the front door did not pass X-Forwarded-For on as the source address"
+    assert counter["failures"]["N"] == str(IP_FREE_FAILURES)
+    # Locked for 1 s, then each further failure doubles it. Wait out the short locks (a refused attempt
+    # does not count) until one is long enough to outlast the next two requests on a slow machine.
+    locked = attempt(_email(), "not the passphrase")
+    for _ in range(10):
+        if locked.status_code == 429:
+            if int(locked.headers["retry-after"]) >= 3:
+                break
+            time.sleep(int(locked.headers["retry-after"]) + 0.1)
+        locked = attempt(_email(), "not the passphrase")
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "throttled"
+    # A user with no failures of their own, with the right password: refused from that address only.
+    assert attempt(user.email, user.password).status_code == 429
+    assert _stored(cloud, f"THROTTLE#account#{user.email}", "THROTTLE") is None
+    assert attempt(user.email, user.password, source="10.255.255.254").status_code == 200
+
+
 # --- API keys ----------------------------------------------------------------------------------------
 
 
@@ -202,6 +248,27 @@ def test_api_key_lifecycle_and_scopes(http: httpx.Client, user: User) -> None:
     assert http.delete(f"{AUTH}/api-keys/{created.json()['id']}", headers=user.headers).status_code == 204
     assert http.get("/api/test/scoped", headers={"X-API-Key": key}).status_code == 401  # revoked
     assert http.delete(f"{AUTH}/api-keys/{created.json()['id']}", headers=user.headers).status_code == 404
+
+
+def test_using_an_api_key_records_its_last_use(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
+    created = http.post(
+        f"{AUTH}/api-keys", headers=user.headers, json={"name": "ci", "scopes": ["videos:read"]}
+    ).json()
+    assert http.get(f"{AUTH}/api-keys", headers=user.headers).json()["items"][0]["last_used_at"] is None
+    used_at = time.time()
+    assert http.get("/api/test/scoped", headers={"X-API-Key": created["key"]}).status_code == 200
+    [listed] = http.get(f"{AUTH}/api-keys", headers=user.headers).json()["items"]
+    assert listed["last_used_at"] is not None
+    recorded = datetime.fromisoformat(listed["last_used_at"].replace("Z", "+00:00"))
+    assert recorded.tzinfo == UTC
+    assert used_at - 2 <= recorded.timestamp() <= time.time() + 1
+    # Both stored copies: the owner's listing and the lookup the authorizer reads.
+    user_id = http.get(f"{AUTH}/me", headers=user.headers).json()["id"]
+    fingerprint = hashlib.sha256(created["key"].encode()).hexdigest()
+    for pk, sk in ((f"USER#{user_id}", f"APIKEY#{created['id']}"), (f"APIKEY#{fingerprint}", "APIKEY")):
+        item = _stored(cloud, pk, sk)
+        assert item is not None, (pk, sk)
+        assert item["last_used_at"]["S"] == listed["last_used_at"]
 
 
 def test_api_keys_are_private_to_their_owner(http: httpx.Client, user: User) -> None:
