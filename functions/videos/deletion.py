@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.shared.events import EventPublisher
-from functions.shared.observability import logger
+from functions.shared.observability import logger, metrics
 from functions.videos import settings
 from functions.videos.dal import VideoRepository
 from functions.videos.logic import Deletion
@@ -31,6 +31,7 @@ def _deletion() -> Deletion:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step, video = event["step"], event["video"]
     logger.info("delete step", extra={"step": step, "video_id": video["id"]})

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.shared import aws
 from functions.shared.api import API_PREFIX, create_resolver, json_response
 from functions.shared.errors import DependencyUnavailableError
-from functions.shared.observability import logger, tracer
+from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import Caller, caller_from
 from functions.videos import settings
 from functions.videos.models import (
@@ -194,6 +194,7 @@ def playback(video_id: str) -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.shared.events import EventPublisher
-from functions.shared.observability import logger
+from functions.shared.observability import logger, metrics
 from functions.videos import settings
 from functions.videos.dal import VideoRepository
 from functions.videos.logic import Ingest
@@ -46,6 +46,7 @@ def handle_record(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context

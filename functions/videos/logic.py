@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from functions.shared.errors import ConflictError, NotFoundError
+from functions.shared.observability import count
 from functions.shared.principal import Caller
 from functions.videos import uploads
 from functions.videos.dal import VersionConflictError, VideoRepository
@@ -139,6 +140,7 @@ class VideoService:
             if record.upload_id:  # no record, so no open upload either
                 self.uploads.abort(key, record.upload_id)
             raise
+        count("VideoCreated")
         return CreatedVideo(video=video.public(), upload=self._instructions(record))
 
     def _instructions(self, record: UploadRecord) -> UploadInstructions:
@@ -389,9 +391,12 @@ class Ingest:
                 "size_bytes": size,
             },
         )
+        count("UploadReceived")
+        count("UploadBytes", size)
         return "uploaded"
 
     def _fail(self, video: VideoRecord, reason: str) -> str:
+        count("UploadRejected")
         self.uploads.delete(video.upload.key)
         updated = video.changed(status=Status.FAILED, error=reason)
         try:
@@ -447,6 +452,7 @@ class Deletion:
 
     def publish_deleted(self, video_id: str, owner_id: str) -> None:
         self.events.publish("video.deleted", {"video_id": video_id, "owner_id": owner_id})
+        count("VideoDeleted")
 
     def record_failure(self, video_id: str, error: dict[str, Any]) -> None:
         video = self.repo.get(video_id)

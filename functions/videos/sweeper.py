@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.shared.observability import logger
+from functions.shared.observability import count, logger, metrics
 from functions.videos import settings
 from functions.videos.dal import VideoRepository
 from functions.videos.logic import Sweeper
@@ -15,6 +15,7 @@ from functions.videos.storage import UploadStore
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     s = settings.settings()
     sweeper = Sweeper(
@@ -22,4 +23,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     expired = sweeper.expire_uploads()
     logger.info("expired uploads", extra={"count": expired})
+    count("UploadsExpired", expired)
     return {"expired": expired}

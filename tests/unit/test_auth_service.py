@@ -46,6 +46,7 @@ from functions.shared.errors import (
 )
 from functions.shared.events import EventPublisher
 from functions.shared.keyset import new_keyset
+from functions.shared.observability import metrics
 from infra.local.provision import _table_request  # the local cloud's own table builder
 from infra.topology import TOPOLOGY
 
@@ -506,6 +507,17 @@ def test_wrong_password_and_unknown_email_fail_alike(env: Env, monkeypatch: pyte
     assert verified[1] is None
     assert failures("account#ada@example.com") == failures("account#nobody@example.com") == 1
     assert failures(f"ip#{IP}") == 2
+
+
+def test_sign_ins_are_counted_as_business_metrics(env: Env) -> None:
+    env.register("ada@example.com")
+    metrics.clear_metrics()
+    env.login("ada@example.com")
+    with pytest.raises(UnauthenticatedError):
+        env.login("ada@example.com", "not the passphrase")
+    recorded = {name: m["Value"] for name, m in metrics.provider.metric_set.items()}
+    metrics.clear_metrics()
+    assert recorded == {"SignIn": [1.0], "SignInFailed": [1.0]}
 
 
 def test_an_account_is_throttled_after_five_failures(env: Env) -> None:
