@@ -6,8 +6,9 @@
   Chunk lengths are whole segments, so every segment is whole and numbered by its place in the video.
 - Audio: encoded ONCE for the whole source as its own HLS rendition. Encoding AAC per chunk would
   insert the encoder's priming samples at every boundary (an audible pop); one pass has no boundaries.
+  A silent source has no audio rendition.
 - Stitch: each rendition's chunk playlists are concatenated into one media playlist; the master names
-  the audio group (EXT-X-MEDIA) on every variant.
+  the audio group (EXT-X-MEDIA) on every variant, or, for a silent source, is the whole-file path's.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from pathlib import Path
 
 import m3u8
 
-from functions.transcode.encoder import LadderJob, ShouldStop, ffmpeg, run_ffmpeg
+from functions.transcode.encoder import LadderJob, Progress, ShouldStop, ffmpeg, run_ffmpeg
 from functions.transcode.ladder import SEGMENT_S, Rendition
-from functions.transcode.playlists import VariantStats, variant_stats
+from functions.transcode.playlists import AUDIO_GROUP, VariantStats, variant_stats, write_master_playlist
 
 AUDIO_KBPS = 128
-AUDIO_GROUP = "audio"
 
 
 @dataclass(frozen=True)
@@ -98,13 +98,23 @@ def _without_audio(command: list[str]) -> list[str]:
     return kept
 
 
-def encode_chunk(job: LadderJob, chunk: Chunk, should_stop: ShouldStop | None = None) -> None:
+def encode_chunk(
+    job: LadderJob, chunk: Chunk, should_stop: ShouldStop | None = None, on_progress: Progress | None = None
+) -> None:
+    """`on_progress` gets the fraction of this chunk done."""
     for r in job.renditions:
         (job.out_dir / r.name).mkdir(parents=True, exist_ok=True)
-    run_ffmpeg(chunk_command(job, chunk), chunk.duration_s, should_stop=should_stop)
+    run_ffmpeg(chunk_command(job, chunk), chunk.duration_s, on_progress, should_stop)
 
 
-def encode_audio(source: Path, out_dir: Path, duration_s: float) -> None:
+def encode_audio(
+    source: Path,
+    out_dir: Path,
+    duration_s: float,
+    on_progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
+) -> None:
+    """The source's first audio stream as one AAC HLS rendition. Only for a source that has audio."""
     (out_dir / AUDIO_GROUP).mkdir(parents=True, exist_ok=True)
     command = [
         *ffmpeg(),
@@ -133,9 +143,13 @@ def encode_audio(source: Path, out_dir: Path, duration_s: float) -> None:
         "mpegts",
         "-hls_segment_filename",
         str(out_dir / AUDIO_GROUP / "seg_%05d.ts"),
+        "-progress",
+        "pipe:1",  # progress lines are also when run_ffmpeg checks should_stop
+        "-stats_period",
+        "1",
         str(out_dir / AUDIO_GROUP / "index.m3u8"),
     ]
-    run_ffmpeg(command, duration_s)
+    run_ffmpeg(command, duration_s, on_progress, should_stop)
 
 
 def stitch(out_dir: Path, renditions: list[Rendition], chunks: list[Chunk]) -> None:
@@ -148,25 +162,11 @@ def stitch(out_dir: Path, renditions: list[Rendition], chunks: list[Chunk]) -> N
 
 
 def write_master_with_audio(
-    out_dir: Path, video: list[VariantStats], audio: VariantStats, fps: float
+    out_dir: Path, video: list[VariantStats], audio: VariantStats | None, fps: float
 ) -> None:
-    """Video variants that all point at the one audio rendition (demuxed audio, RFC 8216 4.3.4.1)."""
-    lines = [
-        "#EXTM3U",
-        "#EXT-X-VERSION:6",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
-        f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",DEFAULT=YES,AUTOSELECT=YES,'
-        f'CHANNELS="2",URI="{AUDIO_GROUP}/index.m3u8"',
-    ]
-    for s in sorted(video, key=lambda v: v.peak_bps, reverse=True):
-        r = s.rendition
-        lines.append(
-            f"#EXT-X-STREAM-INF:BANDWIDTH={s.peak_bps + audio.peak_bps},"
-            f"AVERAGE-BANDWIDTH={s.average_bps + audio.average_bps},RESOLUTION={r.width}x{r.height},"
-            f'CODECS="{s.codecs},mp4a.40.2",FRAME-RATE={fps:.3f},AUDIO="{AUDIO_GROUP}"'
-        )
-        lines.append(f"{r.name}/index.m3u8")
-    (out_dir / "master.m3u8").write_text("\n".join(lines) + "\n")
+    """Video variants that all point at the one audio rendition (demuxed audio, RFC 8216 4.3.4.1); with
+    no audio (a silent source), plain video variants."""
+    write_master_playlist(out_dir, video, fps, audio)
 
 
 def audio_stats(out_dir: Path) -> VariantStats:

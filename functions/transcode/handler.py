@@ -1,18 +1,24 @@
 """The transcode function (a container image in AWS; the pip-installed FFmpeg locally).
 
-Input {"video_id", "key", "media_prefix"}: stream the original to /tmp, probe it, encode the ladder
-from one decode, write the master playlist, poster and storyboard, stream them to the media bucket,
-and return what was made. Failures raise with a reason the publish workflow turns into the video's
-`error`; partial outputs are removed by its MarkFailed step.
+Input {"video_id", "key", "media_prefix", "attempt"}: stream the original to /tmp, probe it, encode the
+ladder from one decode, write the master playlist, poster and storyboard, stream them to the media
+bucket, and return what was made. Failures raise with a reason the publish workflow turns into the
+video's `error`; partial outputs are removed by its MarkFailed step.
+
+`attempt` is the publish run that claimed the video: a run whose attempt is no longer the record's
+(cancelled, then retried) stops, and checks again right before it writes to the media bucket, so it
+does not overwrite the newer run's files (docs/transcode.md, "Retry and cancel").
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +31,18 @@ from functions.shared.config import EnvironmentModel
 from functions.shared.events import EventPublisher
 from functions.shared.observability import logger
 from functions.transcode import chunks
-from functions.transcode.encoder import LadderJob, encode_ladder, make_poster, make_storyboard
+from functions.transcode.encoder import (
+    EncodeCancelled,
+    LadderJob,
+    encode_ladder,
+    make_poster,
+    make_storyboard,
+)
 from functions.transcode.ladder import Rendition, ladder
 from functions.transcode.outputs import upload_tree
 from functions.transcode.playlists import codecs_of, stats_from_segments, write_master
 from functions.transcode.probe import SourceInfo, probe
-from functions.transcode.progress import ProgressReporter
+from functions.transcode.progress import ChunkShare, ProgressReporter
 
 # Streamed to disk with a bounded queue: boto3's default download buffers more the larger the file, and
 # memory must stay flat whatever the source's size.
@@ -58,6 +70,10 @@ class TranscodeCancelledError(Exception):
     pass
 
 
+class SupersededError(Exception):
+    """A newer run (the owner cancelled, then retried) owns the video: MarkFailed must touch nothing."""
+
+
 @functools.cache
 def settings() -> TranscodeSettings:
     loaded = TranscodeSettings.from_environment()
@@ -65,10 +81,38 @@ def settings() -> TranscodeSettings:
     return loaded
 
 
-def transcode(video_id: str, key: str, media_prefix: str) -> dict[str, Any]:
+# The share of progress each phase owns: the encode (whole or chunks) most of it, then the finishing.
+ENCODED = 0.88
+
+
+def _reporter(video_id: str, attempt: str | None) -> ProgressReporter:
     s = settings()
-    events = EventPublisher(s.event_bus, "videos")
-    reporter = ProgressReporter(s.videos_table, video_id, events.publish)
+    return ProgressReporter(s.videos_table, video_id, EventPublisher(s.event_bus, "videos").publish, attempt)
+
+
+def _stop_if_superseded(reporter: ProgressReporter, video_id: str) -> None:
+    """Before anything is written to or removed from the media bucket: a cancelled or superseded run
+    must not touch the prefix the newer run writes to."""
+    if reporter.should_stop():
+        raise _stopped(reporter, video_id)
+
+
+def _stopped(reporter: ProgressReporter, video_id: str) -> Exception:
+    # The error's name reaches MarkFailed: a superseded run must leave the record and outputs alone.
+    return SupersededError(video_id) if reporter.superseded else TranscodeCancelledError(video_id)
+
+
+@contextlib.contextmanager
+def _superseded_as_such(reporter: ProgressReporter, video_id: str) -> Iterator[None]:
+    try:
+        yield
+    except EncodeCancelled as exc:
+        raise _stopped(reporter, video_id) from exc
+
+
+def transcode(video_id: str, key: str, media_prefix: str, attempt: str | None = None) -> dict[str, Any]:
+    s = settings()
+    reporter = _reporter(video_id, attempt)
     work = Path(tempfile.mkdtemp(prefix=f"transcode-{video_id}-", dir=s.work_dir))
     try:
         source = work / "source"
@@ -78,15 +122,17 @@ def transcode(video_id: str, key: str, media_prefix: str) -> dict[str, Any]:
         reporter.report(0.02)
         out = work / "out"
         job = LadderJob(source, out, info, tuple(renditions))
-        encode_ladder(
-            job, on_progress=lambda f: reporter.report(0.02 + 0.88 * f), should_stop=reporter.should_stop
-        )
+        with _superseded_as_such(reporter, video_id):
+            encode_ladder(
+                job,
+                on_progress=lambda f: reporter.report(0.02 + (ENCODED - 0.02) * f),
+                should_stop=reporter.should_stop,
+            )
         stats = write_master(out, renditions, info.fps)
         make_poster(source, info, out / "poster.jpg")
         make_storyboard(source, info, out / "storyboard.jpg", out / "storyboard.vtt", "storyboard.jpg")
         reporter.report(0.92)
-        if reporter.should_stop():
-            raise TranscodeCancelledError(video_id)
+        _stop_if_superseded(reporter, video_id)
         uploaded = upload_tree(aws.s3(), out, s.media_bucket, media_prefix)
         logger.info(
             "transcoded",
@@ -154,33 +200,58 @@ def _planned(state: dict[str, Any]) -> tuple[SourceInfo, list[Rendition]]:
 
 
 def encode_chunk(
-    video_id: str, key: str, media_prefix: str, state: dict[str, Any], item: dict[str, Any]
+    video_id: str,
+    key: str,
+    media_prefix: str,
+    state: dict[str, Any],
+    item: dict[str, Any],
+    attempt: str | None = None,
 ) -> dict[str, Any]:
-    """One chunk's video, all rungs, straight to segments in the media bucket."""
+    """One chunk's video, all rungs, straight to segments in the media bucket.
+
+    Progress: the chunks run in parallel, so each adds its own share of the encode's progress (its part
+    of the timeline) as it goes; the stored sum only rises, and is ENCODED when every chunk is done.
+    """
     s = settings()
     info, renditions = _planned(state)
     chunk = chunks.Chunk(**item)
-    reporter = ProgressReporter(s.videos_table, video_id, EventPublisher(s.event_bus, "videos").publish)
+    reporter = _reporter(video_id, attempt)
+    share = ChunkShare(reporter, chunk.start_s, chunk.duration_s, info.duration_s, round(ENCODED * 100))
     work = _workspace(video_id, f"chunk{chunk.index}")
     try:
         out = work / "out"
-        chunks.encode_chunk(
-            LadderJob(_source(key, work), out, info, tuple(renditions)), chunk, reporter.should_stop
-        )
+        with _superseded_as_such(reporter, video_id):
+            chunks.encode_chunk(
+                LadderJob(_source(key, work), out, info, tuple(renditions)),
+                chunk,
+                reporter.should_stop,
+                share,
+            )
         codecs = {r.name: codecs_of(out / r.name / f"seg_{chunk.first_segment:05d}.ts") for r in renditions}
+        _stop_if_superseded(reporter, video_id)
         upload_tree(aws.s3(), out, s.media_bucket, media_prefix)
+        share.done()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"index": chunk.index, "codecs": codecs}
 
 
 def finish(
-    video_id: str, key: str, media_prefix: str, state: dict[str, Any], results: list[dict[str, Any]]
+    video_id: str,
+    key: str,
+    media_prefix: str,
+    state: dict[str, Any],
+    results: list[dict[str, Any]],
+    attempt: str | None = None,
 ) -> dict[str, Any]:
-    """The audio (one pass), the stitched playlists, master, poster and storyboard."""
+    """The audio (one pass, if the source has any), the stitched playlists, master, poster and
+    storyboard."""
     s = settings()
     s3 = aws.s3()
     info, renditions = _planned(state)
+    reporter = _reporter(video_id, attempt)
+    # A superseded run must not stitch (and then delete) the chunk playlists the newer run wrote.
+    _stop_if_superseded(reporter, video_id)
     plan_chunks = [chunks.Chunk(**c) for c in state["chunks"]]
     sizes = {
         o["Key"]: o["Size"]
@@ -191,7 +262,17 @@ def finish(
     work = _workspace(video_id, "finish")
     try:
         source, out = _source(key, work), work / "out"
-        chunks.encode_audio(source, out, info.duration_s)
+        audio = None
+        if info.has_audio:  # a silent source has no audio rendition, as in the whole-file path
+            with _superseded_as_such(reporter, video_id):
+                chunks.encode_audio(
+                    source,
+                    out,
+                    info.duration_s,
+                    on_progress=lambda f: reporter.report(ENCODED + 0.04 * f),
+                    should_stop=reporter.should_stop,
+                )
+            audio = chunks.audio_stats(out)
         stats = []
         for r in renditions:
             texts = [
@@ -205,11 +286,14 @@ def finish(
             (out / r.name / "index.m3u8").write_text(text)
             measured = [(duration, sizes[f"{media_prefix}{r.name}/{uri}"]) for duration, uri in segments]
             stats.append(stats_from_segments(r, measured, first["codecs"][r.name]))
-        chunks.write_master_with_audio(out, stats, chunks.audio_stats(out), info.fps)
+        chunks.write_master_with_audio(out, stats, audio, info.fps)
         make_poster(source, info, out / "poster.jpg")
         make_storyboard(source, info, out / "storyboard.jpg", out / "storyboard.vtt", "storyboard.jpg")
         source.unlink()
+        reporter.report(0.95)
+        _stop_if_superseded(reporter, video_id)
         upload_tree(s3, out, s.media_bucket, media_prefix)
+        _stop_if_superseded(reporter, video_id)  # the chunk playlists may be a newer run's by now
         s3.delete_objects(
             Bucket=s.media_bucket,
             Delete={
@@ -233,7 +317,7 @@ def finish(
                 "height": st.rendition.height,
                 "bandwidth": st.peak_bps,
                 "average_bandwidth": st.average_bps,
-                "codecs": f"{st.codecs},mp4a.40.2",
+                "codecs": f"{st.codecs},{audio.codecs}" if audio else st.codecs,
             }
             for st in stats
         ],
@@ -244,12 +328,15 @@ def finish(
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     os.environ.setdefault("TMPDIR", settings().work_dir)
     mode = event.get("mode", "whole")
+    attempt = event.get("attempt")
     if mode == "plan":
         return plan(event["key"], event["video_id"])
     if mode == "chunk":
         return encode_chunk(
-            event["video_id"], event["key"], event["media_prefix"], event["plan"], event["chunk"]
+            event["video_id"], event["key"], event["media_prefix"], event["plan"], event["chunk"], attempt
         )
     if mode == "finish":
-        return finish(event["video_id"], event["key"], event["media_prefix"], event["plan"], event["chunks"])
-    return transcode(event["video_id"], event["key"], event["media_prefix"])
+        return finish(
+            event["video_id"], event["key"], event["media_prefix"], event["plan"], event["chunks"], attempt
+        )
+    return transcode(event["video_id"], event["key"], event["media_prefix"], attempt)

@@ -40,8 +40,10 @@ def _even(value: float) -> int:
     return max(2, round(value / 2) * 2)
 
 
-def ladder(source: SourceInfo, max_rungs: int = 4) -> list[Rendition]:
-    """Up to `max_rungs` renditions, largest first; never above the source, aspect kept, even sizes.
+def ladder(source: SourceInfo, max_rungs: int = len(RUNGS)) -> list[Rendition]:
+    """Up to `max_rungs` renditions (by default every rung the source reaches, so a 1080p source gets all
+    five, 240p included, for slow connections), largest first; never above the source, aspect kept, even
+    sizes.
 
     A rung's size is its short side (1080p is 1920x1080 landscape, 1080x1920 portrait), so a phone video
     gets the same ladder as a landscape one.

@@ -73,13 +73,34 @@ def variant_stats(out_dir: Path, rendition: Rendition) -> VariantStats:
 
 def write_master(out_dir: Path, renditions: list[Rendition], fps: float) -> list[VariantStats]:
     stats = [variant_stats(out_dir, r) for r in renditions]
+    write_master_playlist(out_dir, stats, fps)
+    return stats
+
+
+AUDIO_GROUP = "audio"
+
+
+def write_master_playlist(
+    out_dir: Path, video: list[VariantStats], fps: float, audio: VariantStats | None = None
+) -> None:
+    """The master playlist, highest bandwidth first. With `audio`, the variants are video only and all
+    name that one audio rendition (demuxed audio, RFC 8216 4.3.4.1); without it, each variant carries
+    whatever its segments hold (muxed audio, or none for a silent source)."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for s in sorted(stats, key=lambda v: v.peak_bps, reverse=True):
-        r = s.rendition
+    if audio is not None:
         lines.append(
-            f"#EXT-X-STREAM-INF:BANDWIDTH={s.peak_bps},AVERAGE-BANDWIDTH={s.average_bps},"
-            f'RESOLUTION={r.width}x{r.height},CODECS="{s.codecs}",FRAME-RATE={fps:.3f}'
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="Main",DEFAULT=YES,AUTOSELECT=YES,'
+            f'CHANNELS="2",URI="{AUDIO_GROUP}/index.m3u8"'
+        )
+    for s in sorted(video, key=lambda v: v.peak_bps, reverse=True):
+        r = s.rendition
+        peak, average, codecs, group = s.peak_bps, s.average_bps, s.codecs, ""
+        if audio is not None:
+            peak, average = peak + audio.peak_bps, average + audio.average_bps
+            codecs, group = f"{codecs},{audio.codecs}", f',AUDIO="{AUDIO_GROUP}"'
+        lines.append(
+            f"#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},"
+            f'RESOLUTION={r.width}x{r.height},CODECS="{codecs}",FRAME-RATE={fps:.3f}{group}'
         )
         lines.append(f"{r.name}/index.m3u8")
     (out_dir / "master.m3u8").write_text("\n".join(lines) + "\n")
-    return stats

@@ -179,6 +179,7 @@ class VideoRecord(BaseModel):
     error: str | None = None
     media_prefix: str | None = None  # where the HLS output lives in the media bucket, once ready
     source_etag: str | None = None
+    attempt: str | None = None  # the publish run that owns the video (functions/videos/publishing.py)
     upload: UploadRecord
     version: int = 1
     created_at: str

@@ -1,13 +1,18 @@
 """The publish workflow's record steps. The record is the one place of truth for status, so only the
 videos domain changes it: the transcoder reports progress and returns what it made.
 
-Input: {"step": "claim" | "mark_ready" | "mark_failed", "video_id", ...}.
+Input: {"step": "claim" | "mark_ready" | "mark_failed", "video_id", "attempt", ...}.
+
+`attempt` (the workflow's execution id) names the run that claimed the video, stored on the record as
+`attempt`. A cancel followed by a retry starts a new run while the old one may still be going; every
+step of the old run is then a no-op: it never deletes the shared output prefix nor sets the status.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +30,15 @@ from functions.videos.storage import delete_prefix
 ATTEMPTS = 5
 USER_ERRORS = {"UnplayableSourceError"}  # their message is written for the video's owner
 GENERIC_FAILURE = "Processing failed on our side. Retry it; if it fails again, contact support."
+SUPERSEDED = "SupersededError"  # the transcoder saw a newer attempt on the record and stopped
+
+
+def _error_type(error: dict[str, Any]) -> str:
+    try:
+        cause = json.loads(error.get("Cause") or "{}")
+    except ValueError:
+        cause = {}
+    return str((cause.get("errorType") if isinstance(cause, dict) else None) or error.get("Error", ""))
 
 
 def failure_reason(error: dict[str, Any]) -> str:
@@ -41,45 +55,86 @@ def failure_reason(error: dict[str, Any]) -> str:
     return GENERIC_FAILURE
 
 
+def _superseded(current: str | None, attempt: str | None) -> bool:
+    """A newer run claimed the video since `attempt` did. A record without one (written before
+    attempts existed) supersedes nobody."""
+    return bool(attempt and current and current != attempt)
+
+
+def _serves(video: VideoRecord, prefix: str) -> bool:
+    """The ready video plays from `prefix`: whatever happened to this run, those files stay."""
+    return video.status is Status.READY and video.media_prefix == prefix
+
+
 @dataclass
 class Publishing:
     repo: VideoRepository
     media_bucket: str
     events: Publisher
 
-    def _save(self, video: VideoRecord, **changes: Any) -> VideoRecord:
-        updated = video.changed(**changes)
+    def _get(self, video_id: str) -> tuple[VideoRecord | None, str | None]:
+        """The record and the attempt that owns it (one consistent read)."""
+        video = self.repo.get(video_id)
+        return video, video.attempt if video else None
+
+    def _save(self, video: VideoRecord, attempt: str | None, **changes: Any) -> VideoRecord:
+        """The next version of the record, owned by `attempt`, conditional on the version read: a newer
+        claim in between bumps it, so this can never overwrite that claim."""
+        updated = video.changed(attempt=attempt or video.attempt, **changes)
         self.repo.save(updated, expected_version=video.version)
         return updated
 
-    def claim(self, video_id: str, etag: str) -> dict[str, Any]:
-        """uploaded -> processing, once per file version: a duplicate or concurrent event claims nothing."""
+    def claim(self, video_id: str, etag: str, attempt: str | None = None) -> dict[str, Any]:
+        """uploaded -> processing, once per file version: a duplicate or concurrent event claims nothing.
+
+        The claim records `attempt` (the workflow's execution) as the run that owns the video; a run
+        whose attempt is no longer current stops and touches nothing (functions/transcode/progress.py).
+        Claiming again with the same attempt (a retried Claim whose first write landed) claims again.
+        """
+        attempt = attempt or uuid.uuid4().hex
         for _ in range(ATTEMPTS):
-            video = self.repo.get(video_id)
-            if video is None or video.status is not Status.UPLOADED or video.source_etag != etag:
+            video, current = self._get(video_id)
+            if video is None or video.source_etag != etag:
+                return {"claimed": False}
+            if video.status is Status.PROCESSING and current == attempt:
+                return self._claimed(video, attempt)
+            if video.status is not Status.UPLOADED:
                 return {"claimed": False}
             try:
-                self._save(video, status=Status.PROCESSING, progress=0, error=None)
+                self._save(video, attempt, status=Status.PROCESSING, progress=0, error=None)
             except VersionConflictError:
                 continue
-            return {
-                "claimed": True,
-                "video_id": video.id,
-                "key": video.upload.key,
-                "media_prefix": prefix_for(video.id, video.visibility),
-            }
+            return self._claimed(video, attempt)
         return {"claimed": False}
 
-    def mark_ready(self, video_id: str, output: dict[str, Any]) -> str:
+    @staticmethod
+    def _claimed(video: VideoRecord, attempt: str) -> dict[str, Any]:
+        return {
+            "claimed": True,
+            "video_id": video.id,
+            "key": video.upload.key,
+            "media_prefix": prefix_for(video.id, video.visibility),
+            "attempt": attempt,
+        }
+
+    def mark_ready(self, video_id: str, output: dict[str, Any], attempt: str | None = None) -> str:
         prefix = str(output["media_prefix"])
         for _ in range(ATTEMPTS):
-            video = self.repo.get(video_id)
+            video, current = self._get(video_id)
+            if video is not None and _superseded(current, attempt):
+                # A newer run owns the record and writes the same prefix: deleting it would delete
+                # that run's output, and its status is not ours to set.
+                return "superseded"
+            if video is not None and _serves(video, prefix) and current == attempt:
+                return "ready"  # a retried MarkReady whose first write landed
             if video is None or video.status is not Status.PROCESSING:
-                delete_prefix(self.media_bucket, prefix)  # cancelled or deleted meanwhile: keep nothing
+                if video is None or not _serves(video, prefix):
+                    delete_prefix(self.media_bucket, prefix)  # cancelled or deleted meanwhile: keep nothing
                 return "discarded"
             try:
                 ready = self._save(
                     video,
+                    attempt or current,
                     status=Status.READY,
                     progress=100,
                     error=None,
@@ -110,18 +165,42 @@ class Publishing:
             return "ready"
         raise VersionConflictError(video_id)
 
-    def mark_failed(self, video_id: str, media_prefix: str | None, error: dict[str, Any]) -> str:
-        if media_prefix:
-            delete_prefix(self.media_bucket, media_prefix)  # no half-written ladder stays behind
+    def mark_failed(
+        self,
+        video_id: str,
+        media_prefix: str | None,
+        error: dict[str, Any],
+        attempt: str | None = None,
+        claimed: bool = True,
+        etag: str | None = None,
+    ) -> str:
+        """Remove the run's partial output and fail the video with the reason, unless a newer run owns
+        it. `claimed` is False when the Claim step itself failed: the video is then still `uploaded`
+        (or `processing` under this very attempt, if the claim's write landed before the failure)."""
         reason = failure_reason(error)
         for _ in range(ATTEMPTS):
-            video = self.repo.get(video_id)
+            video, current = self._get(video_id)
             if video is None:
+                if media_prefix:
+                    delete_prefix(self.media_bucket, media_prefix)  # deleted meanwhile: keep nothing
                 return "gone"
-            if video.status is not Status.PROCESSING:  # cancelled by its owner: their reason stands
+            if _error_type(error) == SUPERSEDED:
+                # The run saw a newer attempt on the record: that is final.
+                return "superseded"
+            if not claimed:  # nothing was encoded: only the record may need failing
+                failing = (video.status is Status.UPLOADED and video.source_etag == etag) or (
+                    video.status is Status.PROCESSING and current is not None and current == attempt
+                )
+            else:
+                if _superseded(current, attempt):
+                    return "superseded"  # the newer run's files and status are not ours to touch
+                if media_prefix and not _serves(video, media_prefix):
+                    delete_prefix(self.media_bucket, media_prefix)  # no half-written ladder stays behind
+                failing = video.status is Status.PROCESSING
+            if not failing:  # cancelled by its owner (their reason stands), or already settled
                 return f"left {video.status.value}"
             try:
-                self._save(video, status=Status.FAILED, error=reason)
+                self._save(video, attempt or current, status=Status.FAILED, error=reason)
             except VersionConflictError:
                 continue
             self.events.publish(
@@ -146,12 +225,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     step, video_id = event["step"], event["video_id"]
     publishing = _publishing()
     if step == "claim":
-        result = publishing.claim(video_id, event["etag"])
+        result = publishing.claim(video_id, event["etag"], event.get("attempt"))
     elif step == "mark_ready":
-        result = {"outcome": publishing.mark_ready(video_id, event["output"])}
+        result = {"outcome": publishing.mark_ready(video_id, event["output"], event.get("attempt"))}
     elif step == "mark_failed":
         result = {
-            "outcome": publishing.mark_failed(video_id, event.get("media_prefix"), event.get("error") or {})
+            "outcome": publishing.mark_failed(
+                video_id,
+                event.get("media_prefix"),
+                event.get("error") or {},
+                attempt=event.get("attempt"),
+                claimed=event.get("claimed", True),
+                etag=event.get("etag"),
+            )
         }
     else:
         raise ValueError(f"unknown publish step {step!r}")

@@ -81,13 +81,18 @@ def test_a_landscape_video_becomes_a_playable_ladder(
     master_response = httpx.get(playback.json()["hls_url"])
     assert master_response.status_code == 200
     assert master_response.headers["content-type"] == "application/vnd.apple.mpegurl"
+    # Playlists are short-lived in caches (they are rewritten by a re-encode); segments are immutable.
+    assert master_response.headers["cache-control"] == "public, max-age=60"
     master = m3u8.loads(master_response.text)
     assert [p.stream_info.resolution for p in master.playlists] == [
         (r["width"], r["height"]) for r in ready["renditions"]
     ]
     assert master.playlists[0].stream_info.resolution == (854, 480)
     base = playback.json()["hls_url"].split("?", 1)[0].rsplit("/", 1)[0]
-    variant = m3u8.loads(httpx.get(f"{base}/{master.playlists[1].uri}", cookies=cookies).text)
+    variant_response = httpx.get(f"{base}/{master.playlists[1].uri}", cookies=cookies)
+    assert variant_response.headers["content-type"] == "application/vnd.apple.mpegurl"
+    assert variant_response.headers["cache-control"] == "public, max-age=60"
+    variant = m3u8.loads(variant_response.text)
     assert sum(float(s.duration) for s in variant.segments) == pytest.approx(9, abs=0.2)
     segment = httpx.get(f"{base}/360p/{variant.segments[0].uri}", cookies=cookies)
     assert segment.status_code == 200
@@ -226,6 +231,49 @@ def test_a_long_source_is_encoded_in_chunks_and_plays_seamlessly(
             times += [float(frame.time) for frame in container.decode(video=0)]
     assert len(times) == 750  # 30 s at 25 fps: no frame lost or doubled at the chunk boundaries
     assert {round(b - a, 3) for a, b in itertools.pairwise(times)} == {0.04}
+
+
+def test_a_long_silent_source_is_chunked_and_its_progress_only_rises(
+    http: httpx.Client, cloud: LocalCloud, user: User, tmp_path: Path
+) -> None:
+    # Over the test topology's 25 s: the chunked path, with no audio to encode once for the whole video.
+    clip = make_clip(tmp_path / "silent.mp4", "426x240", 28, fps=25, audio=False)
+    video_id = upload(http, user, clip.read_bytes())
+    seen: list[int] = []
+
+    def done() -> dict[str, Any] | None:
+        v = video(http, user, video_id)
+        seen.append(v["progress"])
+        return v if v["status"] in {"ready", "failed"} else None
+
+    ready = eventually(done, timeout=180, interval=0.3)
+    assert ready["status"] == "ready", ready
+    assert seen == sorted(seen), seen  # the record's progress never went down
+    assert seen[-1] == 100
+    assert all("mp4a" not in r["codecs"] for r in ready["renditions"])
+    progress = eventually(  # the chunks announced their progress while they encoded
+        lambda: [
+            json.loads(p)["detail"]["progress"]
+            for p in records(cloud, "eventbridge")
+            if video_id in p and '"video.progress"' in p
+        ]
+    )
+    assert max(progress) <= 99
+
+    playback = http.get(f"{VIDEOS}/{video_id}/playback", headers=user.headers)
+    cookies = {c.name: c.value for c in playback.cookies.jar}
+    base = playback.json()["hls_url"].split("?", 1)[0].rsplit("/", 1)[0]
+    master = m3u8.loads(httpx.get(f"{base}/master.m3u8", cookies=cookies).text)
+    assert master.media == []
+    assert all(p.stream_info.audio is None for p in master.playlists)
+    variant = m3u8.loads(httpx.get(f"{base}/240p/index.m3u8", cookies=cookies).text)
+    frames = 0
+    for segment in variant.segments:
+        data = httpx.get(f"{base}/240p/{segment.uri}", cookies=cookies).content
+        with av.open(io.BytesIO(data), format="mpegts") as container:
+            assert not container.streams.audio
+            frames += sum(1 for _ in container.decode(video=0))
+    assert frames == 28 * 25
 
 
 def test_a_zero_byte_upload_fails_with_the_reason(http: httpx.Client, user: User) -> None:

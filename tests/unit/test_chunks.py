@@ -4,17 +4,23 @@ continuous timestamps across chunk boundaries, every frame once, and audio witho
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
+import boto3
 import m3u8
 import pytest
+from moto import mock_aws
 
-from functions.transcode import chunks
+from functions.shared import aws
+from functions.transcode import chunks, handler
 from functions.transcode.encoder import LadderJob, encode_ladder
 from functions.transcode.ladder import SEGMENT_S, ladder
 from functions.transcode.probe import SourceInfo, probe
+from infra.local.provision import _table_request
+from infra.topology import TOPOLOGY
 from tests.clips import make_clip
 
 SECONDS, FPS = 26, 25
@@ -112,3 +118,112 @@ def test_master_names_the_audio_group_on_every_variant(chunked: Path) -> None:
         assert p.stream_info.audio == "audio"
         assert "mp4a.40.2" in p.stream_info.codecs
         assert p.stream_info.bandwidth >= p.stream_info.average_bandwidth > 0
+
+
+# --- a silent long source, through the transcode function's chunked steps (plan, chunks, finish) -----
+
+
+@pytest.fixture
+def buckets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The transcode function's environment against moto, chunking anything over 5 s in 4 s chunks."""
+    for name, value in {
+        "VIDEOS_TABLE_NAME": "videos",
+        "UPLOADS_BUCKET_NAME": "uploads",
+        "MEDIA_BUCKET_NAME": "media",
+        "EVENTS_EVENT_BUS_NAME": "bus",
+        "CHUNK_THRESHOLD_S": "5",
+        "CHUNK_S": "4",
+    }.items():
+        monkeypatch.setenv(name, value)
+    handler.settings.cache_clear()
+    with mock_aws():
+        aws.reset_clients()
+        boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
+        for bucket in ("uploads", "media"):
+            boto3.client("s3").create_bucket(Bucket=bucket)
+        boto3.client("events").create_event_bus(Name="bus")
+        yield
+    aws.reset_clients()
+    handler.settings.cache_clear()
+
+
+def test_a_long_silent_source_is_chunked_without_an_audio_rendition(buckets: None, tmp_path: Path) -> None:
+    seconds = 10
+    clip = make_clip(tmp_path / "silent.mp4", "640x360", seconds, fps=FPS, audio=False, gop=50)
+    boto3.client("s3").upload_file(str(clip), "uploads", "originals/v1/silent.mp4")
+    ddb = boto3.client("dynamodb")
+    ddb.put_item(  # as the Claim step leaves it
+        TableName="videos",
+        Item={
+            "pk": {"S": "VIDEO#v1"},
+            "sk": {"S": "VIDEO"},
+            "status": {"S": "processing"},
+            "progress": {"N": "0"},
+            "attempt": {"S": "run-1"},
+        },
+    )
+    key, prefix = "originals/v1/silent.mp4", "hls/v1/"
+
+    state = handler.plan(key, "v1")
+    assert state["chunked"]
+    assert len(state["chunks"]) == 3  # 4 + 4 + 2 s
+    results = [handler.encode_chunk("v1", key, prefix, state, c, "run-1") for c in state["chunks"]]
+    progress = ddb.get_item(TableName="videos", Key={"pk": {"S": "VIDEO#v1"}, "sk": {"S": "VIDEO"}})
+    assert progress["Item"]["progress"] == {
+        "N": str(round(handler.ENCODED * 100))
+    }  # the chunks' shares add up
+    output = handler.finish("v1", key, prefix, state, results, "run-1")  # used to fail: it encoded audio
+
+    out = tmp_path / "out"
+    s3 = boto3.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="media", Prefix=prefix)["Contents"]]
+    assert not [k for k in keys if "chunk_" in k or "/audio/" in k]
+    for k in keys:
+        (out / k).parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file("media", k, str(out / k))
+    master = m3u8.load(str(out / prefix / "master.m3u8"))
+    assert master.is_variant
+    assert master.media == []  # no audio group to point at
+    assert [p.stream_info.resolution for p in master.playlists] == [(640, 360), (426, 240)]
+    for p in master.playlists:
+        assert p.stream_info.audio is None
+        assert p.stream_info.codecs.startswith("avc1.64")
+        assert "mp4a" not in p.stream_info.codecs
+    assert all("mp4a" not in r["codecs"] for r in output["renditions"])
+
+    playlist = m3u8.load(str(out / prefix / "240p" / "index.m3u8"))
+    assert playlist.is_endlist
+    assert [s.uri for s in playlist.segments] == [f"seg_{i:05d}.ts" for i in range(3)]
+    times: list[float] = []
+    for segment in playlist.segments:
+        with av.open(str(out / prefix / "240p" / str(segment.uri))) as container:
+            assert not container.streams.audio
+            times += [float(frame.time) for frame in container.decode(video=0)]
+    assert len(times) == seconds * FPS
+    assert {round(b - a, 3) for a, b in itertools.pairwise(times)} == {round(1 / FPS, 3)}
+
+
+def test_a_superseded_run_stops_before_it_writes_to_the_media_bucket(buckets: None, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", "426x240", 6, fps=FPS, audio=False)
+    boto3.client("s3").upload_file(str(clip), "uploads", "originals/v1/clip.mp4")
+    key, prefix = "originals/v1/clip.mp4", "hls/v1/"
+    state = handler.plan(key, "v1")
+    # Cancelled, retried and claimed again by run-2 while run-1 was encoding this chunk.
+    boto3.client("dynamodb").put_item(
+        TableName="videos",
+        Item={
+            "pk": {"S": "VIDEO#v1"},
+            "sk": {"S": "VIDEO"},
+            "status": {"S": "processing"},
+            "progress": {"N": "0"},
+            "attempt": {"S": "run-2"},
+        },
+    )
+    with pytest.raises(handler.SupersededError):
+        handler.encode_chunk("v1", key, prefix, state, state["chunks"][0], "run-1")
+    with pytest.raises(handler.SupersededError):
+        handler.finish("v1", key, prefix, state, [{"index": 0, "codecs": {}}], "run-1")
+    assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket="media", Prefix=prefix)
+    # The current run is not stopped by the same checks.
+    assert handler.encode_chunk("v1", key, prefix, state, state["chunks"][0], "run-2")["index"] == 0
+    assert boto3.client("s3").list_objects_v2(Bucket="media", Prefix=prefix)["KeyCount"] > 0

@@ -25,6 +25,7 @@ def test_counted_events_are_flushed_as_one_emf_document(
 ) -> None:
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)  # tests/conftest.py turns them off
     monkeypatch.setattr(metrics.provider, "namespace", "Skyreel")  # read from the environment at import
+    metrics.clear_metrics()  # other tests in this process ran logic that counts without flushing
     _handler({"counts": ["SignIn", "SignIn", "SignInFailed"]}, None)
     (line,) = [out for out in capsys.readouterr().out.splitlines() if out.startswith("{")]
     emf = json.loads(line)
