@@ -18,6 +18,7 @@ import functools
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from pydantic import Field
 from functions.shared import aws
 from functions.shared.config import EnvironmentModel
 from functions.shared.events import EventPublisher
-from functions.shared.observability import logger
+from functions.shared.observability import logger, metrics, seconds
 from functions.transcode import chunks
 from functions.transcode.encoder import (
     EncodeCancelled,
@@ -112,6 +113,7 @@ def _superseded_as_such(reporter: ProgressReporter, video_id: str) -> Iterator[N
 
 def transcode(video_id: str, key: str, media_prefix: str, attempt: str | None = None) -> dict[str, Any]:
     s = settings()
+    started = time.monotonic()
     reporter = _reporter(video_id, attempt)
     work = Path(tempfile.mkdtemp(prefix=f"transcode-{video_id}-", dir=s.work_dir))
     try:
@@ -143,6 +145,9 @@ def transcode(video_id: str, key: str, media_prefix: str, attempt: str | None = 
                 "duration_s": info.duration_s,
             },
         )
+        # Seconds of work per second of video is what a capacity plan (and the bill) follows.
+        seconds("TranscodeSeconds", time.monotonic() - started)
+        seconds("SourceSeconds", info.duration_s)
         return {
             "media_prefix": media_prefix,
             "duration_s": round(info.duration_s, 3),
@@ -302,6 +307,7 @@ def finish(
                 ]
             },
         )
+        seconds("SourceSeconds", info.duration_s)  # the chunks' encode time is spread over many sandboxes
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
@@ -325,6 +331,7 @@ def finish(
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     os.environ.setdefault("TMPDIR", settings().work_dir)
     mode = event.get("mode", "whole")

@@ -19,7 +19,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.shared.events import EventPublisher
-from functions.shared.observability import logger
+from functions.shared.observability import count, logger, metrics
 from functions.videos import settings
 from functions.videos.dal import VersionConflictError, VideoRepository
 from functions.videos.logic import Publisher
@@ -162,6 +162,7 @@ class Publishing:
                     "video.visibility_changed",
                     {"video_id": ready.id, "owner_id": ready.owner_id, "visibility": ready.visibility.value},
                 )
+            count("VideoReady")
             return "ready"
         raise VersionConflictError(video_id)
 
@@ -206,6 +207,7 @@ class Publishing:
             self.events.publish(
                 "video.failed", {"video_id": video.id, "owner_id": video.owner_id, "reason": reason}
             )
+            count("VideoFailed")
             return "failed"
         raise VersionConflictError(video_id)
 
@@ -221,6 +223,7 @@ def _publishing() -> Publishing:
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step, video_id = event["step"], event["video_id"]
     publishing = _publishing()
