@@ -4,7 +4,7 @@ Upload to ready: a generated `--seconds` (20) s `--size` (1920x1080) clip (tests
 about 8 Mbps, made once) sent through the local cloud as a client would (POST /videos, one PUT to the
 presigned URL, GET /videos/{id} every 0.25 s), timed from the start of the PUT to `ready`: the S3
 notification, ingest, the publish workflow, probe, encode, poster, storyboard and the upload to the
-media bucket included. Baseline: ONE FFmpeg process encoding the same 4-rung ladder from one decode
+media bucket included. Baseline: ONE FFmpeg process encoding the same ladder (five rungs for 1080p) from one decode
 (`LadderJob.command()`, run directly). Goal: <= 1.2x.
 The naive way: one FFmpeg process per rung, one after another (the same command with a single rendition:
 same x264 settings, GOP and segment options), against which the one-process ladder should be below 1x.
