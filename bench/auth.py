@@ -57,10 +57,16 @@ class Client:
         expect: int | None = None,
     ) -> tuple[int, bytes]:
         payload = json.dumps(body) if body is not None else None
-        self.conn.request(
-            method, path, body=payload, headers={"Content-Type": "application/json", **(headers or {})}
-        )
-        response = self.conn.getresponse()
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        try:
+            self.conn.request(method, path, body=payload, headers=all_headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed the idle keep-alive connection (uvicorn does after 5 s idle):
+            # reconnect and send again, as any HTTP client does.
+            self.conn.close()
+            self.conn.request(method, path, body=payload, headers=all_headers)
+            response = self.conn.getresponse()
         data = response.read()
         if expect is not None and response.status != expect:
             raise AssertionError(f"{method} {path}: {response.status} {data[:200]!r}")
