@@ -374,17 +374,16 @@ class KeyStore:
         self._lock = threading.Lock()
 
     def keyset(self) -> KeySet:
-        with self._lock:
-            if self._cached is None or self.clock() - self._cached[0] > self.ttl_s:
-                self._read()
-            assert self._cached is not None
-            return self._cached[1]
+        return self._no_older_than(self.ttl_s)
 
     def refreshed(self) -> KeySet:
         """Re-read now, unless the set was read in the last few seconds: tokens with made-up key ids
         must not turn into a Secrets Manager call each."""
+        return self._no_older_than(self.REFRESH_MIN_INTERVAL_S)
+
+    def _no_older_than(self, max_age_s: float) -> KeySet:
         with self._lock:
-            if self._cached is None or self.clock() - self._cached[0] >= self.REFRESH_MIN_INTERVAL_S:
+            if self._cached is None or self.clock() - self._cached[0] >= max_age_s:
                 self._read()
             assert self._cached is not None
             return self._cached[1]

@@ -38,7 +38,7 @@ class SigningKey:
     retired_at: int | None = None
 
     def private_key(self) -> rsa.RSAPrivateKey:
-        return _load_private_key(self.private_key_pem)
+        return load_private_key(self.private_key_pem)
 
     def public_jwk(self) -> dict[str, str]:
         numbers = self.private_key().public_key().public_numbers()
@@ -114,11 +114,11 @@ class KeySet:
 
 
 @functools.lru_cache(maxsize=32)
-def _load_private_key(pem: str) -> rsa.RSAPrivateKey:
+def load_private_key(pem: str) -> rsa.RSAPrivateKey:
     """Parsing a PEM RSA key checks its consistency, which costs tens of milliseconds: do it once per key."""
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise TypeError("not an RSA key")
+        raise TypeError("the key must be RSA")
     return key
 
 

@@ -41,7 +41,7 @@ from functions.transcode.encoder import (
 )
 from functions.transcode.ladder import Rendition, ladder
 from functions.transcode.outputs import upload_tree
-from functions.transcode.playlists import codecs_of, stats_from_segments, write_master
+from functions.transcode.playlists import VariantStats, codecs_of, stats_from_segments, write_master
 from functions.transcode.probe import SourceInfo, probe
 from functions.transcode.progress import ChunkShare, ProgressReporter
 
@@ -111,6 +111,30 @@ def _superseded_as_such(reporter: ProgressReporter, video_id: str) -> Iterator[N
         raise _stopped(reporter, video_id) from exc
 
 
+def _made(
+    media_prefix: str, info: SourceInfo, stats: list[VariantStats], audio_codecs: str | None = None
+) -> dict[str, Any]:
+    """What MarkReady stores: the source's shape and each rendition as the master playlist lists it.
+    `audio_codecs`: a separate audio rendition's (chunked path); muxed audio is in the segment's own."""
+    return {
+        "media_prefix": media_prefix,
+        "duration_s": round(info.duration_s, 3),
+        "width": info.width,
+        "height": info.height,
+        "renditions": [
+            {
+                "name": st.rendition.name,
+                "width": st.rendition.width,
+                "height": st.rendition.height,
+                "bandwidth": st.peak_bps,
+                "average_bandwidth": st.average_bps,
+                "codecs": f"{st.codecs},{audio_codecs}" if audio_codecs else st.codecs,
+            }
+            for st in stats
+        ],
+    }
+
+
 def transcode(video_id: str, key: str, media_prefix: str, attempt: str | None = None) -> dict[str, Any]:
     s = settings()
     started = time.monotonic()
@@ -148,23 +172,7 @@ def transcode(video_id: str, key: str, media_prefix: str, attempt: str | None = 
         # Seconds of work per second of video is what a capacity plan (and the bill) follows.
         seconds("TranscodeSeconds", time.monotonic() - started)
         seconds("SourceSeconds", info.duration_s)
-        return {
-            "media_prefix": media_prefix,
-            "duration_s": round(info.duration_s, 3),
-            "width": info.width,
-            "height": info.height,
-            "renditions": [
-                {
-                    "name": st.rendition.name,
-                    "width": st.rendition.width,
-                    "height": st.rendition.height,
-                    "bandwidth": st.peak_bps,
-                    "average_bandwidth": st.average_bps,
-                    "codecs": st.codecs,
-                }
-                for st in stats
-            ],
-        }
+        return _made(media_prefix, info, stats)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -310,24 +318,7 @@ def finish(
         seconds("SourceSeconds", info.duration_s)  # the chunks' encode time is spread over many sandboxes
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {
-        "media_prefix": media_prefix,
-        "duration_s": round(info.duration_s, 3),
-        "width": info.width,
-        "height": info.height,
-        "chunks": len(plan_chunks),
-        "renditions": [
-            {
-                "name": st.rendition.name,
-                "width": st.rendition.width,
-                "height": st.rendition.height,
-                "bandwidth": st.peak_bps,
-                "average_bandwidth": st.average_bps,
-                "codecs": f"{st.codecs},{audio.codecs}" if audio else st.codecs,
-            }
-            for st in stats
-        ],
-    }
+    return {**_made(media_prefix, info, stats, audio.codecs if audio else None), "chunks": len(plan_chunks)}
 
 
 @logger.inject_lambda_context(log_event=False)

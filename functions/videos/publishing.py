@@ -55,10 +55,10 @@ def failure_reason(error: dict[str, Any]) -> str:
     return GENERIC_FAILURE
 
 
-def _superseded(current: str | None, attempt: str | None) -> bool:
+def _superseded(video: VideoRecord, attempt: str | None) -> bool:
     """A newer run claimed the video since `attempt` did. A record without one (written before
     attempts existed) supersedes nobody."""
-    return bool(attempt and current and current != attempt)
+    return bool(attempt and video.attempt and video.attempt != attempt)
 
 
 def _serves(video: VideoRecord, prefix: str) -> bool:
@@ -71,11 +71,6 @@ class Publishing:
     repo: VideoRepository
     media_bucket: str
     events: Publisher
-
-    def _get(self, video_id: str) -> tuple[VideoRecord | None, str | None]:
-        """The record and the attempt that owns it (one consistent read)."""
-        video = self.repo.get(video_id)
-        return video, video.attempt if video else None
 
     def _save(self, video: VideoRecord, attempt: str | None, **changes: Any) -> VideoRecord:
         """The next version of the record, owned by `attempt`, conditional on the version read: a newer
@@ -93,10 +88,10 @@ class Publishing:
         """
         attempt = attempt or uuid.uuid4().hex
         for _ in range(ATTEMPTS):
-            video, current = self._get(video_id)
+            video = self.repo.get(video_id)
             if video is None or video.source_etag != etag:
                 return {"claimed": False}
-            if video.status is Status.PROCESSING and current == attempt:
+            if video.status is Status.PROCESSING and video.attempt == attempt:
                 return self._claimed(video, attempt)
             if video.status is not Status.UPLOADED:
                 return {"claimed": False}
@@ -120,12 +115,12 @@ class Publishing:
     def mark_ready(self, video_id: str, output: dict[str, Any], attempt: str | None = None) -> str:
         prefix = str(output["media_prefix"])
         for _ in range(ATTEMPTS):
-            video, current = self._get(video_id)
-            if video is not None and _superseded(current, attempt):
+            video = self.repo.get(video_id)
+            if video is not None and _superseded(video, attempt):
                 # A newer run owns the record and writes the same prefix: deleting it would delete
                 # that run's output, and its status is not ours to set.
                 return "superseded"
-            if video is not None and _serves(video, prefix) and current == attempt:
+            if video is not None and _serves(video, prefix) and video.attempt == attempt:
                 return "ready"  # a retried MarkReady whose first write landed
             if video is None or video.status is not Status.PROCESSING:
                 if video is None or not _serves(video, prefix):
@@ -134,7 +129,7 @@ class Publishing:
             try:
                 ready = self._save(
                     video,
-                    attempt or current,
+                    attempt,
                     status=Status.READY,
                     progress=100,
                     error=None,
@@ -180,7 +175,7 @@ class Publishing:
         (or `processing` under this very attempt, if the claim's write landed before the failure)."""
         reason = failure_reason(error)
         for _ in range(ATTEMPTS):
-            video, current = self._get(video_id)
+            video = self.repo.get(video_id)
             if video is None:
                 if media_prefix:
                     delete_prefix(self.media_bucket, media_prefix)  # deleted meanwhile: keep nothing
@@ -190,10 +185,12 @@ class Publishing:
                 return "superseded"
             if not claimed:  # nothing was encoded: only the record may need failing
                 failing = (video.status is Status.UPLOADED and video.source_etag == etag) or (
-                    video.status is Status.PROCESSING and current is not None and current == attempt
+                    video.status is Status.PROCESSING
+                    and video.attempt is not None
+                    and video.attempt == attempt
                 )
             else:
-                if _superseded(current, attempt):
+                if _superseded(video, attempt):
                     return "superseded"  # the newer run's files and status are not ours to touch
                 if media_prefix and not _serves(video, media_prefix):
                     delete_prefix(self.media_bucket, media_prefix)  # no half-written ladder stays behind
@@ -201,7 +198,7 @@ class Publishing:
             if not failing:  # cancelled by its owner (their reason stands), or already settled
                 return f"left {video.status.value}"
             try:
-                self._save(video, attempt or current, status=Status.FAILED, error=reason)
+                self._save(video, attempt, status=Status.FAILED, error=reason)
             except VersionConflictError:
                 continue
             self.events.publish(

@@ -9,10 +9,11 @@ import functools
 from dataclasses import dataclass
 
 from botocore.signers import CloudFrontSigner
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from functions.shared import aws
+from functions.shared.keyset import load_private_key
 
 SIGNED_URL_TTL = dt.timedelta(hours=6)
 
@@ -24,14 +25,6 @@ class SignedAccess:
     expires_at: dt.datetime
 
 
-@functools.lru_cache(maxsize=4)
-def _private_key(pem: str) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(pem.encode(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise TypeError("the media signing key must be RSA")
-    return key
-
-
 class MediaSigner:
     def __init__(self, secret_id: str, key_pair_id: str) -> None:
         self.secret_id = secret_id
@@ -40,7 +33,7 @@ class MediaSigner:
     @functools.cached_property
     def _signer(self) -> CloudFrontSigner:
         pem = aws.secrets().get_secret_value(SecretId=self.secret_id)["SecretString"]
-        key = _private_key(pem)
+        key = load_private_key(pem)
         # RSA-SHA1 is what CloudFront verifies signed URLs with; it is not our choice to make.
         return CloudFrontSigner(
             self.key_pair_id,

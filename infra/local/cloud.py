@@ -34,13 +34,14 @@ from botocore.config import Config
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.server import ThreadedMotoServer
 
+from functions.shared.keyset import load_private_key
 from infra.local import stepfunctions
 from infra.local.frontdoor import FrontDoor
 from infra.local.gateway import ApiGateway
 from infra.local.names import REGION, LocalNames
 from infra.local.provision import Provisioner
 from infra.local.runtime import LambdaRuntime
-from infra.local.signing import Verifier, key_id_for, load_private_key
+from infra.local.signing import Verifier, key_id_for
 from infra.local.sources import start_pollers
 from infra.local.state import StateStore
 from infra.model import ROOT, Function, Topology

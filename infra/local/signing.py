@@ -122,10 +122,3 @@ class Verifier:
             source, strict=False
         ):
             raise SignatureRejected("the signed URL is for another client address")
-
-
-def load_private_key(pem: str) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(pem.encode(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise TypeError("the media signing key must be RSA")
-    return key

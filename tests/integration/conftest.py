@@ -14,8 +14,9 @@ from botocore.signers import CloudFrontSigner
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from functions.shared.keyset import load_private_key
 from infra.local.cloud import LocalCloud, free_port
-from infra.local.signing import key_id_for, load_private_key
+from infra.local.signing import key_id_for
 from infra.model import (
     Auth,
     Bucket,

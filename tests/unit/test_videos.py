@@ -10,13 +10,14 @@ import pytest
 from moto import mock_aws
 
 from functions.shared.errors import MalformedRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
+from functions.shared.keyset import load_private_key
 from functions.videos import uploads
 from functions.videos.dal import decode_cursor, encode_cursor
 from functions.videos.media import prefix_for
 from functions.videos.models import CreateVideoRequest, Visibility
 from functions.videos.signing import MediaSigner
 from infra.local.provision import generate_secret_value
-from infra.local.signing import SignatureRejected, Verifier, from_request, key_id_for, load_private_key
+from infra.local.signing import SignatureRejected, Verifier, from_request, key_id_for
 from infra.model import Secret, SecretKind
 
 MIB = 2**20
