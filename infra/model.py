@@ -124,10 +124,12 @@ class EventBus:
 
 
 class SecretKind(StrEnum):
-    RSA_2048 = "rsa_2048"  # a PEM private key, generated when the secret is first created
     # JSON {"active_kid": str, "keys": [{"kid", "private_key_pem", "created_at"}]}: signing keys with ids,
     # so a rotation adds a key and old tokens stay verifiable until they expire (docs/auth.md).
     RSA_KEYSET = "rsa_keyset"
+    # JSON {"active_kid": str, "keys": {kid: str}}: HMAC keys for playback tokens, defined by
+    # functions/shared/media_token.py; in AWS the keygen resource also puts them in the CDN's key value store.
+    MEDIA_TOKEN_KEYS = "media_token_keys"
     RANDOM = "random"  # 48 random url-safe characters
 
 
@@ -324,17 +326,21 @@ class Api:
 class Media:
     """How the CDN serves the media bucket under `path_prefix`.
 
-    Keys under one of `public_key_prefixes` are served to anyone; every other key needs a CloudFront
-    signed URL (canned or custom policy) made with the key in `signing_secret`.
+    Keys under one of `public_key_prefixes` are served to anyone at `<path_prefix><key>`. Every other video
+    directory (`hls/<video_id>/`) is served only at `<path_prefix><signed_path><token>/hls/<video_id>/...`
+    with a playback token made with the key set in `signing_secret` (functions/shared/media_token.py).
+    Any other path under `path_prefix` is refused.
     """
 
     bucket: str
     path_prefix: str = "/media/"
     public_key_prefixes: tuple[str, ...] = ("public/",)
-    signing_secret: str = "media_signing_key"  # noqa: S105 - the secret's id, not its value
-    # Functions that sign media URLs: they get the signing secret (read) and the CDN's key id
-    # (MEDIA_KEY_PAIR_ID; CloudFront assigns it in AWS, the local cloud derives it from the key).
+    signed_path: str = "s/"
+    signing_secret: str = "media_token_keys"  # noqa: S105 - the secret's id, not its value
+    # Functions that make playback URLs: they read the key set and get the CDN's public URL (CDN_URL).
     signers: tuple[str, ...] = ()
+    # Functions that invalidate a video's cached media (CDN_DISTRIBUTION_ID, cloudfront:CreateInvalidation).
+    invalidators: tuple[str, ...] = ()
 
 
 # --- triggers ----------------------------------------------------------------------------------
@@ -473,7 +479,9 @@ class Topology:
             env[self.state_machine(machine_id).env_var] = names.state_machine_arn(machine_id)
         if self.media is not None and fn.id in self.media.signers:
             env[self.secret(self.media.signing_secret).env_var] = names.secret(self.media.signing_secret)
-            env["MEDIA_KEY_PAIR_ID"] = names.media_key_pair_id()
+            env["CDN_URL"] = names.cdn_url()
+        if self.media is not None and fn.id in self.media.invalidators:
+            env["CDN_DISTRIBUTION_ID"] = names.cdn_distribution_id()
         if self.api.authorizer is not None and fn.id == self.api.authorizer.function:
             env["ROUTE_SCOPES"] = self.route_scopes_json()
         env.update(fn.environment)
@@ -563,8 +571,11 @@ class Topology:
             self.function(schedule.function)
         if self.media is not None:
             self.bucket(self.media.bucket)
-            self.secret(self.media.signing_secret)
-            _ = [self.function(f) for f in self.media.signers]
+            if self.secret(self.media.signing_secret).kind is not SecretKind.MEDIA_TOKEN_KEYS:
+                raise ValueError(
+                    f"media signing secret {self.media.signing_secret} must hold media token keys"
+                )
+            _ = [self.function(f) for f in (*self.media.signers, *self.media.invalidators)]
 
 
 class ResourceNames:
@@ -590,8 +601,12 @@ class ResourceNames:
     def state_machine_arn(self, machine_id: str) -> str:
         raise NotImplementedError
 
-    def media_key_pair_id(self) -> str:
-        """The id under which the CDN knows the media signing key's public half."""
+    def cdn_url(self) -> str:
+        """The CDN's public origin (no trailing slash): playback URLs are built from it, never from a request."""
+        raise NotImplementedError
+
+    def cdn_distribution_id(self) -> str:
+        """The distribution whose cached media is invalidated when a video goes private or is deleted."""
         raise NotImplementedError
 
 

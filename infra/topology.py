@@ -267,9 +267,9 @@ TOPOLOGY = Topology(
             kind=SecretKind.RSA_KEYSET,
         ),
         Secret(
-            id="media_signing_key",
-            description="RSA key that signs CloudFront URLs for media that is not public",
-            kind=SecretKind.RSA_2048,
+            id="media_token_keys",
+            description="HMAC keys with ids that sign playback tokens; the CDN's key value store holds the same",
+            kind=SecretKind.MEDIA_TOKEN_KEYS,
         ),
     ),
     state_machines=(
@@ -293,5 +293,5 @@ TOPOLOGY = Topology(
         ),
     ),
     s3_to_queue=(S3ToQueue(bucket="uploads", queue="ingest", prefix="originals/"),),
-    media=Media(bucket="media", signers=("videos",)),
+    media=Media(bucket="media", signers=("videos",), invalidators=("videos_media", "videos_delete_steps")),
 )

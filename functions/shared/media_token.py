@@ -33,7 +33,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-SIGNED_PATH = "s/"  # under the CDN's media path prefix: /media/s/<token>/...
+# Where the CDN serves media and, under it, token paths: /media/s/<token>/... (infra/model.py `Media`).
+MEDIA_PATH = "/media/"
+SIGNED_PATH = "s/"
 SCOPE_PREFIX = "hls/"
 CANONICAL_VERSION = "skyreel-media-v1"
 KID = re.compile(r"[A-Za-z0-9_-]{1,16}")

@@ -27,6 +27,7 @@ def _deletion() -> Deletion:
         settings.require(s.media_bucket, "the media bucket"),
         delete_prefix,
         EventPublisher(settings.require(s.event_bus, "the event bus"), "videos"),
+        settings.media_cache(),
     )
 
 

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.shared import aws
@@ -34,14 +33,6 @@ VIDEOS = f"{API_PREFIX}/videos"
 
 def _caller() -> Caller:
     return caller_from(app.current_event.request_context.raw_event)
-
-
-def _public_base_url() -> str:
-    """The origin the viewer used (CloudFront's viewer function passes it on as X-Forwarded-Host)."""
-    headers = {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
-    host = headers.get("x-forwarded-host") or headers.get("host", "")
-    proto = headers.get("x-forwarded-proto", "https")
-    return f"{proto}://{host}"
 
 
 class _StartDelete:
@@ -174,23 +165,14 @@ def abort_upload(video_id: str) -> VideoOut:
 
 @app.get(
     f"{VIDEOS}/<video_id>/playback",
-    summary="Playback URLs (signed unless the video is public)",
+    summary="Playback URLs: plain if the video is public, else carrying a playback token in the path",
     tags=["videos"],
 )
 def playback(video_id: str) -> Response[str]:
-    urls, cookies = settings.service().playback(video_id, _caller(), _public_base_url(), settings.signer())
-    response = json_response(
+    urls = settings.service().playback(video_id, _caller(), settings.signer())
+    return json_response(
         HTTPStatus.OK, urls.model_dump(mode="json"), headers={"Cache-Control": "private, no-store"}
     )
-    if cookies:
-        # Scoped to this video's media: a player fetching segments by relative path sends them.
-        path = "/" + urls.hls_url.split("://", 1)[1].split("/", 1)[1].split("?", 1)[0].rsplit("/", 1)[0] + "/"
-        secure = _public_base_url().startswith("https://")
-        response.cookies = [
-            Cookie(name, value, path=path, secure=secure, http_only=True, same_site=SameSite.LAX_MODE)
-            for name, value in cookies.items()
-        ]
-    return response
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from functions.shared.cdn import MediaCache
 from functions.shared.errors import ConflictError, NotFoundError
 from functions.shared.observability import count
 from functions.shared.principal import Caller
@@ -322,26 +323,34 @@ class VideoService:
 
     # --- playback ------------------------------------------------------------------------------------
 
-    def playback(
-        self, video_id: str, caller: Caller, base_url: str, signer: MediaSigner
-    ) -> tuple[Playback, dict[str, str]]:
-        """URLs for the player, and the signed cookies to set (for players that fetch segments by path)."""
+    def playback(self, video_id: str, caller: Caller, signer: MediaSigner) -> Playback:
+        """URLs for the player: plain for public media, else under a playback token that opens exactly this
+        video's directory, so every URL the player resolves from the master playlist carries it."""
         video = self.repo.get(video_id)
         if video is None or not _visible_to(video, caller):
             raise NotFoundError(f"No video {video_id}.")
         if video.status is not Status.READY or not video.media_prefix:
             raise ConflictError(f"The video is {video.status.value}; it plays once it is ready.")
-        prefix_url = f"{base_url}/media/{video.media_prefix}"
-        urls = {
-            "hls_url": f"{prefix_url}master.m3u8",
-            "poster_url": f"{prefix_url}poster.jpg",
-            "storyboard_url": f"{prefix_url}storyboard.vtt",
-        }
+        expires_at: str | None = None
         if video.media_prefix.startswith("public/"):
-            return Playback(**urls, expires_at=None), {}
-        access = signer.sign_prefix(prefix_url)
-        signed = {name: f"{url}?{access.query}" for name, url in urls.items()}
-        return Playback(**signed, expires_at=access.expires_at.isoformat(timespec="seconds")), access.cookies
+            prefix_url = signer.public_prefix(video.media_prefix)
+        else:
+            signed = signer.sign_video(video.id)
+            prefix_url = signed.url
+            expires_at = datetime.fromtimestamp(signed.expires_at, UTC).isoformat(timespec="seconds")
+        return Playback(
+            hls_url=f"{prefix_url}master.m3u8",
+            poster_url=f"{prefix_url}poster.jpg",
+            storyboard_url=f"{prefix_url}storyboard.vtt",
+            expires_at=expires_at,
+        )
+
+
+def cached_media_paths(video_id: str) -> list[str]:
+    """Where the CDN may hold a video's media: its cache keys are the paths after the viewer-request
+    functions rewrote them (`/hls/<id>/...`, `/public/hls/<id>/...`); the public viewer path is added in
+    case the cache is keyed before the rewrite. One wildcard path each (invalidations are billed per path)."""
+    return [f"/hls/{video_id}/*", f"/public/hls/{video_id}/*", f"/media/public/hls/{video_id}/*"]
 
 
 # --- upload notifications ------------------------------------------------------------------------------
@@ -421,6 +430,7 @@ class Deletion:
     media_bucket: str
     delete_prefix: Callable[[str, str], int]
     events: Publisher
+    media_cache: MediaCache
 
     def mark_deleting(self, video_id: str) -> None:
         for _ in range(SAVE_ATTEMPTS):
@@ -445,6 +455,8 @@ class Deletion:
         for prefix in {f"hls/{video_id}/", f"public/hls/{video_id}/", video.media_prefix}:
             if prefix:
                 removed += self.delete_prefix(self.media_bucket, prefix)
+        # Media is cached at the edge for a year: without this, a deleted video keeps playing from the CDN.
+        self.media_cache.invalidate(cached_media_paths(video_id))
         return removed
 
     def delete_record(self, video_id: str) -> None:

@@ -1,5 +1,5 @@
 """Where a video's media lives follows its visibility: the CDN serves keys under `public/` to anyone and
-every other key only with a signature. A change of visibility moves the files (copy, switch the record,
+every other key only with a playback token. A change of visibility moves the files (copy, switch the record,
 delete the old copies), each step idempotent so a retried event finishes the move."""
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from functions.shared import aws
+from functions.shared.cdn import MediaCache
 from functions.shared.errors import DependencyUnavailableError
 from functions.shared.observability import logger
 from functions.videos import settings
 from functions.videos.dal import VersionConflictError, VideoRepository
+from functions.videos.logic import cached_media_paths
 from functions.videos.models import Status, Visibility
 from functions.videos.storage import delete_prefix
 
@@ -45,7 +47,7 @@ def copy_prefix(bucket: str, source: str, target: str) -> int:
     return copied
 
 
-def follow_visibility(repo: VideoRepository, bucket: str, video_id: str) -> str:
+def follow_visibility(repo: VideoRepository, bucket: str, video_id: str, cache: MediaCache) -> str:
     for _ in range(ATTEMPTS):
         video = repo.get(video_id)
         if video is None or not video.media_prefix:
@@ -54,6 +56,8 @@ def follow_visibility(repo: VideoRepository, bucket: str, video_id: str) -> str:
             return "being deleted"
         target = prefix_for(video.id, video.visibility)
         if video.media_prefix == target:
+            # Also reached by a retried event whose move finished but whose invalidation failed.
+            cache.invalidate(cached_media_paths(video.id))
             return "already in place"
         source = video.media_prefix
         copied = copy_prefix(bucket, source, target)
@@ -65,6 +69,8 @@ def follow_visibility(repo: VideoRepository, bucket: str, video_id: str) -> str:
         except VersionConflictError:
             continue  # changed meanwhile (maybe back again): look at it afresh
         delete_prefix(bucket, source)
+        # The edge caches media for a year: a video made private must stop playing from its old public URLs.
+        cache.invalidate(cached_media_paths(video.id))
         return f"moved {copied} objects from {source} to {target}"
     raise DependencyUnavailableError(
         f"video {video_id} kept changing during the move; the event will be retried"
@@ -81,7 +87,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """EventBridge: video.visibility_changed."""
     bucket = settings.require(settings.settings().media_bucket, "the media bucket")
     video_id = event["detail"]["video_id"]
-    outcome = follow_visibility(_repo(), bucket, video_id)
+    outcome = follow_visibility(_repo(), bucket, video_id, settings.media_cache())
     logger.info(
         "media follows visibility",
         extra={"video_id": video_id, "outcome": outcome, "event": json.dumps(event["detail"])},

@@ -6,6 +6,8 @@ import functools
 
 from pydantic import Field
 
+from functions.shared import cdn
+from functions.shared.cdn import MediaCache
 from functions.shared.config import EnvironmentModel
 from functions.shared.events import EventPublisher
 from functions.videos.dal import VideoRepository
@@ -21,8 +23,9 @@ class VideoSettings(EnvironmentModel):
     media_bucket: str | None = Field(default=None, alias="MEDIA_BUCKET_NAME")
     event_bus: str | None = Field(default=None, alias="EVENTS_EVENT_BUS_NAME")
     delete_machine: str | None = Field(default=None, alias="VIDEO_DELETE_STATE_MACHINE_ARN")
-    media_key_secret: str | None = Field(default=None, alias="MEDIA_SIGNING_KEY_SECRET_ID")
-    media_key_pair_id: str | None = Field(default=None, alias="MEDIA_KEY_PAIR_ID")
+    media_keys_secret: str | None = Field(default=None, alias="MEDIA_TOKEN_KEYS_SECRET_ID")
+    cdn_url: str | None = Field(default=None, alias="CDN_URL")
+    cdn_distribution_id: str | None = Field(default=None, alias="CDN_DISTRIBUTION_ID")
     max_upload_bytes: int = Field(default=5 * 1024**3, alias="MAX_UPLOAD_BYTES")
     single_put_max_bytes: int = Field(default=100 * 1024**2, alias="SINGLE_PUT_MAX_BYTES")
     min_part_bytes: int = Field(default=16 * 1024**2, alias="MIN_PART_BYTES")
@@ -56,6 +59,10 @@ def service() -> VideoService:
 def signer() -> MediaSigner:
     s = settings()
     return MediaSigner(
-        require(s.media_key_secret, "the media signing key"),
-        require(s.media_key_pair_id, "the media key pair id"),
+        require(s.media_keys_secret, "the media token keys"), require(s.cdn_url, "the CDN's URL")
     )
+
+
+@functools.cache
+def media_cache() -> MediaCache:
+    return cdn.media_cache(require(settings().cdn_distribution_id, "the CDN distribution"))

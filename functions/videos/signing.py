@@ -1,51 +1,40 @@
-"""Playback URLs. Public media is plain; everything else gets a CloudFront signature (a custom policy over
-the video's whole prefix, so the playlists' relative segment URLs are covered too) as query parameters
-and as signed cookies scoped to that prefix."""
+"""Playback URLs. Public media is plain; everything else gets a playback token in the path
+(functions/shared/media_token.py), so the master playlist, the variant playlists and segments a player
+resolves relative to it, the poster and the storyboard all carry it. No cookies: the URL alone plays."""
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
+import time
 from dataclasses import dataclass
 
-from botocore.signers import CloudFrontSigner
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-
 from functions.shared import aws
-from functions.shared.keyset import load_private_key
+from functions.shared.media_token import MEDIA_PATH, SIGNED_PATH, MediaKeys, scope_for, sign
 
-SIGNED_URL_TTL = dt.timedelta(hours=6)
+SIGNED_URL_TTL_S = 6 * 3600
 
 
 @dataclass(frozen=True)
-class SignedAccess:
-    query: str  # Policy=...&Signature=...&Key-Pair-Id=...
-    cookies: dict[str, str]
-    expires_at: dt.datetime
+class SignedPrefix:
+    url: str  # <cdn>/media/s/<token>/hls/<video_id>/
+    expires_at: int  # Unix seconds
 
 
 class MediaSigner:
-    def __init__(self, secret_id: str, key_pair_id: str) -> None:
+    def __init__(self, secret_id: str, cdn_url: str) -> None:
         self.secret_id = secret_id
-        self.key_pair_id = key_pair_id
+        self.cdn_url = cdn_url.rstrip("/")  # from configuration, never from a request
 
     @functools.cached_property
-    def _signer(self) -> CloudFrontSigner:
-        pem = aws.secrets().get_secret_value(SecretId=self.secret_id)["SecretString"]
-        key = load_private_key(pem)
-        # RSA-SHA1 is what CloudFront verifies signed URLs with; it is not our choice to make.
-        return CloudFrontSigner(
-            self.key_pair_id,
-            lambda message: key.sign(message, padding.PKCS1v15(), hashes.SHA1()),  # noqa: S303
-        )
+    def _keys(self) -> MediaKeys:
+        # Read once per sandbox: a rotation adds a key, and the old one stays valid while tokens live.
+        return MediaKeys.from_json(aws.secrets().get_secret_value(SecretId=self.secret_id)["SecretString"])
 
-    def sign_prefix(self, prefix_url: str, now: dt.datetime | None = None) -> SignedAccess:
-        """Sign every URL under `prefix_url` (which ends with '/') until the TTL runs out."""
-        expires = (now or dt.datetime.now(dt.UTC)) + SIGNED_URL_TTL
-        policy = self._signer.build_policy(f"{prefix_url}*", expires)
-        signed = self._signer.generate_presigned_url(prefix_url, policy=policy)
-        query = signed.split("?", 1)[1]
-        params = dict(pair.split("=", 1) for pair in query.split("&"))
-        cookies = {f"CloudFront-{name}": value for name, value in params.items()}
-        return SignedAccess(query, cookies, expires)
+    def public_prefix(self, media_prefix: str) -> str:
+        return f"{self.cdn_url}{MEDIA_PATH}{media_prefix}"
+
+    def sign_video(self, video_id: str, now: float | None = None) -> SignedPrefix:
+        """A URL prefix that opens `hls/<video_id>/` (and nothing else) until the TTL runs out."""
+        expires = int(time.time() if now is None else now) + SIGNED_URL_TTL_S
+        token = sign(self._keys, video_id, expires)
+        return SignedPrefix(f"{self.cdn_url}{MEDIA_PATH}{SIGNED_PATH}{token}/{scope_for(video_id)}", expires)

@@ -31,17 +31,15 @@ from typing import Any
 import boto3
 import uvicorn
 from botocore.config import Config
-from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.server import ThreadedMotoServer
 
-from functions.shared.keyset import load_private_key
+from functions.shared.media_token import MediaKeys
 from infra.local import stepfunctions
 from infra.local.frontdoor import FrontDoor
 from infra.local.gateway import ApiGateway
 from infra.local.names import REGION, LocalNames
 from infra.local.provision import Provisioner
 from infra.local.runtime import LambdaRuntime
-from infra.local.signing import Verifier, key_id_for
 from infra.local.sources import start_pollers
 from infra.local.state import StateStore
 from infra.model import ROOT, Function, Topology
@@ -183,9 +181,7 @@ class LocalCloud:
     def sandbox_environment(self, fn: Function, endpoint: str | None = None) -> dict[str, str]:
         """The whole environment of `fn`'s sandboxes: the common part plus the topology's, as in Lambda."""
         endpoint = endpoint or self.aws_endpoint
-        media = self.topology.media
-        signer = media is not None and fn.id in media.signers
-        names = LocalNames(endpoint, media_key_id=self._media_key_id(endpoint) if signer else None)
+        names = LocalNames(endpoint, public_url=self.url)  # the front door is the local CDN
         env = {**self.function_environment(endpoint), **self.topology.environment_for(fn, names)}
         env.update(
             {
@@ -259,25 +255,16 @@ class LocalCloud:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             response.read()
 
-    def _media_public_key(self, endpoint: str) -> rsa.RSAPublicKey | None:
+    def media_token_keys(self) -> dict[str, str]:
+        """The playback token keys by id, as the CDN's key value store holds them in AWS (read at start:
+        a key added to the secret is used after a restart)."""
         media = self.topology.media
         if media is None:
-            return None
-        started = hasattr(self, "aws") and self.aws.endpoint == endpoint
-        aws = self.aws if started else AwsClients(endpoint)
-        pem = aws.client("secretsmanager").get_secret_value(
-            SecretId=LocalNames(endpoint).secret(media.signing_secret)
+            return {}
+        value = self.aws.client("secretsmanager").get_secret_value(
+            SecretId=self.names.secret(media.signing_secret)
         )["SecretString"]
-        return load_private_key(pem).public_key()
-
-    def _media_key_id(self, endpoint: str) -> str | None:
-        """CloudFront assigns a public key its id; locally it is derived from the key itself."""
-        key = self._media_public_key(endpoint)
-        return key_id_for(key) if key else None
-
-    def media_verifier(self) -> Verifier | None:
-        public_key = self._media_public_key(self.aws_endpoint)
-        return Verifier({key_id_for(public_key): public_key}) if public_key else None
+        return dict(MediaKeys.from_json(value).keys)
 
     def _serve(self) -> None:
         media = self.topology.media
@@ -287,7 +274,7 @@ class LocalCloud:
             media_bucket=self.topology.bucket(media.bucket) if media else None,
             media_bucket_name=self.names.bucket(media.bucket) if media else None,
             s3=self.aws.client("s3"),
-            verifier=self.media_verifier(),
+            media_keys=self.media_token_keys(),
             web_root=self.web_root or ROOT / self.topology.web_root,
             access_log=lambda line: self.log_sink("frontdoor", line),
         )

@@ -1,8 +1,9 @@
 """The local CloudFront: one origin with the deployed path layout.
 
 - `/api/*` (every API prefix) -> API Gateway semantics (`gateway.py`) -> the function's sandbox;
-- `/media/*` -> the media bucket, with byte ranges, CORS, and CloudFront's signed-URL check for keys
-  that are not public;
+- `/media/*` -> the media bucket, with byte ranges and CORS: `/media/public/...` to anyone,
+  `/media/s/<token>/hls/<id>/...` only with a valid playback token (the same check as the CloudFront
+  Function, functions/shared/media_token.py), any other path 403;
 - everything else -> the dashboard in `web/`, served from disk so edits show on reload.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from functions.shared.media_token import SAFE_KEY, TokenRejected, check
 from infra.local.gateway import ApiGateway, HttpRequest
-from infra.local.signing import SignatureRejected, Verifier, from_request
 from infra.model import Bucket, Media
 
 log = logging.getLogger("skyreel.local.frontdoor")
@@ -44,7 +45,7 @@ class FrontDoor:
         media_bucket: Bucket | None,
         media_bucket_name: str | None,
         s3: Any,
-        verifier: Verifier | None,
+        media_keys: Mapping[str, str],
         web_root: Path,
         access_log: AccessLog,
     ) -> None:
@@ -53,7 +54,7 @@ class FrontDoor:
         self.media_bucket = media_bucket
         self.media_bucket_name = media_bucket_name
         self.s3 = s3
-        self.verifier = verifier
+        self.media_keys = media_keys  # playback token keys by id, as CloudFront's key value store holds them
         self.access_log = access_log
         # API calls block on a sandbox; run them on threads with a bound wide enough for bursts.
         self.limiter = anyio.CapacityLimiter(64)
@@ -78,12 +79,7 @@ class FrontDoor:
         http_request = HttpRequest(
             method=request.method,
             path=request.url.path,
-            # As CloudFront's viewer function does in AWS: tell the API the host the viewer used.
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
-            + [
-                ("x-forwarded-host", request.headers.get("host", "")),
-                ("x-forwarded-proto", request.url.scheme),
-            ],
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
             query=[(k, v) for k, v in request.query_params.multi_items()],
             body=await request.body(),
             source_ip=request.client.host if request.client else "127.0.0.1",
@@ -117,38 +113,35 @@ class FrontDoor:
 
     async def media_object(self, request: Request) -> Response:
         assert self.media is not None
-        key = request.path_params["key"]
         cors = self._cors_headers(request)
         if request.method == "OPTIONS":
             return Response(status_code=HTTPStatus.OK if cors else HTTPStatus.FORBIDDEN, headers=cors)
-        if not key.startswith(self.media.public_key_prefixes):
-            denied = self._check_signature(request)
-            if denied:
-                self.access_log(f"{request.method} {request.url.path} 403 media ({denied})")
-                return Response(
-                    f"<Error><Code>AccessDenied</Code><Message>{denied}</Message></Error>",
-                    status_code=HTTPStatus.FORBIDDEN,
-                    media_type="application/xml",
-                    headers=cors,
-                )
+        try:
+            key = self._object_key(request)
+        except TokenRejected as exc:
+            self.access_log(f"{request.method} {request.url.path} 403 media ({exc})")
+            return Response(
+                f"<Error><Code>AccessDenied</Code><Message>{exc}</Message></Error>",
+                status_code=HTTPStatus.FORBIDDEN,
+                media_type="application/xml",
+                headers=cors,
+            )
         return await self._serve_object(request, key, cors)
 
-    def _check_signature(self, request: Request) -> str | None:
-        if self.verifier is None:
-            return "no signing key is configured"
-        signed = from_request(
-            request.url.scheme,
-            request.headers.get("host", ""),
-            request.url.path,
-            request.url.query,
-            request.cookies,
-            request.client.host if request.client else "127.0.0.1",
-        )
-        try:
-            self.verifier.verify(signed)
-        except SignatureRejected as exc:
-            return str(exc)
-        return None
+    def _object_key(self, request: Request) -> str:
+        """The media key a request may read, from its path as received (never from its Host): public keys
+        as they are, token paths checked and stripped as the CloudFront Function does; nothing else."""
+        assert self.media is not None
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        path = raw.decode("latin-1")
+        if not path.startswith(self.media.path_prefix):
+            raise TokenRejected("not a media path")
+        rest = path[len(self.media.path_prefix) :]
+        if rest.startswith(self.media.signed_path):
+            return check(rest[len(self.media.signed_path) :], self.media_keys)
+        if rest.startswith(self.media.public_key_prefixes) and SAFE_KEY.fullmatch(rest):
+            return rest
+        raise TokenRejected("this media is not public: open it with its playback URL")
 
     async def _serve_object(self, request: Request, key: str, cors: dict[str, str]) -> Response:
         params: dict[str, Any] = {"Bucket": self.media_bucket_name, "Key": key}

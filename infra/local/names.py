@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functions.shared.cdn import NO_CACHE_DISTRIBUTION_ID
 from infra.model import Function, ResourceNames
 
 ACCOUNT = "123456789012"
@@ -9,11 +10,11 @@ REGION = "us-east-1"
 
 
 class LocalNames(ResourceNames):
-    def __init__(self, endpoint: str, prefix: str = "skyreel", media_key_id: str | None = None) -> None:
+    def __init__(self, endpoint: str, prefix: str = "skyreel", public_url: str | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.prefix = prefix
         self.stage = "local"
-        self.media_key_id = media_key_id  # known once the media signing secret exists
+        self.public_url = public_url  # the front door's own origin: the local CDN
 
     def _name(self, resource_id: str) -> str:
         return f"{self.prefix}-{resource_id.replace('_', '-')}"
@@ -45,10 +46,13 @@ class LocalNames(ResourceNames):
     def state_machine_arn(self, machine_id: str) -> str:
         return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.state_machine_name(machine_id)}"
 
-    def media_key_pair_id(self) -> str:
-        if self.media_key_id is None:
-            raise RuntimeError("the media key id is known only after the signing secret is provisioned")
-        return self.media_key_id
+    def cdn_url(self) -> str:
+        if self.public_url is None:
+            raise RuntimeError("the local CDN's URL is the front door's; these names were made without it")
+        return self.public_url.rstrip("/")
+
+    def cdn_distribution_id(self) -> str:
+        return NO_CACHE_DISTRIBUTION_ID  # the front door caches nothing
 
     def function_name(self, fn: Function) -> str:
         return self._name(fn.id)

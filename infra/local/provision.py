@@ -12,10 +12,9 @@ import secrets as pysecrets
 from typing import Any
 
 from botocore.exceptions import ClientError
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from functions.shared.keyset import new_keyset
+from functions.shared.media_token import new_media_keys
 from infra.local.names import LocalNames
 from infra.model import Secret, SecretKind, Table, Topology, placeholders, substitutions
 
@@ -58,11 +57,8 @@ def _table_request(table: Table, name: str) -> dict[str, Any]:
 def generate_secret_value(secret: Secret) -> str:
     if secret.kind is SecretKind.RSA_KEYSET:
         return new_keyset().to_json()
-    if secret.kind is SecretKind.RSA_2048:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
+    if secret.kind is SecretKind.MEDIA_TOKEN_KEYS:
+        return new_media_keys().to_json()
     return pysecrets.token_urlsafe(36)
 
 

@@ -55,7 +55,16 @@ def js_outcomes() -> dict[str, dict[str, Any]]:
 
 def test_the_vectors_cover_every_kind_of_case() -> None:
     names = " ".join(c["name"] for c in CASES)
-    for kind in ("valid", "expired", "tampered", "another video", "another path", "traversal", "unknown key", "malformed"):
+    for kind in (
+        "valid",
+        "expired",
+        "tampered",
+        "another video",
+        "another path",
+        "traversal",
+        "unknown key",
+        "malformed",
+    ):
         assert kind in names, kind
     assert len({c["name"] for c in CASES}) == len(CASES)
 
@@ -88,8 +97,13 @@ def test_a_fresh_key_set_round_trips_and_signs() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["", "{}", '{"active_kid": "m1", "keys": {}}', '{"active_kid": "m1", "keys": {"m1": "short"}}',
-     '{"active_kid": "m.1", "keys": {"m.1": "' + "a" * 43 + '"}}'],
+    [
+        "",
+        "{}",
+        '{"active_kid": "m1", "keys": {}}',
+        '{"active_kid": "m1", "keys": {"m1": "short"}}',
+        '{"active_kid": "m.1", "keys": {"m.1": "' + "a" * 43 + '"}}',
+    ],
 )
 def test_a_malformed_key_set_is_refused(value: str) -> None:
     with pytest.raises((ValueError, KeyError, TypeError)):

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from urllib.parse import urlsplit
-
 import boto3
 import pytest
 from moto import mock_aws
 
 from functions.shared.errors import MalformedRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
-from functions.shared.keyset import load_private_key
+from functions.shared.media_token import TokenRejected, check, new_media_keys
 from functions.videos import uploads
 from functions.videos.dal import decode_cursor, encode_cursor
 from functions.videos.media import prefix_for
 from functions.videos.models import CreateVideoRequest, Visibility
 from functions.videos.signing import MediaSigner
-from infra.local.provision import generate_secret_value
-from infra.local.signing import SignatureRejected, Verifier, from_request, key_id_for
-from infra.model import Secret, SecretKind
 
 MIB = 2**20
+NOW = 1_900_000_000
 
 
 @pytest.mark.parametrize(
@@ -100,27 +95,25 @@ def test_media_prefix_follows_visibility() -> None:
     assert prefix_for("v1", Visibility.PRIVATE) == "hls/v1/"
 
 
-def test_a_signed_prefix_verifies_for_its_files_only() -> None:
-    pem = generate_secret_value(Secret("k", "media key", SecretKind.RSA_2048))
-    public = load_private_key(pem).public_key()
+def test_a_signed_prefix_opens_its_video_only_and_is_built_from_configuration() -> None:
+    keys = new_media_keys()
     with mock_aws():
-        boto3.client("secretsmanager").create_secret(Name="media", SecretString=pem)
+        boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name="media", SecretString=keys.to_json()
+        )
         from functions.shared import aws
 
         aws.reset_clients()
-        access = MediaSigner("media", key_id_for(public)).sign_prefix("https://cdn.test/media/hls/v1/")
-    verifier = Verifier({key_id_for(public): public})
-    now = dt.datetime.now(dt.UTC).timestamp()
-
-    def check(url: str, cookies: dict[str, str] | None = None) -> None:
-        parts = urlsplit(url)
-        verifier.verify(
-            from_request(parts.scheme, parts.netloc, parts.path, parts.query, cookies or {}, "1.2.3.4"),
-            now=now,
-        )
-
-    check(f"https://cdn.test/media/hls/v1/720p/seg_00001.ts?{access.query}")
-    check("https://cdn.test/media/hls/v1/master.m3u8", access.cookies)
-    with pytest.raises(SignatureRejected):
-        check(f"https://cdn.test/media/hls/v2/master.m3u8?{access.query}")
-    assert access.expires_at > dt.datetime.now(dt.UTC) + dt.timedelta(hours=5)
+        signed = MediaSigner("media", "https://cdn.test/").sign_video("v1", now=NOW)
+    aws.reset_clients()
+    prefix = "https://cdn.test/media/s/"
+    assert signed.url.startswith(prefix)
+    assert signed.url.endswith("/hls/v1/")
+    assert signed.expires_at == NOW + 6 * 3600
+    token_path = signed.url[len(prefix) :]
+    for file in ("master.m3u8", "720p/index.m3u8", "720p/seg_00001.ts", "poster.jpg"):
+        assert check(token_path + file, keys.keys, now=NOW) == f"hls/v1/{file}"
+    with pytest.raises(TokenRejected):
+        check(token_path.replace("/hls/v1/", "/hls/v2/") + "master.m3u8", keys.keys, now=NOW)
+    with pytest.raises(TokenRejected):
+        check(token_path + "master.m3u8", keys.keys, now=signed.expires_at)

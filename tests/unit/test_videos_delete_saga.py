@@ -24,6 +24,17 @@ from infra.topology import TOPOLOGY
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class RecordingCache:
+    """A fake CDN cache for the call sites; the CloudFront adapter itself runs against moto
+    (tests/unit/test_media_cache.py)."""
+
+    def __init__(self) -> None:
+        self.invalidated: list[list[str]] = []
+
+    def invalidate(self, paths: list[str]) -> None:
+        self.invalidated.append(paths)
+
+
 def _definition() -> dict[str, Any]:
     machine = next(m for m in TOPOLOGY.state_machines if m.id == "video_delete")
     return json.loads((ROOT / machine.definition).read_text())  # type: ignore[no-any-return]
@@ -87,10 +98,12 @@ def test_a_visibility_move_does_not_copy_files_the_saga_is_deleting(status: Stat
                 updated_at="2026-01-01T00:00:00Z",
             )
         )
-        outcome = follow_visibility(repo, "media", "v1")
+        cache = RecordingCache()
+        outcome = follow_visibility(repo, "media", "v1", cache)
         keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="media").get("Contents", []))
     aws.reset_clients()
     if moved:
         assert keys == ["public/hls/v1/master.m3u8"]
     else:
         assert (outcome, keys) == ("being deleted", ["hls/v1/master.m3u8"])
+        assert cache.invalidated == []  # the saga invalidates when it deletes
