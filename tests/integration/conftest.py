@@ -10,13 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from botocore.signers import CloudFrontSigner
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 
-from functions.shared.keyset import load_private_key
+from functions.shared.media_token import MediaKeys, sign
 from infra.local.cloud import LocalCloud, free_port
-from infra.local.signing import key_id_for
 from infra.model import (
     Auth,
     Bucket,
@@ -176,15 +172,12 @@ def user(http: httpx.Client) -> User:
     return sign_up(http)
 
 
-def media_signer(cloud: LocalCloud) -> CloudFrontSigner:
-    """Signs CloudFront URLs with the local cloud's media key, as the playback endpoint does."""
-    pem = cloud.aws.client("secretsmanager").get_secret_value(
-        SecretId=cloud.names.secret("media_signing_key")
+def media_token(cloud: LocalCloud, video_id: str, expires: int) -> str:
+    """A playback token made with the local cloud's media key set, as the playback endpoint makes them."""
+    value = cloud.aws.client("secretsmanager").get_secret_value(
+        SecretId=cloud.names.secret("media_token_keys")
     )["SecretString"]
-    key = load_private_key(pem)
-    return CloudFrontSigner(
-        key_id_for(key.public_key()), lambda message: key.sign(message, padding.PKCS1v15(), hashes.SHA1())
-    )
+    return sign(MediaKeys.from_json(value), video_id, expires)
 
 
 def eventually(check: Callable[[], Any], timeout: float = 15, interval: float = 0.1) -> Any:

@@ -93,7 +93,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
             CacheControl="max-age=5",
         )
         s3.put_object(Bucket="skyreel-uploads", Key="originals/1/clip.mp4", Body=b"video")
-        key_before = sm.get_secret_value(SecretId="skyreel/media_signing_key")["SecretString"]
+        key_before = sm.get_secret_value(SecretId="skyreel/media_token_keys")["SecretString"]
         # Wait until the ingest function has taken the upload's notification off its queue (so it logged).
         sqs = session.client("sqs", endpoint_url=endpoint)
         ingest = sqs.get_queue_url(QueueName="skyreel-ingest")["QueueUrl"]
@@ -129,7 +129,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         assert obj["ContentType"] == "application/vnd.apple.mpegurl"
         assert obj["CacheControl"] == "max-age=5"
         # Signing keys must survive too, or every signed URL and token issued before a restart breaks.
-        assert sm.get_secret_value(SecretId="skyreel/media_signing_key")["SecretString"] == key_before
+        assert sm.get_secret_value(SecretId="skyreel/media_token_keys")["SecretString"] == key_before
         # Restoring an upload must not look like a new upload to the ingest trigger. (S3 itself sends an
         # s3:TestEvent when notifications are configured, as AWS does; consumers skip it.)
         queue = session.client("sqs", endpoint_url=endpoint)

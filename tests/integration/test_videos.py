@@ -4,7 +4,6 @@ playback signatures on the media path, the delete saga and abandoned uploads."""
 from __future__ import annotations
 
 import concurrent.futures
-import datetime as dt
 import json
 from typing import Any
 
@@ -12,7 +11,7 @@ import httpx
 import pytest
 
 from infra.local.cloud import LocalCloud
-from tests.integration.conftest import User, eventually, media_signer, records, sign_up
+from tests.integration.conftest import User, eventually, records, sign_up
 
 pytestmark = pytest.mark.integration
 VIDEOS = "/api/v1/videos"
@@ -427,7 +426,7 @@ def test_api_keys_follow_their_scopes_on_videos(http: httpx.Client, user: User) 
 # --- playback on the media path ---------------------------------------------------------------------------
 
 
-def test_private_playback_is_signed_for_the_whole_prefix(
+def test_private_playback_carries_a_token_that_opens_this_video_only(
     http: httpx.Client, cloud: LocalCloud, user: User
 ) -> None:
     video_id = create(http, user)["video"]["id"]
@@ -435,27 +434,29 @@ def test_private_playback_is_signed_for_the_whole_prefix(
     make_ready(cloud, video_id, f"hls/{video_id}/")
     response = http.get(f"{VIDEOS}/{video_id}/playback", headers=user.headers)
     assert response.status_code == 200, response.text
+    assert "set-cookie" not in response.headers  # the URL alone plays
     urls = response.json()
     assert urls["expires_at"]
-    assert urls["hls_url"].startswith(f"{cloud.url}/media/hls/{video_id}/master.m3u8?")
-    assert httpx.get(urls["hls_url"]).status_code == 200
-    # Segments are fetched by relative path: the same signature covers them as query or as cookies.
-    query = urls["hls_url"].split("?", 1)[1]
-    segment = f"{cloud.url}/media/hls/{video_id}/720p/seg_00000.ts"
-    assert httpx.get(f"{segment}?{query}").status_code == 200
-    cookies = {c.name: c.value for c in response.cookies.jar}
-    assert set(cookies) == {"CloudFront-Policy", "CloudFront-Signature", "CloudFront-Key-Pair-Id"}
-    assert httpx.get(segment, cookies=cookies).status_code == 200
-    assert httpx.get(segment).status_code == 403  # no signature
-    other = f"{cloud.url}/media/hls/someone-else/720p/seg_00000.ts"
-    assert httpx.get(f"{other}?{query}").status_code == 403  # the signature is for this video only
-    tampered = urls["hls_url"].replace("Signature=", "Signature=x")
-    assert httpx.get(tampered).status_code == 403
-    expired = media_signer(cloud).generate_presigned_url(
-        f"{cloud.url}/media/hls/{video_id}/master.m3u8",
-        date_less_than=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1),
-    )
-    assert httpx.get(expired).status_code == 403
+    prefix = urls["hls_url"].removesuffix("master.m3u8")
+    # Built from the configured CDN URL (the front door's own origin locally), not from the request.
+    assert prefix.startswith(f"{cloud.url}/media/s/")
+    assert prefix.endswith(f"/hls/{video_id}/")
+    assert urls["poster_url"] == f"{prefix}poster.jpg"
+    # Every file the player resolves relative to the master playlist carries the token, no cookies needed.
+    for file in ("master.m3u8", "720p/index.m3u8", "720p/seg_00000.ts", "poster.jpg"):
+        assert httpx.get(f"{prefix}{file}").status_code == 200, file
+    # The unsigned path to the same files is refused; only public/ is served without a token.
+    assert httpx.get(f"{cloud.url}/media/hls/{video_id}/master.m3u8").status_code == 403
+
+
+def test_a_forged_api_host_header_does_not_change_the_playback_url(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    video_id = create(http, user)["video"]["id"]
+    make_ready(cloud, video_id, f"hls/{video_id}/")
+    forged = {**user.headers, "Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    urls = http.get(f"{VIDEOS}/{video_id}/playback", headers=forged).json()
+    assert urls["hls_url"].startswith(f"{cloud.url}/media/s/"), urls
 
 
 def test_public_playback_is_plain(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
@@ -463,7 +464,7 @@ def test_public_playback_is_plain(http: httpx.Client, cloud: LocalCloud, user: U
     make_ready(cloud, video_id, f"public/hls/{video_id}/")
     urls = http.get(f"{VIDEOS}/{video_id}/playback", headers=sign_up(http).headers).json()
     assert urls["expires_at"] is None
-    assert "?" not in urls["hls_url"]
+    assert urls["hls_url"] == f"{cloud.url}/media/public/hls/{video_id}/master.m3u8"
     assert httpx.get(urls["hls_url"]).status_code == 200
 
 
@@ -602,7 +603,8 @@ def test_media_follows_visibility_both_ways(http: httpx.Client, cloud: LocalClou
     private = eventually(lambda: (p := playback())["expires_at"] is not None and p, timeout=20)
     assert objects(cloud, "media", f"public/hls/{video_id}/") == []  # no longer served to anyone
     assert httpx.get(private["hls_url"]).status_code == 200
-    assert httpx.get(private["hls_url"].split("?", 1)[0]).status_code == 403
+    assert httpx.get(f"{cloud.url}/media/hls/{video_id}/master.m3u8").status_code == 403  # no token
+    assert httpx.get(public["hls_url"]).status_code == 404  # the public copy is gone
 
 
 def test_cancel_then_retry(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
