@@ -129,7 +129,7 @@ class SecretKind(StrEnum):
     RSA_KEYSET = "rsa_keyset"
     # JSON {"active_kid": str, "keys": {kid: str}}: HMAC keys for playback tokens, defined by
     # functions/shared/media_token.py; in AWS the keygen resource also puts them in the CDN's key value store.
-    MEDIA_TOKEN_KEYS = "media_token_keys"
+    MEDIA_TOKEN_KEYS = "media_token_keys"  # noqa: S105 - a kind of secret, not a secret
     RANDOM = "random"  # 48 random url-safe characters
 
 

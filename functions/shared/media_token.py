@@ -11,7 +11,8 @@ player resolves relative to the master playlist.
   `[A-Za-z0-9._-]`, so `..`, `.`, `//`, `%` (any encoding) and backslashes are refused before any key is
   looked at.
 
-The CloudFront Function `infra/aws/functions/media_token.js` implements the same check; the test vectors in
+`media_key` is the whole media path's rule (public keys, token paths, nothing else). The CloudFront
+Function `infra/aws/functions/media_token.js` implements the same rule; the test vectors in
 `tests/unit/media_token_vectors.json` run against both. The key set (a Secrets Manager secret) has one
 format, defined here and used by the signer, the local front door, the local provisioner and the CDK
 key generator:
@@ -33,8 +34,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Where the CDN serves media and, under it, token paths: /media/s/<token>/... (infra/model.py `Media`).
+# Where the CDN serves media, and under it the public keys and the token paths (infra/model.py `Media`).
 MEDIA_PATH = "/media/"
+PUBLIC_PREFIX = "public/"
 SIGNED_PATH = "s/"
 SCOPE_PREFIX = "hls/"
 CANONICAL_VERSION = "skyreel-media-v1"
@@ -94,6 +96,16 @@ def sign(keys: MediaKeys, video_id: str, expires: int) -> str:
     """The token that opens `hls/<video_id>/` until `expires` (Unix seconds), made with the active key."""
     kid = keys.active_kid
     return f"{kid}.{expires}.{_signature(keys.keys[kid], kid, expires, scope_for(video_id))}"
+
+
+def media_key(path: str, keys: Mapping[str, str], now: float | None = None) -> str:
+    """The object key a media request may read; `path` is what follows `/media/`, as received. Public keys
+    as they are (same strict grammar), token paths checked and stripped; any other path is refused."""
+    if path.startswith(SIGNED_PATH):
+        return check(path[len(SIGNED_PATH) :], keys, now)
+    if path.startswith(PUBLIC_PREFIX) and SAFE_KEY.fullmatch(path):
+        return path
+    raise TokenRejected("this media is not public: open it with its playback URL")
 
 
 def check(signed_path: str, keys: Mapping[str, str], now: float | None = None) -> str:

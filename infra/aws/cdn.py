@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -9,7 +11,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.aws.nag import acknowledge_all
-from infra.model import Cors, Media, Topology
+from infra.model import Cors, Topology
 
 # Paths without a file extension are dashboard routes: serve the SPA shell for them.
 SPA_REWRITE = """
@@ -20,24 +22,9 @@ function handler(event) {
   return request;
 }
 """
-STRIP_PREFIX = """
-function handler(event) {
-  var request = event.request;
-  if (request.uri.indexOf('%(prefix)s') === 0) { request.uri = request.uri.substring(%(keep_from)d); }
-  return request;
-}
-"""
-# API Gateway sees its own execute-api Host, so the API learns the viewer's from X-Forwarded-Host (absolute
-# URLs in answers, e.g. playback). Always overwritten: a viewer must not choose it. X-Forwarded-Proto is
-# not set: edge functions may not add it (CloudFront answers 502) and CloudFront strips the viewer's;
-# API Gateway adds its own (https, the only protocol of the API behaviours).
-FORWARD_HOST = """
-function handler(event) {
-  var request = event.request;
-  request.headers['x-forwarded-host'] = { value: request.headers.host.value };
-  return request;
-}
-"""
+# The media path's one rule (public keys, playback tokens, nothing else); the same in Python:
+# functions/shared/media_token.py, both run against tests/unit/media_token_vectors.json.
+MEDIA_FUNCTION = Path(__file__).parent / "functions" / "media_token.js"
 
 
 class Cdn(Construct):
@@ -51,23 +38,19 @@ class Cdn(Construct):
         buckets: dict[str, s3.IBucket],
         api: cloudfront.IOrigin,
         log_bucket: s3.IBucket,
-        media_public_key: cloudfront.CfnPublicKey | None,
+        media_key_store: cloudfront.IKeyValueStore | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        forward_host = _viewer_request(self, "ForwardHost", FORWARD_HOST)
-        behaviors = dict.fromkeys(_api_patterns(topology.api.prefixes), _api_behavior(api, forward_host))
-        self.key_group: cloudfront.KeyGroup | None = None
-        self.public_key_id = ""
+        behaviors = dict.fromkeys(_api_patterns(topology.api.prefixes), _api_behavior(api))
         if topology.media is not None:
-            if media_public_key is None:
-                raise ValueError("media is served by the CDN but no media public key was made")
-            self.key_group = self._key_group(media_public_key)
-            behaviors.update(
-                self._media_behaviors(
-                    topology.media,
-                    buckets[topology.media.bucket],
-                    topology.bucket(topology.media.bucket).cors or Cors(),
+            if media_key_store is None:
+                raise ValueError(
+                    "media is served by the CDN but there is no key value store for its token keys"
                 )
+            behaviors[f"{topology.media.path_prefix}*"] = self._media_behavior(
+                buckets[topology.media.bucket],
+                topology.bucket(topology.media.bucket).cors or Cors(),
+                media_key_store,
             )
         self.distribution = cloudfront.Distribution(
             self,
@@ -97,59 +80,47 @@ class Cdn(Construct):
             },
         )
 
-    def _key_group(self, public_key: cloudfront.CfnPublicKey) -> cloudfront.KeyGroup:
-        self.public_key_id = public_key.attr_id
-        return cloudfront.KeyGroup(
+    def _media_behavior(
+        self, bucket: s3.IBucket, cors: Cors, key_store: cloudfront.IKeyValueStore
+    ) -> cloudfront.BehaviorOptions:
+        media_rule = cloudfront.Function(
             self,
-            "MediaKeyGroup",
-            items=[cloudfront.PublicKey.from_public_key_id(self, "MediaPublicKeyRef", public_key.attr_id)],
+            "MediaTokenCheck",
+            comment="Media: public keys, or playback tokens checked and stripped; 403 otherwise",
+            code=cloudfront.FunctionCode.from_file(file_path=str(MEDIA_FUNCTION)),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            key_value_store=key_store,
         )
-
-    def _media_behaviors(
-        self, media: Media, bucket: s3.IBucket, cors: Cors
-    ) -> dict[str, cloudfront.BehaviorOptions]:
-        origin = origins.S3BucketOrigin.with_origin_access_control(bucket)
-        strip = _viewer_request(
-            self,
-            "StripMediaPrefix",
-            STRIP_PREFIX % {"prefix": media.path_prefix, "keep_from": len(media.path_prefix) - 1},
+        return cloudfront.BehaviorOptions(
+            origin=origins.S3BucketOrigin.with_origin_access_control(bucket),
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+            cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
+            # The cache key is the rewritten path (hls/<id>/...): one cached copy whatever the token.
+            cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+            origin_request_policy=cloudfront.OriginRequestPolicy.CORS_S3_ORIGIN,
+            response_headers_policy=_cors_headers(self, cors),
+            function_associations=[
+                cloudfront.FunctionAssociation(
+                    function=media_rule, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                )
+            ],
         )
-        headers = _cors_headers(self, cors)
-
-        def behavior(signed: bool) -> cloudfront.BehaviorOptions:
-            return cloudfront.BehaviorOptions(
-                origin=origin,
-                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
-                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
-                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-                origin_request_policy=cloudfront.OriginRequestPolicy.CORS_S3_ORIGIN,
-                response_headers_policy=headers,
-                function_associations=[strip],
-                trusted_key_groups=[self.key_group] if signed and self.key_group else None,
-            )
-
-        # CloudFront matches behaviours in order: the public prefixes come before the signed catch-all.
-        public = {f"{media.path_prefix}{p}*": behavior(signed=False) for p in media.public_key_prefixes}
-        return {**public, f"{media.path_prefix}*": behavior(signed=True)}
 
 
 def _api_patterns(prefixes: tuple[str, ...]) -> list[str]:
     return [f"{p.rstrip('/')}/*" for p in prefixes]
 
 
-def _api_behavior(
-    api: cloudfront.IOrigin, forward_host: cloudfront.FunctionAssociation
-) -> cloudfront.BehaviorOptions:
+def _api_behavior(api: cloudfront.IOrigin) -> cloudfront.BehaviorOptions:
     return cloudfront.BehaviorOptions(
         origin=api,
         viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
         allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
         cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
-        # Host must be the API's own, or API Gateway cannot route the request. Headers the viewer-request
-        # function adds count as viewer headers, so X-Forwarded-Host reaches the API.
+        # Host must be the API's own, or API Gateway cannot route the request. The API builds no URL from
+        # any header: playback URLs come from the configured CDN domain (CDN_URL).
         origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-        function_associations=[forward_host],
     )
 
 

@@ -86,34 +86,59 @@ def install_command(requirements: str, target: str) -> list[str]:
 class UvLocalBundling:
     """Exports the locked runtime dependencies and installs their wheels for the Lambda platform."""
 
-    def __init__(self, project_dir: Path = ROOT) -> None:
+    def __init__(self, project_dir: Path = ROOT, export: list[str] = EXPORT) -> None:
         self.project_dir = project_dir
+        self.export = export
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: Any) -> bool:
         if shutil.which("uv") is None:
             return False  # CDK falls back to Docker bundling
         with tempfile.TemporaryDirectory() as work:
             requirements = Path(work) / "requirements.txt"
-            subprocess.run([*EXPORT, "--output-file", str(requirements)], cwd=self.project_dir, check=True)  # noqa: S603
+            export = [*self.export, "--output-file", str(requirements)]
+            subprocess.run(export, cwd=self.project_dir, check=True)  # noqa: S603
             subprocess.run(install_command(str(requirements), f"{output_dir}/python"), check=True)  # noqa: S603
         return True
 
 
 # Docker fallback in the Lambda build image, which has pip but not uv.
-DOCKER_COMMAND = [
-    "bash",
-    "-c",
-    "python -m pip install --quiet --target /tmp/uv uv"
-    " && PYTHONPATH=/tmp/uv python -m " + " ".join(EXPORT) + " --output-file /tmp/requirements.txt"
-    " && python -m pip " + " ".join(pip_install("/tmp/requirements.txt", "/asset-output/python")),  # noqa: S108
-]
+def docker_command(export: list[str]) -> list[str]:
+    return [
+        "bash",
+        "-c",
+        "python -m pip install --quiet --target /tmp/uv uv"
+        " && PYTHONPATH=/tmp/uv python -m " + " ".join(export) + " --output-file /tmp/requirements.txt"
+        " && python -m pip " + " ".join(pip_install("/tmp/requirements.txt", "/asset-output/python")),  # noqa: S108
+    ]
+
+
+DOCKER_COMMAND = docker_command(EXPORT)
+# Only the `keygen` dependency group (awscrt, for SigV4A): the keygen resource's second layer.
+KEYGEN_EXPORT = [*(arg for arg in EXPORT if arg != "--no-dev"), "--only-group", "keygen"]
 
 
 def dependency_layer(scope: Construct, construct_id: str) -> lambda_.LayerVersion:
+    return _locked_layer(
+        scope,
+        construct_id,
+        "Skyreel runtime dependencies from uv.lock (powertools, pydantic, cryptography, ...)",
+        EXPORT,
+    )
+
+
+def keygen_layer(scope: Construct, construct_id: str) -> lambda_.LayerVersion:
+    return _locked_layer(
+        scope, construct_id, "awscrt from uv.lock: SigV4A for the CloudFront KeyValueStore API", KEYGEN_EXPORT
+    )
+
+
+def _locked_layer(
+    scope: Construct, construct_id: str, description: str, export: list[str]
+) -> lambda_.LayerVersion:
     return lambda_.LayerVersion(
         scope,
         construct_id,
-        description="Skyreel runtime dependencies from uv.lock (powertools, pydantic, cryptography, ...)",
+        description=description,
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[ARCHITECTURE],
         code=lambda_.Code.from_asset(
@@ -123,9 +148,9 @@ def dependency_layer(scope: Construct, construct_id: str) -> lambda_.LayerVersio
             bundling=BundlingOptions(
                 image=RUNTIME.bundling_image,
                 platform="linux/arm64",
-                command=DOCKER_COMMAND,
+                command=docker_command(export),
                 environment={"HOME": "/tmp"},  # noqa: S108 - the build container's user has no home
-                local=UvLocalBundling(),
+                local=UvLocalBundling(export=export),
             ),
         ),
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Stack
+import jsii
+from aws_cdk import IStableStringProducer, Lazy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
@@ -26,7 +27,6 @@ class CdkResourceNames(ResourceNames):
         buses: Mapping[str, events.IEventBus],
         secrets: Mapping[str, secretsmanager.ISecret],
         state_machine_arns: Mapping[str, str],
-        media_key_pair_id: str | None = None,
     ) -> None:
         self.stage = stage
         self._tables = tables
@@ -35,7 +35,9 @@ class CdkResourceNames(ResourceNames):
         self._buses = buses
         self._secrets = secrets
         self._state_machine_arns = state_machine_arns
-        self._media_key_pair_id = media_key_pair_id
+        # The CDN is built after the functions (it fronts their API): its URL and id are filled in then.
+        self.cdn_url_value = Later("the CDN's URL")
+        self.cdn_distribution_id_value = Later("the CDN's distribution id")
 
     def table(self, table_id: str) -> str:
         return self._tables[table_id].table_name
@@ -58,11 +60,33 @@ class CdkResourceNames(ResourceNames):
         # workflow which invokes that same function does not make a CloudFormation dependency cycle.
         return self._state_machine_arns[machine_id]
 
-    def media_key_pair_id(self) -> str:
-        # The CloudFront public key's id (a token): the `Key-Pair-Id` that signed media URLs name.
-        if self._media_key_pair_id is None:
-            raise ValueError("the topology declares no media, so there is no media key pair id")
-        return self._media_key_pair_id
+    def cdn_url(self) -> str:
+        return self.cdn_url_value.token()
+
+    def cdn_distribution_id(self) -> str:
+        return self.cdn_distribution_id_value.token()
+
+
+@jsii.implements(IStableStringProducer)
+class Later:
+    """A value of a construct made after the one that needs it: a token now, the value at synthesis.
+
+    The functions get the distribution's domain and id straight from CloudFormation (Fn::GetAtt / Ref),
+    which makes no dependency cycle: the distribution depends on the REST API resource only (its origin is
+    built from the API id and the literal stage name), not on the deployment, methods or functions.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.value: str | None = None
+
+    def produce(self) -> str:
+        if self.value is None:
+            raise ValueError(f"{self.what} was needed but never set (is there a CDN?)")
+        return self.value
+
+    def token(self) -> str:
+        return Lazy.string(self)
 
 
 def state_machine_name(scope: Construct, machine: StateMachine) -> str:

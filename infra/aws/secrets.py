@@ -1,18 +1,20 @@
-"""Secrets Manager secrets. RSA keys are generated at deploy time by a custom resource (infra/aws/keygen)."""
+"""Secrets Manager secrets. Signing keys are generated at deploy time by a custom resource (infra/aws/keygen);
+the media token keys also go into the CloudFront KeyValueStore the media function reads."""
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra.aws.layer import ARCHITECTURE, RUNTIME
+from infra.aws.layer import ARCHITECTURE, RUNTIME, keygen_layer
 from infra.aws.nag import (
     BASIC_EXECUTION,
     BASIC_EXECUTION_REASON,
@@ -30,8 +32,8 @@ ROTATION_REASON = (
 KEYSET_ROTATION_REASON = "rotated by `python -m functions.auth.rotate_keys`; see docs/auth.md"
 # The keys each kind of generated secret holds, by the custom resource type that generates them.
 KEYGEN_RESOURCE_TYPES = {
-    SecretKind.RSA_2048: "Custom::RsaKeyInSecret",
     SecretKind.RSA_KEYSET: "Custom::RsaKeySetInSecret",
+    SecretKind.MEDIA_TOKEN_KEYS: "Custom::MediaTokenKeysInSecret",
 }
 # The keygen Lambda's code: its handler and the one module defining the key set format, as the packages
 # they are in the repository (nothing copied), so the handler is `infra.aws.keygen.handler.on_event`.
@@ -43,6 +45,7 @@ KEYGEN_FILES = (
     "functions/__init__.py",
     "functions/shared/__init__.py",
     "functions/shared/keyset.py",
+    "functions/shared/media_token.py",
 )
 KEYGEN_HANDLER = "infra.aws.keygen.handler.on_event"
 
@@ -61,38 +64,28 @@ class Secrets(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.secrets: dict[str, secretsmanager.Secret] = {}
-        self.public_keys: dict[str, str] = {}  # RSA secret id -> its public key PEM (a token)
         self._keygen: cr.Provider | None = None
         self._layer = layer
         self.keygens: dict[str, CustomResource] = {}  # generated secret id -> its keygen resource
+        # Where the media CloudFront Function reads the token keys: filled by the keygen from the secret.
+        self.media_key_store: cloudfront.KeyValueStore | None = None
+        if topology.media is not None:
+            self.media_key_store = cloudfront.KeyValueStore(
+                self,
+                "MediaTokenKeyStore",
+                comment="Playback token HMAC keys by id (from the media token secret)",
+            )
         for secret in topology.secrets:
             resource = self.secrets[secret.id] = self._secret(secret)
             rotation = KEYSET_ROTATION_REASON if secret.kind is SecretKind.RSA_KEYSET else ROTATION_REASON
             acknowledge(resource, "AwsSolutions-SMG4", rotation)
             if secret.kind in KEYGEN_RESOURCE_TYPES:
-                self.keygens[secret.id] = self._generated_key(secret, resource)
-            if secret.kind is SecretKind.RSA_2048:
-                self.public_keys[secret.id] = self.keygens[secret.id].get_att_string("PublicKeyPem")
-        # The media key's public half as CloudFront knows it. Made here, before the functions, because
-        # signers get its id (MEDIA_KEY_PAIR_ID) and the CDN, built last, trusts it.
-        self.media_public_key: cloudfront.CfnPublicKey | None = None
-        if topology.media is not None:
-            self.media_public_key = self._media_public_key(topology.media.signing_secret)
-
-    def _media_public_key(self, secret_id: str) -> cloudfront.CfnPublicKey:
-        if secret_id not in self.public_keys:
-            raise ValueError(f"media signing secret {secret_id} must be a {SecretKind.RSA_2048.value} secret")
-        name = f"{Stack.of(self).stack_name}-media-signing-key"
-        return cloudfront.CfnPublicKey(
-            self,
-            "MediaPublicKey",
-            public_key_config=cloudfront.CfnPublicKey.PublicKeyConfigProperty(
-                caller_reference=name,
-                name=name,
-                encoded_key=self.public_keys[secret_id],
-                comment="Verifies signed media URLs; the private key lives in Secrets Manager",
-            ),
-        )
+                store = (
+                    self.media_key_store
+                    if topology.media is not None and secret.id == topology.media.signing_secret
+                    else None
+                )
+                self.keygens[secret.id] = self._generated_key(secret, resource, store)
 
     def _secret(self, secret: Secret) -> secretsmanager.Secret:
         # RSA secrets start with a random placeholder; the keygen resource replaces it with keys once.
@@ -106,16 +99,32 @@ class Secrets(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-    def _generated_key(self, secret: Secret, resource: secretsmanager.Secret) -> CustomResource:
+    def _generated_key(
+        self, secret: Secret, resource: secretsmanager.Secret, store: cloudfront.KeyValueStore | None
+    ) -> CustomResource:
         provider = self._keygen_provider()
         resource.grant_read(provider.on_event_handler)
         resource.grant_write(provider.on_event_handler)
+        properties = {"SecretArn": resource.secret_arn, "Kind": secret.kind.value}
+        if store is not None:
+            properties["KeyValueStoreArn"] = store.key_value_store_arn
+            provider.on_event_handler.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "cloudfront-keyvaluestore:DescribeKeyValueStore",
+                        "cloudfront-keyvaluestore:PutKey",
+                        "cloudfront-keyvaluestore:ListKeys",
+                        "cloudfront-keyvaluestore:DeleteKey",
+                    ],
+                    resources=[store.key_value_store_arn],
+                )
+            )
         return CustomResource(
             self,
             f"Keygen-{secret.id}",
             service_token=provider.service_token,
             resource_type=KEYGEN_RESOURCE_TYPES[secret.kind],
-            properties={"SecretArn": resource.secret_arn, "Kind": secret.kind.value},
+            properties=properties,
         )
 
     def _keygen_provider(self) -> cr.Provider:
@@ -123,13 +132,15 @@ class Secrets(Construct):
             handler = lambda_.Function(
                 self,
                 "KeygenHandler",
-                description="Generates RSA signing keys into a secret once; returns only public data",
+                description="Generates signing keys into a secret once (and media token keys into the CDN's "
+                "key value store); returns only key ids",
                 runtime=RUNTIME,
                 architecture=ARCHITECTURE,
                 handler=KEYGEN_HANDLER,
                 # Always this repository's files, whatever source root the functions come from.
                 code=lambda_.Code.from_asset(str(ROOT), exclude=only_files(KEYGEN_FILES)),
-                layers=[self._layer],  # cryptography comes from the shared layer
+                # cryptography comes from the shared layer; awscrt (SigV4A for the key value store) from its own
+                layers=[self._layer, keygen_layer(self, "KeygenLayer")],
                 timeout=Duration.seconds(60),
                 memory_size=256,
                 log_group=logs.LogGroup(self, "KeygenLogs", retention=logs.RetentionDays.ONE_MONTH),

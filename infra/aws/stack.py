@@ -50,9 +50,6 @@ class SkyreelStack(Stack):
             buses=self.storage.buses,
             secrets=self.secrets.secrets,
             state_machine_arns=state_machine_arns(self, topology),
-            media_key_pair_id=(
-                self.secrets.media_public_key.attr_id if self.secrets.media_public_key is not None else None
-            ),
         )
         self.compute = Compute(
             self,
@@ -77,6 +74,12 @@ class SkyreelStack(Stack):
             state_machines=self.workflows.state_machines,
         )
         self.cdn = self._cdn()
+        if self.cdn is not None:
+            # Playback URLs are built from this configured domain, never from a request's headers.
+            names.cdn_url_value.value = f"https://{self.cdn.distribution.distribution_domain_name}"
+            names.cdn_distribution_id_value.value = self.cdn.distribution.distribution_id
+            for function_id in topology.media.invalidators if topology.media else ():
+                self.cdn.distribution.grant_create_invalidation(self.compute.functions[function_id])
         self._outputs()
         self._acknowledge_library_handlers()
 
@@ -92,7 +95,7 @@ class SkyreelStack(Stack):
             buckets=dict(self.storage.buckets),
             api=api_origin(self.api.api.rest_api_id, self.region, self.api.stage_name),
             log_bucket=self.storage.access_logs,
-            media_public_key=self.secrets.media_public_key,
+            media_key_store=self.secrets.media_key_store,
         )
 
     def _outputs(self) -> None:
@@ -110,13 +113,12 @@ class SkyreelStack(Stack):
                 value=f"https://{self.cdn.distribution.distribution_domain_name}",
                 description="The one public domain: web, /api/*, /media/*",
             )
-            if self.cdn.key_group is not None:
-                CfnOutput(self, "MediaKeyGroupId", value=self.cdn.key_group.key_group_id)
+            if self.secrets.media_key_store is not None:
                 CfnOutput(
                     self,
-                    "MediaPublicKeyId",
-                    value=self.cdn.public_key_id,
-                    description="The CloudFront key pair id that signed media URLs must name",
+                    "MediaTokenKeyStoreArn",
+                    value=self.secrets.media_key_store.key_value_store_arn,
+                    description="The key value store the media CloudFront Function reads playback token keys from",
                 )
 
     def _acknowledge_library_handlers(self) -> None:

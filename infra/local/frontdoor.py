@@ -24,7 +24,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from functions.shared.media_token import SAFE_KEY, TokenRejected, check
+from functions.shared.media_token import TokenRejected, media_key
 from infra.local.gateway import ApiGateway, HttpRequest
 from infra.model import Bucket, Media
 
@@ -129,19 +129,14 @@ class FrontDoor:
         return await self._serve_object(request, key, cors)
 
     def _object_key(self, request: Request) -> str:
-        """The media key a request may read, from its path as received (never from its Host): public keys
-        as they are, token paths checked and stripped as the CloudFront Function does; nothing else."""
+        """The media key a request may read, from its path as received (never from its Host), by the same
+        rule as the CloudFront Function: public keys, token paths checked and stripped, nothing else."""
         assert self.media is not None
         raw = request.scope.get("raw_path") or request.url.path.encode()
         path = raw.decode("latin-1")
         if not path.startswith(self.media.path_prefix):
             raise TokenRejected("not a media path")
-        rest = path[len(self.media.path_prefix) :]
-        if rest.startswith(self.media.signed_path):
-            return check(rest[len(self.media.signed_path) :], self.media_keys)
-        if rest.startswith(self.media.public_key_prefixes) and SAFE_KEY.fullmatch(rest):
-            return rest
-        raise TokenRejected("this media is not public: open it with its playback URL")
+        return media_key(path[len(self.media.path_prefix) :], self.media_keys)
 
     async def _serve_object(self, request: Request, key: str, cors: dict[str, str]) -> Response:
         params: dict[str, Any] = {"Bucket": self.media_bucket_name, "Key": key}

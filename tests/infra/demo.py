@@ -156,7 +156,7 @@ def demo_topology(root: Path, definition: str = "workflow.asl.json") -> Topology
         buses=(EventBus("events"),),
         secrets=(
             Secret("token_key", "signs tokens"),
-            Secret("media_key", "signs media URLs", kind=SecretKind.RSA_2048),
+            Secret("media_key", "signs playback tokens", kind=SecretKind.MEDIA_TOKEN_KEYS),
             Secret("auth_keys", "signs access tokens", kind=SecretKind.RSA_KEYSET),
         ),
         state_machines=(
@@ -185,5 +185,7 @@ def demo_topology(root: Path, definition: str = "workflow.asl.json") -> Topology
             ),
         ),
         schedules=(ScheduleTrigger("nightly_sweep", "projector", every_minutes=15),),
-        media=Media(bucket="media", signing_secret="media_key", signers=("items",)),
+        media=Media(
+            bucket="media", signing_secret="media_key", signers=("items",), invalidators=("projector",)
+        ),
     )

@@ -1,17 +1,15 @@
-"""CloudFront: the web bucket by default, the API under its prefixes, media public and signed."""
+"""CloudFront: the web bucket by default, the API under its prefixes, media behind one viewer function."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from typing import Any
 
 import pytest
 
+from infra.aws.cdn import MEDIA_FUNCTION
 from infra.model import Cors
 from tests.infra.conftest import Synthesized
-from tests.infra.helpers import logical_id, resources
+from tests.infra.helpers import logical_id, props, ref, resources
 
 pytestmark = pytest.mark.infra
 
@@ -57,102 +55,60 @@ def test_api_prefixes_go_to_the_api_stage_uncached(synthesized: Synthesized) -> 
         assert logical_id(synthesized.stack.api.api) in str(api_origin["DomainName"])
 
 
-def api_viewer_request_code(s: Synthesized) -> str:
-    """The one viewer-request function of the API behaviours (the same on every API prefix)."""
-    functions = resources(s.template, "AWS::CloudFront::Function")
-    codes = set()
-    for prefix in s.topology.api.prefixes:
-        associations = behaviors(s)[f"{prefix.rstrip('/')}/*"]["FunctionAssociations"]
-        assert [a["EventType"] for a in associations] == ["viewer-request"], prefix
-        codes.add(functions[associations[0]["FunctionARN"]["Fn::GetAtt"][0]]["Properties"]["FunctionCode"])
-    assert len(codes) == 1
-    return str(codes.pop())
-
-
-def test_api_behaviours_tell_the_api_the_viewer_host(synthesized: Synthesized) -> None:
-    code = api_viewer_request_code(synthesized)
-    assert "x-forwarded-host" in code
-    # Edge functions may not add X-Forwarded-Proto (CloudFront answers 502); API Gateway sets it.
-    assert "x-forwarded-proto" not in code.lower()
-
-
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the CloudFront function")
-def test_forward_host_function_overwrites_x_forwarded_host_with_the_viewer_host(demo: Synthesized) -> None:
-    event = {
-        "request": {
-            "uri": "/api/v1/videos/v1/playback",
-            "headers": {
-                "host": {"value": "d111.cloudfront.net"},
-                "x-forwarded-host": {"value": "evil.example"},  # a viewer must not choose it
-            },
-        }
-    }
-    script = f"{api_viewer_request_code(demo)}\nprocess.stdout.write(JSON.stringify(handler({json.dumps(event)})));"
-    result = json.loads(
-        subprocess.run(["node", "-e", script], check=True, capture_output=True, text=True).stdout
-    )
-    assert result["headers"]["x-forwarded-host"] == {"value": "d111.cloudfront.net"}
-    assert result["headers"]["host"] == {"value": "d111.cloudfront.net"}  # read-only: untouched
-    assert result["uri"] == "/api/v1/videos/v1/playback"
-
-
-def test_media_public_prefixes_unsigned_and_the_rest_signed(synthesized: Synthesized) -> None:
-    media = synthesized.topology.media
-    assert media is not None
-    ordered = [b["PathPattern"] for b in distribution(synthesized)["CacheBehaviors"]]
-    signed = behaviors(synthesized)[f"{media.path_prefix}*"]
-    cdn = synthesized.stack.cdn
-    assert cdn is not None
-    assert cdn.key_group is not None
-    assert signed["TrustedKeyGroups"] == [{"Ref": logical_id(cdn.key_group)}]
-    for prefix in media.public_key_prefixes:
-        public = behaviors(synthesized)[f"{media.path_prefix}{prefix}*"]
-        assert "TrustedKeyGroups" not in public
-        assert ordered.index(public["PathPattern"]) < ordered.index(signed["PathPattern"]), (
-            "public must match first"
-        )
-    for behavior in [
-        signed,
-        *(behaviors(synthesized)[f"{media.path_prefix}{p}*"] for p in media.public_key_prefixes),
-    ]:
-        bucket = logical_id(synthesized.stack.storage.buckets[media.bucket])
-        assert bucket in str(origin(synthesized, behavior["TargetOriginId"])["DomainName"])
-        assert behavior["ResponseHeadersPolicyId"]
-        assert [f["EventType"] for f in behavior["FunctionAssociations"]] == ["viewer-request"]
-
-
-def test_media_prefix_is_stripped_before_s3(synthesized: Synthesized) -> None:
-    media = synthesized.topology.media
-    assert media is not None
+def test_api_behaviours_forward_no_viewer_host(synthesized: Synthesized) -> None:
+    """The API builds no URL from request headers (playback URLs come from CDN_URL), so nothing at the
+    edge forwards the viewer's host: no X-Forwarded-Host function on the API behaviours."""
+    for prefix in synthesized.topology.api.prefixes:
+        assert "FunctionAssociations" not in behaviors(synthesized)[f"{prefix.rstrip('/')}/*"], prefix
     codes = [
-        f["Properties"]["FunctionCode"]
+        str(f["Properties"]["FunctionCode"])
         for f in resources(synthesized.template, "AWS::CloudFront::Function").values()
     ]
-    strip = next(c for c in codes if media.path_prefix in c)
-    assert f"substring({len(media.path_prefix) - 1})" in strip  # "/media/public/a.m3u8" -> "/public/a.m3u8"
+    assert not any("x-forwarded-host" in code.lower() for code in codes)
 
 
-def test_signing_public_key_comes_from_the_keygen_resource(synthesized: Synthesized) -> None:
+def media_function(s: Synthesized) -> dict[str, Any]:
+    media = s.topology.media
+    assert media is not None
+    (association,) = behaviors(s)[f"{media.path_prefix}*"]["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    function_id = association["FunctionARN"]["Fn::GetAtt"][0]
+    found: dict[str, Any] = resources(s.template, "AWS::CloudFront::Function")[function_id]["Properties"]
+    return found
+
+
+def test_media_is_one_behaviour_whose_function_is_the_tested_file(synthesized: Synthesized) -> None:
+    """Public keys, token paths and refusals are one rule: the file the test vectors run against."""
     media = synthesized.topology.media
     assert media is not None
-    key = next(iter(resources(synthesized.template, "AWS::CloudFront::PublicKey").values()))["Properties"]
-    keygen = next(
-        k
-        for k, v in resources(synthesized.template, "Custom::RsaKeyInSecret").items()
-        if v["Properties"]["SecretArn"]
-        == {"Ref": logical_id(synthesized.stack.secrets.secrets[media.signing_secret])}
-    )
-    assert key["PublicKeyConfig"]["EncodedKey"] == {"Fn::GetAtt": [keygen, "PublicKeyPem"]}
-    # The key group trusts that same key, whose id signers are given (MEDIA_KEY_PAIR_ID).
-    public_key = synthesized.stack.secrets.media_public_key
-    cdn = synthesized.stack.cdn
-    assert public_key is not None
-    assert cdn is not None
-    assert cdn.key_group is not None
-    group = resources(synthesized.template, "AWS::CloudFront::KeyGroup")[logical_id(cdn.key_group)]
-    assert group["Properties"]["KeyGroupConfig"]["Items"] == [
-        {"Fn::GetAtt": [synthesized.stack.get_logical_id(public_key), "Id"]}
-    ]
+    media_patterns = [p for p in behaviors(synthesized) if p.startswith(media.path_prefix)]
+    assert media_patterns == [f"{media.path_prefix}*"]
+    behavior = behaviors(synthesized)[f"{media.path_prefix}*"]
+    assert "TrustedKeyGroups" not in behavior  # no CloudFront signed URLs or cookies any more
+    bucket = logical_id(synthesized.stack.storage.buckets[media.bucket])
+    assert bucket in str(origin(synthesized, behavior["TargetOriginId"])["DomainName"])
+    assert "OriginAccessControlId" in origin(synthesized, behavior["TargetOriginId"])
+    assert behavior["ResponseHeadersPolicyId"]
+    function = media_function(synthesized)
+    assert function["FunctionCode"] == MEDIA_FUNCTION.read_text()
+    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+
+
+def test_the_media_function_reads_the_keygen_filled_key_value_store(synthesized: Synthesized) -> None:
+    media, secrets = synthesized.topology.media, synthesized.stack.secrets
+    assert media is not None
+    assert secrets.media_key_store is not None
+    store = logical_id(secrets.media_key_store)
+    (association,) = media_function(synthesized)["FunctionConfig"]["KeyValueStoreAssociations"]
+    assert association["KeyValueStoreARN"] == {"Fn::GetAtt": [store, "Arn"]}
+    # No key material in the template: the store starts empty (no import source) and the keygen fills it
+    # from the generated secret at deploy.
+    assert "ImportSource" not in props(synthesized.template, store)
+    keygen = props(synthesized.template, logical_id(secrets.keygens[media.signing_secret]))
+    assert keygen["KeyValueStoreArn"] == {"Fn::GetAtt": [store, "Arn"]}
+    assert keygen["SecretArn"] == ref(secrets.secrets[media.signing_secret])
+    assert not resources(synthesized.template, "AWS::CloudFront::KeyGroup")
+    assert not resources(synthesized.template, "AWS::CloudFront::PublicKey")
 
 
 def test_media_cors_headers_follow_the_bucket_model(synthesized: Synthesized) -> None:
@@ -168,7 +124,7 @@ def test_media_cors_headers_follow_the_bucket_model(synthesized: Synthesized) ->
 
 def test_outputs(synthesized: Synthesized) -> None:
     outputs = synthesized.template.to_json()["Outputs"]
-    assert {"CdnUrl", "ApiUrl", "MediaPublicKeyId"} <= set(outputs)
+    assert {"CdnUrl", "ApiUrl", "MediaTokenKeyStoreArn"} <= set(outputs)
     for bucket in synthesized.topology.buckets:
         name = "".join(p.capitalize() for p in bucket.id.split("_"))
         assert outputs[f"{name}BucketName"]["Value"] == {

@@ -121,27 +121,50 @@ def test_cross_resource_grants(demo: Synthesized) -> None:
     )
 
 
-def test_media_signers_get_the_key_pair_id_and_the_signing_secret(synthesized: Synthesized) -> None:
+def test_media_signers_get_the_cdn_url_and_the_token_keys(synthesized: Synthesized) -> None:
+    """Playback URLs are built from configuration: the distribution's own domain, straight from
+    CloudFormation, never from a request header."""
     media, stack = synthesized.topology.media, synthesized.stack
     assert media is not None
     assert media.signers, "both apps must exercise a signer"
-    key = stack.secrets.media_public_key
-    assert key is not None
-    key_id = {"Fn::GetAtt": [stack.get_logical_id(key), "Id"]}  # the CloudFront public key's id
+    assert stack.cdn is not None
+    cdn_url = {
+        "Fn::Join": ["", ["https://", {"Fn::GetAtt": [logical_id(stack.cdn.distribution), "DomainName"]}]]
+    }
     secret = ref(stack.secrets.secrets[media.signing_secret])
     env_var = synthesized.topology.secret(media.signing_secret).env_var
     for fn in synthesized.topology.functions:
         env = lambda_props(synthesized, fn.id)["Environment"]["Variables"]
         reads = "secretsmanager:GetSecretValue" in actions_on(role_statements(synthesized, fn.id), secret)
         if fn.id in media.signers:
-            assert env["MEDIA_KEY_PAIR_ID"] == key_id, fn.id
+            assert env["CDN_URL"] == cdn_url, fn.id
             assert env[env_var] == secret, fn.id
             assert reads, f"{fn.id} signs media URLs but may not read {media.signing_secret}"
         else:
-            assert "MEDIA_KEY_PAIR_ID" not in env, fn.id
+            assert "CDN_URL" not in env, fn.id
             if media.signing_secret not in fn.secrets:
                 assert env_var not in env, fn.id
                 assert not reads, f"{fn.id} does not sign media URLs but may read {media.signing_secret}"
+
+
+def test_media_invalidators_get_the_distribution_and_may_invalidate_only_it(synthesized: Synthesized) -> None:
+    media, stack = synthesized.topology.media, synthesized.stack
+    assert media is not None
+    assert media.invalidators, "both apps must exercise an invalidator"
+    assert stack.cdn is not None
+    distribution = logical_id(stack.cdn.distribution)
+    for fn in synthesized.topology.functions:
+        env = lambda_props(synthesized, fn.id)["Environment"]["Variables"]
+        statements = role_statements(synthesized, fn.id)
+        grants = [st for st in statements if "cloudfront:CreateInvalidation" in json.dumps(st.get("Action"))]
+        if fn.id in media.invalidators:
+            assert env["CDN_DISTRIBUTION_ID"] == {"Ref": distribution}, fn.id
+            (grant,) = grants
+            assert grant["Action"] == "cloudfront:CreateInvalidation"
+            assert distribution in json.dumps(grant["Resource"])  # that distribution, not `*`
+        else:
+            assert "CDN_DISTRIBUTION_ID" not in env, fn.id
+            assert not grants, fn.id
 
 
 def test_zip_code_is_only_the_functions_package(skyreel: Synthesized) -> None:

@@ -1,4 +1,5 @@
-"""The RSA keygen custom resource: generates once, never rotates, returns only public data.
+"""The keygen custom resource: generates once, never rotates, returns only key ids; fills the CDN's key
+value store with the media token keys.
 
 The handler runs against a real (moto) Secrets Manager secret holding CloudFormation's placeholder;
 the synthesized Lambda's code asset is checked to be self-sufficient (it ships the key set module).
@@ -6,22 +7,26 @@ the synthesized Lambda's code asset is checked to be self-sufficient (it ships t
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from cryptography.hazmat.primitives import serialization
+from botocore.exceptions import MissingDependencyException
 from moto import mock_aws
 
 from functions.shared.keyset import KeySet, new_keyset
+from functions.shared.media_token import MediaKeys
 from infra.aws.keygen import handler
+from infra.aws.layer import KEYGEN_EXPORT
 from infra.aws.secrets import KEYGEN_FILES, KEYGEN_HANDLER
-from infra.model import SecretKind
+from infra.model import ROOT, SecretKind
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import actions_on, logical_id, policy_statements, props, ref
 
@@ -64,45 +69,122 @@ def event(request_type: str, secret_arn: str, kind: SecretKind | None) -> dict[s
 
 
 def test_kinds_are_the_models() -> None:
-    assert SecretKind.RSA_2048.value == handler.RSA_2048
     assert SecretKind.RSA_KEYSET.value == handler.RSA_KEYSET
+    assert SecretKind.MEDIA_TOKEN_KEYS.value == handler.MEDIA_TOKEN_KEYS
 
 
-# --- RSA_2048 (the CloudFront media key) --------------------------------------------------------------
-
-
-@pytest.mark.parametrize("kind", [SecretKind.RSA_2048, None], ids=["rsa_2048", "no-kind"])
-def test_create_generates_a_key_and_returns_only_the_public_half(
-    secret_arn: str, kind: SecretKind | None
-) -> None:
-    result = handler.on_event(event("Create", secret_arn, kind), None)
-    assert value(secret_arn).startswith("-----BEGIN PRIVATE KEY-----")
-    public = result["Data"]["PublicKeyPem"]
-    assert public.startswith("-----BEGIN PUBLIC KEY-----")
-    assert "PRIVATE" not in str(result)
-    key = serialization.load_pem_public_key(public.encode())
-    assert key.key_size == 2048  # type: ignore[union-attr]
-
-
-def test_update_keeps_the_existing_key(secret_arn: str) -> None:
-    first = handler.on_event(event("Create", secret_arn, SecretKind.RSA_2048), None)
-    stored = value(secret_arn)
-    second = handler.on_event(event("Update", secret_arn, SecretKind.RSA_2048), None)
-    assert value(secret_arn) == stored
-    assert versions(secret_arn) == 2  # the placeholder and the one key
-    assert first["Data"] == second["Data"]
-
-
-@pytest.mark.parametrize("kind", [SecretKind.RSA_2048, SecretKind.RSA_KEYSET])
+@pytest.mark.parametrize("kind", [SecretKind.MEDIA_TOKEN_KEYS, SecretKind.RSA_KEYSET])
 def test_delete_leaves_the_secret_alone(secret_arn: str, kind: SecretKind) -> None:
     assert handler.on_event(event("Delete", secret_arn, kind), None) == {"PhysicalResourceId": secret_arn}
     assert value(secret_arn) == PLACEHOLDER
 
 
-def test_unknown_kind_fails(secret_arn: str) -> None:
+@pytest.mark.parametrize("kind", [SecretKind.RANDOM, None], ids=["random", "no-kind"])
+def test_unknown_kind_fails(secret_arn: str, kind: SecretKind | None) -> None:
     with pytest.raises(ValueError, match="unknown secret kind"):
-        handler.on_event(event("Create", secret_arn, SecretKind.RANDOM), None)
+        handler.on_event(event("Create", secret_arn, kind), None)
     assert value(secret_arn) == PLACEHOLDER
+
+
+# --- MEDIA_TOKEN_KEYS (playback token keys, format from functions/shared/media_token.py) ---------------
+
+
+STORE_ARN = "arn:aws:cloudfront::123456789012:key-value-store/0123abcd-0000-0000-0000-000000000000"
+
+
+class FakeKeyValueStore:
+    """The KeyValueStore API's contract for the keygen: every write must name the store's current ETag and
+    gets a new one. A fake because moto does not implement this API, botocore cannot even stub it without
+    awscrt (endpoint resolution asks for SigV4A first), and the real one needs AWS."""
+
+    def __init__(self, items: dict[str, str]) -> None:
+        self.items = dict(items)
+        self.version = 0
+
+    @property
+    def etag(self) -> str:
+        return f"e{self.version}"
+
+    def _write(self, arn: str, if_match: str) -> dict[str, Any]:
+        assert arn == STORE_ARN
+        if if_match != self.etag:
+            raise AssertionError(f"stale ETag {if_match}, the store is at {self.etag}")
+        self.version += 1
+        return {"ETag": self.etag}
+
+    def describe_key_value_store(self, KvsARN: str) -> dict[str, Any]:
+        assert KvsARN == STORE_ARN
+        return {"ETag": self.etag}
+
+    def put_key(self, KvsARN: str, Key: str, Value: str, IfMatch: str) -> dict[str, Any]:
+        answer = self._write(KvsARN, IfMatch)
+        self.items[Key] = Value
+        return answer
+
+    def delete_key(self, KvsARN: str, Key: str, IfMatch: str) -> dict[str, Any]:
+        answer = self._write(KvsARN, IfMatch)
+        del self.items[Key]
+        return answer
+
+    def get_paginator(self, operation: str) -> Any:
+        assert operation == "list_keys"
+        items = [{"Key": k, "Value": v} for k, v in sorted(self.items.items())]
+
+        class Pages:
+            def paginate(self, KvsARN: str) -> list[dict[str, Any]]:
+                assert KvsARN == STORE_ARN
+                return [{"Items": items[:1]}, {"Items": items[1:]}]
+
+        return Pages()
+
+
+def test_create_generates_media_keys_once_and_returns_only_the_key_id(secret_arn: str) -> None:
+    result = handler.on_event(event("Create", secret_arn, SecretKind.MEDIA_TOKEN_KEYS), None)
+    keys = MediaKeys.from_json(value(secret_arn))
+    assert result == {"PhysicalResourceId": secret_arn, "Data": {"ActiveKid": keys.active_kid}}
+    assert keys.keys[keys.active_kid] not in str(result)  # key material never becomes an attribute
+    again = handler.on_event(event("Update", secret_arn, SecretKind.MEDIA_TOKEN_KEYS), None)
+    assert again == result
+    assert versions(secret_arn) == 2  # the placeholder and the one key set: never rotated
+
+
+def test_the_key_value_store_is_made_to_hold_exactly_the_sets_keys() -> None:
+    keys = MediaKeys("m2", {"m1": "a" * 43, "m2": "b" * 43})
+    store = FakeKeyValueStore({"m0": "retired" * 7, "m1": "stale" * 9})
+    handler.sync_key_value_store(store, STORE_ARN, keys)
+    assert store.items == keys.keys
+    handler.sync_key_value_store(store, STORE_ARN, keys)  # idempotent: a stack update changes nothing
+    assert store.items == keys.keys
+
+
+def test_create_with_a_store_fills_it_from_the_secret(
+    secret_arn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = FakeKeyValueStore({})
+    real_client = boto3.client
+    monkeypatch.setattr(
+        handler.boto3,
+        "client",
+        lambda name, **kw: client if name == "cloudfront-keyvaluestore" else real_client(name, **kw),
+    )
+    properties = event("Create", secret_arn, SecretKind.MEDIA_TOKEN_KEYS)
+    properties["ResourceProperties"]["KeyValueStoreArn"] = STORE_ARN
+    handler.on_event(properties, None)
+    assert client.items == MediaKeys.from_json(value(secret_arn)).keys
+
+
+def test_the_key_value_store_api_needs_sigv4a_which_the_keygen_layer_brings(secret_arn: str) -> None:
+    """Honest about what runs where: the KeyValueStore API is signed with SigV4A, which botocore does only
+    through awscrt (without it, the call fails before anything is sent, as here: awscrt is deliberately not
+    in the local environment). The keygen layer installs the `keygen` dependency group: botocore's own crt
+    pin. Whether the deployed keygen reaches the store can only be seen in AWS."""
+    client = boto3.client("cloudfront-keyvaluestore", region_name="us-east-1")
+    with pytest.raises(MissingDependencyException, match="botocore\\[crt\\]"):
+        client.describe_key_value_store(KvsARN=STORE_ARN)
+    crt_pin = next(r for r in importlib.metadata.requires("botocore") or [] if "extra == 'crt'" in r)
+    keygen_group = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["keygen"]
+    assert keygen_group == [crt_pin.split(";")[0].replace(" ", "").replace("(", "").replace(")", "")]
+    assert KEYGEN_EXPORT[-2:] == ["--only-group", "keygen"]
 
 
 # --- RSA_KEYSET (token signing keys, format from functions/shared/keyset.py) ----------------------------
@@ -166,7 +248,6 @@ def test_keyset_secret_has_its_generator_with_read_write_access(demo: Synthesize
         assert keygen["Kind"] == "rsa_keyset"
         allowed = actions_on(statements, ref(secrets.secrets[secret_id]))
         assert {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"} <= allowed
-        assert secret_id not in secrets.public_keys  # a key set is not a CloudFront key
 
 
 def test_keygen_code_asset_ships_exactly_the_handler_and_keyset_module(demo: Synthesized) -> None:

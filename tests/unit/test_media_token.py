@@ -12,28 +12,32 @@ from typing import Any
 import pytest
 
 from functions.shared.media_token import (
+    MEDIA_PATH,
+    PUBLIC_PREFIX,
+    SIGNED_PATH,
     MediaKeys,
     TokenRejected,
     check,
+    media_key,
     new_media_keys,
     scope_for,
     sign,
 )
 from infra.model import ROOT
+from infra.topology import TOPOLOGY
 
 VECTORS_PATH = Path(__file__).with_name("media_token_vectors.json")
 VECTORS: dict[str, Any] = json.loads(VECTORS_PATH.read_text())
 FUNCTION = ROOT / "infra/aws/functions/media_token.js"
 HARNESS = Path(__file__).with_name("media_token_harness.mjs")
-SIGNED_PREFIX = "/media/s/"
 CASES = VECTORS["cases"]
 
 
 def python_outcome(uri: str) -> dict[str, Any]:
-    if not uri.startswith(SIGNED_PREFIX):
+    if not uri.startswith(MEDIA_PATH):
         return {"status": 403}
     try:
-        key = check(uri[len(SIGNED_PREFIX) :], VECTORS["keys"], now=VECTORS["now"])
+        key = media_key(uri[len(MEDIA_PATH) :], VECTORS["keys"], now=VECTORS["now"])
     except TokenRejected:
         return {"status": 403}
     return {"status": 200, "origin_uri": f"/{key}"}
@@ -112,5 +116,15 @@ def test_a_malformed_key_set_is_refused(value: str) -> None:
 
 @pytest.mark.parametrize("video_id", ["", "a/b", "..", "a.b", "x" * 65])
 def test_only_plain_video_ids_are_signed(video_id: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a video id"):
         scope_for(video_id)
+
+
+def test_the_topology_serves_media_where_the_token_rule_expects() -> None:
+    media = TOPOLOGY.media
+    assert media is not None
+    assert (media.path_prefix, media.signed_path, media.public_key_prefixes) == (
+        MEDIA_PATH,
+        SIGNED_PATH,
+        (PUBLIC_PREFIX,),
+    )
