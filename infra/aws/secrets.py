@@ -48,6 +48,7 @@ KEYGEN_FILES = (
     "functions/shared/media_token.py",
 )
 KEYGEN_HANDLER = "infra.aws.keygen.handler.on_event"
+MEDIA_KEYS_REVISION_CONTEXT = "mediaKeysRevision"
 
 
 def only_files(files: tuple[str, ...]) -> list[str]:
@@ -108,6 +109,8 @@ class Secrets(Construct):
         properties = {"SecretArn": resource.secret_arn, "Kind": secret.kind.value}
         if store is not None:
             properties["KeyValueStoreArn"] = store.key_value_store_arn
+            # Changing it re-runs the keygen, which syncs the store with the secret (key rotation, deploy.md).
+            properties["Revision"] = str(self.node.try_get_context(MEDIA_KEYS_REVISION_CONTEXT) or "1")
             provider.on_event_handler.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=[

@@ -107,6 +107,7 @@ def test_the_media_function_reads_the_keygen_filled_key_value_store(synthesized:
     keygen = props(synthesized.template, logical_id(secrets.keygens[media.signing_secret]))
     assert keygen["KeyValueStoreArn"] == {"Fn::GetAtt": [store, "Arn"]}
     assert keygen["SecretArn"] == ref(secrets.secrets[media.signing_secret])
+    assert keygen["Revision"] == "1"  # `-c mediaKeysRevision=N` re-runs the sync (rotation)
     assert not resources(synthesized.template, "AWS::CloudFront::KeyGroup")
     assert not resources(synthesized.template, "AWS::CloudFront::PublicKey")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import datetime as dt
 import json
 import time
 import uuid
@@ -15,7 +14,7 @@ import pytest
 from infra.local import stepfunctions
 from infra.local.cloud import LocalCloud
 from infra.local.runtime import InvocationError, ThrottledError
-from tests.integration.conftest import User, eventually, media_signer, records
+from tests.integration.conftest import User, eventually, media_token, records
 
 pytestmark = pytest.mark.integration
 
@@ -243,21 +242,19 @@ def test_public_media_with_ranges_and_cors(http: httpx.Client, cloud: LocalCloud
     assert http.get("/media/public/hls/v1/missing.ts").status_code == 404
 
 
-def test_private_media_needs_a_valid_unexpired_signature(http: httpx.Client, cloud: LocalCloud) -> None:
+def test_private_media_needs_a_valid_unexpired_token(http: httpx.Client, cloud: LocalCloud) -> None:
     cloud.aws.client("s3").put_object(
         Bucket=cloud.names.bucket("media"),
         Key="hls/v9/master.m3u8",
         Body=b"#EXTM3U\n",
         ContentType="application/vnd.apple.mpegurl",
     )
-    url = f"{cloud.url}/media/hls/v9/master.m3u8"
-    assert http.get(url).status_code == 403
-    signer = media_signer(cloud)
-    soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
-    signed = signer.generate_presigned_url(url, date_less_than=soon)
-    assert http.get(signed).status_code == 200
+    assert http.get(f"{cloud.url}/media/hls/v9/master.m3u8").status_code == 403  # no unsigned path
+    token = media_token(cloud, "v9", int(time.time()) + 300)
+    signed = f"{cloud.url}/media/s/{token}/hls/v9/master.m3u8"
+    answer = http.get(signed)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/vnd.apple.mpegurl"
     assert http.get(signed.replace("/v9/", "/v8/")).status_code == 403
-    expired = signer.generate_presigned_url(
-        url, date_less_than=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-    )
-    assert http.get(expired).status_code == 403
+    expired = media_token(cloud, "v9", int(time.time()) - 1)
+    assert http.get(f"{cloud.url}/media/s/{expired}/hls/v9/master.m3u8").status_code == 403
