@@ -7,12 +7,14 @@ this module turns each error into `{"error": {"code", "message", "details"}}` wi
 from __future__ import annotations
 
 import json
+import re
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.shared import errors
 from functions.shared.observability import logger
@@ -31,6 +33,42 @@ _STATUS: dict[type[errors.SkyreelError], HTTPStatus] = {
     errors.ThrottledError: HTTPStatus.TOO_MANY_REQUESTS,
     errors.DependencyUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
 }
+
+
+# A 5xx answer says what failed in our words; what AWS said (codes, messages naming account ids, role
+# ARNs and resource names) goes to the log only.
+UNAVAILABLE_MESSAGE = "A service we depend on did not answer; try again shortly."
+_AWS_DETAIL = re.compile(r"arn:aws[\w-]*:|\b\d{12}\b")
+
+
+def _aws_causes(error: BaseException) -> list[BaseException]:
+    causes = []
+    seen: set[int] = set()
+    current: BaseException | None = error.__cause__ or error.__context__
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ClientError | BotoCoreError):
+            causes.append(current)
+        current = current.__cause__ or current.__context__
+    return causes
+
+
+def _aws_fragments(cause: BaseException) -> list[str]:
+    if isinstance(cause, ClientError):
+        err = cause.response.get("Error", {})
+        return [str(err.get("Code", "")), str(err.get("Message", "")), str(cause)]
+    return [str(cause), type(cause).__name__]
+
+
+def public_message(error: errors.SkyreelError, status: HTTPStatus) -> str:
+    """The message a caller may see. A server-side failure's message must not repeat what AWS said: if it
+    does (an error code, an ARN, an account id), the caller gets a generic message instead."""
+    if status < HTTPStatus.INTERNAL_SERVER_ERROR:
+        return error.message
+    fragments = [f for cause in _aws_causes(error) for f in _aws_fragments(cause) if len(f) >= 3]
+    if _AWS_DETAIL.search(error.message) or any(f in error.message for f in fragments):
+        return UNAVAILABLE_MESSAGE
+    return error.message
 
 
 def status_for(error: errors.SkyreelError) -> HTTPStatus:
@@ -90,8 +128,9 @@ def create_resolver() -> APIGatewayRestResolver:
         status = status_for(exc)
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.ThrottledError) else None
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            logger.warning("request failed", extra={"code": exc.code, "reason": exc.message})
-        return error_response(status, exc.code, exc.message, exc.details, headers)
+            causes = [repr(cause) for cause in _aws_causes(exc)]
+            logger.warning("request failed", extra={"code": exc.code, "reason": exc.message, "causes": causes})
+        return error_response(status, exc.code, public_message(exc, status), exc.details, headers)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[str]:
