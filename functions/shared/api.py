@@ -129,7 +129,9 @@ def create_resolver() -> APIGatewayRestResolver:
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.ThrottledError) else None
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             causes = [repr(cause) for cause in _aws_causes(exc)]
-            logger.warning("request failed", extra={"code": exc.code, "reason": exc.message, "causes": causes})
+            logger.warning(
+                "request failed", extra={"code": exc.code, "reason": exc.message, "causes": causes}
+            )
         return error_response(status, exc.code, public_message(exc, status), exc.details, headers)
 
     @app.exception_handler(RequestValidationError)
