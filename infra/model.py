@@ -29,6 +29,9 @@ class Access(StrEnum):
     READ = "read"
     WRITE = "write"
     READ_WRITE = "read_write"
+    # That the resource exists and answers, and nothing of its data: DescribeTable, GetBucketLocation,
+    # GetQueueAttributes. For health checks, which must not read items, objects or messages.
+    DESCRIBE = "describe"
 
 
 class Auth(StrEnum):

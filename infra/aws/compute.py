@@ -170,6 +170,9 @@ class Compute(Construct):
 
     def _grant_table(self, grant: Grant, function: lambda_.Function) -> None:
         table = self._storage.tables[grant.resource]
+        if grant.access is Access.DESCRIBE:
+            _describe(function, "dynamodb:DescribeTable", table.table_arn)
+            return
         if grant.access is Access.READ:
             table.grant_read_data(function)
         elif grant.access is Access.WRITE:
@@ -185,6 +188,10 @@ class Compute(Construct):
 
     def _grant_bucket(self, grant: Grant, function: lambda_.Function) -> None:
         bucket = self._storage.buckets[grant.resource]
+        if grant.access is Access.DESCRIBE:
+            # Not s3:ListBucket (what HeadBucket needs): that would list every key, and keys name videos.
+            _describe(function, "s3:GetBucketLocation", bucket.bucket_arn)
+            return
         actions: tuple[str, ...] = ()
         if grant.access is Access.READ:
             bucket.grant_read(function)
@@ -203,7 +210,15 @@ class Compute(Construct):
 
     def _grant_queue(self, grant: Grant, function: lambda_.Function) -> None:
         queue = self._storage.queues[grant.resource]
+        if grant.access is Access.DESCRIBE:
+            _describe(function, "sqs:GetQueueAttributes", queue.queue_arn)
+            return
         if grant.access in (Access.READ, Access.READ_WRITE):
             queue.grant_consume_messages(function)  # includes GetQueueAttributes (health checks)
         if grant.access in (Access.WRITE, Access.READ_WRITE):
             queue.grant_send_messages(function)
+
+
+def _describe(function: lambda_.Function, action: str, resource_arn: str) -> None:
+    """Access.DESCRIBE: one read-nothing action on the resource itself."""
+    function.add_to_role_policy(iam.PolicyStatement(actions=[action], resources=[resource_arn]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,9 @@ from typing import Any
 import pytest
 
 from infra.model import Access, Packaging
+
+READS = (Access.READ, Access.READ_WRITE)
+WRITES = (Access.WRITE, Access.READ_WRITE)
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import actions_on, logical_id, policy_statements, props, ref
 
@@ -85,23 +89,70 @@ def test_grants_follow_declared_access(synthesized: Synthesized) -> None:
             actions = actions_on(
                 statements, {"Fn::GetAtt": [logical_id(storage.tables[grant.resource]), "Arn"]}
             )
-            assert ("dynamodb:Query" in actions) == (grant.access is not Access.WRITE), (fn.id, grant)
-            assert ("dynamodb:PutItem" in actions) == (grant.access is not Access.READ), (fn.id, grant)
+            assert ("dynamodb:Query" in actions) == (grant.access in READS), (fn.id, grant)
+            assert ("dynamodb:PutItem" in actions) == (grant.access in WRITES), (fn.id, grant)
+            assert "dynamodb:DescribeTable" in actions, (fn.id, grant)
         for grant in fn.queues:
             actions = actions_on(
                 statements, {"Fn::GetAtt": [logical_id(storage.queues[grant.resource]), "Arn"]}
             )
             consume = {"sqs:ReceiveMessage", "sqs:DeleteMessage"}
             assert "sqs:GetQueueAttributes" in actions, (fn.id, grant)  # health checks read queue depth
-            assert (consume <= actions) == (grant.access is not Access.WRITE), (fn.id, grant)
-            assert ("sqs:SendMessage" in actions) == (grant.access is not Access.READ), (fn.id, grant)
+            assert (consume <= actions) == (grant.access in READS), (fn.id, grant)
+            assert ("sqs:SendMessage" in actions) == (grant.access in WRITES), (fn.id, grant)
         for grant in fn.buckets:
             bucket_objects = {
                 "Fn::Join": ["", [{"Fn::GetAtt": [logical_id(storage.buckets[grant.resource]), "Arn"]}, "/*"]]
             }
             actions = actions_on(statements, bucket_objects)
-            assert ("s3:GetObject*" in actions) == (grant.access is not Access.WRITE), (fn.id, grant)
-            assert ("s3:PutObject" in actions) == (grant.access is not Access.READ), (fn.id, grant)
+            assert ("s3:GetObject*" in actions) == (grant.access in READS), (fn.id, grant)
+            assert ("s3:PutObject" in actions) == (grant.access in WRITES), (fn.id, grant)
+            if grant.access is Access.DESCRIBE:
+                bucket = {"Fn::GetAtt": [logical_id(storage.buckets[grant.resource]), "Arn"]}
+                assert actions_on(statements, bucket) == {"s3:GetBucketLocation"}, (fn.id, grant)
+
+
+# Actions that read or take data. A describe-level grant gives none of them, on any resource.
+DATA_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:GetRecords",
+    "s3:GetObject",
+    "s3:ListBucket",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "secretsmanager:GetSecretValue",
+)
+
+
+def granted_actions(statements: list[dict[str, Any]]) -> list[str]:
+    actions: list[str] = []
+    for statement in statements:
+        if statement.get("Effect", "Allow") == "Allow":
+            action = statement["Action"]
+            actions += action if isinstance(action, list) else [action]
+    return actions
+
+
+def test_the_public_platform_function_may_describe_but_never_read_data(skyreel: Synthesized) -> None:
+    """/health is public: its function sees that each dependency answers, never a password hash, an
+    object or an ingest message (and cannot take messages off the queue)."""
+    platform = skyreel.topology.function("platform")
+    assert platform.tables and platform.buckets and platform.queues
+    assert {g.access for g in (*platform.tables, *platform.buckets, *platform.queues)} == {Access.DESCRIBE}
+    granted = granted_actions(role_statements(skyreel, "platform"))
+    for action in DATA_ACTIONS:
+        assert not [g for g in granted if fnmatch.fnmatchcase(action, g)], f"platform may {action}"
+    storage = skyreel.stack.storage
+    statements = role_statements(skyreel, "platform")
+    for grant in platform.tables:
+        arn = {"Fn::GetAtt": [logical_id(storage.tables[grant.resource]), "Arn"]}
+        assert actions_on(statements, arn) == {"dynamodb:DescribeTable"}, grant
+    for grant in platform.queues:
+        arn = {"Fn::GetAtt": [logical_id(storage.queues[grant.resource]), "Arn"]}
+        assert actions_on(statements, arn) == {"sqs:GetQueueAttributes"}, grant
 
 
 def test_cross_resource_grants(demo: Synthesized) -> None:
