@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from infra.model import Access, Packaging
+from tests.infra.conftest import Synthesized
+from tests.infra.helpers import actions_on, logical_id, policy_statements, props, ref
 
 READS = (Access.READ, Access.READ_WRITE)
 WRITES = (Access.WRITE, Access.READ_WRITE)
-from tests.infra.conftest import Synthesized
-from tests.infra.helpers import actions_on, logical_id, policy_statements, props, ref
 
 pytestmark = pytest.mark.infra
 
@@ -140,7 +140,9 @@ def test_the_public_platform_function_may_describe_but_never_read_data(skyreel: 
     """/health is public: its function sees that each dependency answers, never a password hash, an
     object or an ingest message (and cannot take messages off the queue)."""
     platform = skyreel.topology.function("platform")
-    assert platform.tables and platform.buckets and platform.queues
+    assert platform.tables
+    assert platform.buckets
+    assert platform.queues
     assert {g.access for g in (*platform.tables, *platform.buckets, *platform.queues)} == {Access.DESCRIBE}
     granted = granted_actions(role_statements(skyreel, "platform"))
     for action in DATA_ACTIONS:
