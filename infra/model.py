@@ -315,6 +315,10 @@ class Api:
     throttle_rate: int = 2000
     throttle_burst: int = 4000
     max_body_bytes: int = 10 * 1024 * 1024  # API Gateway's payload limit
+    # The function that serves the merged OpenAPI document: it gets API_HANDLER_MODULES, the handler
+    # module of every function that serves a route, and imports only those (never an image function's
+    # handler, whose packages are not in the zip functions' layer).
+    document_function: str | None = None
 
     def gateway_response(self, response_type: str) -> GatewayResponse:
         for response in self.gateway_responses:
@@ -479,8 +483,14 @@ class Topology:
             env["MEDIA_KEY_PAIR_ID"] = names.media_key_pair_id()
         if self.api.authorizer is not None and fn.id == self.api.authorizer.function:
             env["ROUTE_SCOPES"] = self.route_scopes_json()
+        if fn.id == self.api.document_function:
+            env["API_HANDLER_MODULES"] = ",".join(self.api_handler_modules())
         env.update(fn.environment)
         return env
+
+    def api_handler_modules(self) -> list[str]:
+        """The handler module of every function that serves an API route."""
+        return sorted({self.function(r.function).module for r in self.api.routes})
 
     def route_scopes_json(self) -> str:
         """What the authorizer needs to build a policy: each protected route and the scope it takes."""
@@ -532,6 +542,8 @@ class Topology:
             seen.add((route.method, route.path))
             if not route.path.startswith(self.api.prefixes):
                 raise ValueError(f"route {route.path} is outside the API prefixes {self.api.prefixes}")
+        if self.api.document_function is not None:
+            self.function(self.api.document_function)
         if self.api.authorizer is not None:
             self.function(self.api.authorizer.function)
         elif any(r.auth is Auth.PROTECTED for r in self.api.routes):

@@ -240,6 +240,7 @@ TOPOLOGY = Topology(
         # a request missing either. The authorizer caches its own results instead.
         authorizer=Authorizer("auth_authorizer", identity_headers=(), ttl_s=0),
         prefixes=("/api/", "/.well-known/"),
+        document_function="platform",
     ),
     tables=DOMAIN_TABLES,
     buckets=BUCKETS,

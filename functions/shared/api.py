@@ -42,7 +42,7 @@ _AWS_DETAIL = re.compile(r"arn:aws[\w-]*:|\b\d{12}\b")
 
 
 def _aws_causes(error: BaseException) -> list[BaseException]:
-    causes = []
+    causes: list[BaseException] = []
     seen: set[int] = set()
     current: BaseException | None = error.__cause__ or error.__context__
     while current is not None and id(current) not in seen:

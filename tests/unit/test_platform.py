@@ -14,6 +14,7 @@ from moto import mock_aws
 from functions.platform import handler, health, probes
 from functions.shared import aws
 from functions.shared.config import ResourceKind, ResourceRef
+from infra.topology import TOPOLOGY
 
 ENV = {
     "VIDEOS_TABLE_NAME": "videos",
@@ -48,6 +49,7 @@ def resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("HEALTH_CACHE_TTL_S", "0")
+        monkeypatch.setenv("API_HANDLER_MODULES", ",".join(TOPOLOGY.api_handler_modules()))
         handler._cache.cache_clear()
         yield env
         handler._cache.cache_clear()
