@@ -319,6 +319,9 @@ class Api:
     # module of every function that serves a route, and imports only those (never an image function's
     # handler, whose packages are not in the zip functions' layer).
     document_function: str | None = None
+    # A RANDOM secret the CDN sends the API origin (header X-Origin-Verify) and every function serving a
+    # route, and the authorizer, checks: the API answers only requests that came through the CDN.
+    origin_secret: str | None = None
 
     def gateway_response(self, response_type: str) -> GatewayResponse:
         for response in self.gateway_responses:
@@ -485,8 +488,20 @@ class Topology:
             env["ROUTE_SCOPES"] = self.route_scopes_json()
         if fn.id == self.api.document_function:
             env["API_HANDLER_MODULES"] = ",".join(self.api_handler_modules())
+        if self.api.origin_secret is not None and fn.id in self.origin_checkers():
+            env["ORIGIN_SECRET_ID"] = names.secret(self.api.origin_secret)
         env.update(fn.environment)
         return env
+
+    def origin_checkers(self) -> frozenset[str]:
+        """Functions that check the CDN's origin secret (and may read it): every one serving a route, and
+        the authorizer."""
+        if self.api.origin_secret is None:
+            return frozenset()
+        ids = {r.function for r in self.api.routes}
+        if self.api.authorizer is not None:
+            ids.add(self.api.authorizer.function)
+        return frozenset(ids)
 
     def api_handler_modules(self) -> list[str]:
         """The handler module of every function that serves an API route."""
@@ -544,6 +559,8 @@ class Topology:
                 raise ValueError(f"route {route.path} is outside the API prefixes {self.api.prefixes}")
         if self.api.document_function is not None:
             self.function(self.api.document_function)
+        if self.api.origin_secret is not None:
+            self.secret(self.api.origin_secret)
         if self.api.authorizer is not None:
             self.function(self.api.authorizer.function)
         elif any(r.auth is Auth.PROTECTED for r in self.api.routes):

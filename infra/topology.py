@@ -241,6 +241,7 @@ TOPOLOGY = Topology(
         authorizer=Authorizer("auth_authorizer", identity_headers=(), ttl_s=0),
         prefixes=("/api/", "/.well-known/"),
         document_function="platform",
+        origin_secret="origin_verify",  # noqa: S106 - the secret's id, not its value
     ),
     tables=DOMAIN_TABLES,
     buckets=BUCKETS,
@@ -267,6 +268,11 @@ TOPOLOGY = Topology(
             id="jwt_signing_keys",
             description="RSA keys with ids that sign access tokens; rotated by adding a key (docs/auth.md)",
             kind=SecretKind.RSA_KEYSET,
+        ),
+        Secret(
+            id="origin_verify",
+            description="Sent by the CDN to the API origin (X-Origin-Verify): the API answers nothing else",
+            kind=SecretKind.RANDOM,
         ),
         Secret(
             id="media_signing_key",

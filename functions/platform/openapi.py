@@ -41,13 +41,13 @@ def api_handler_modules() -> list[str]:
 
 
 def api_resolvers(modules: Sequence[str]) -> dict[str, APIGatewayRestResolver]:
-    """The resolver of each handler module, by module."""
+    """The resolver of each handler module that has one, by module (a handler answering raw proxy events
+    has no schema to merge; tests/unit/test_topology.py checks that every shipped one has a resolver)."""
     resolvers = {}
     for module in modules:
         app = getattr(importlib.import_module(module), "app", None)
-        if not isinstance(app, APIGatewayRestResolver):
-            raise TypeError(f"{module} serves API routes but has no APIGatewayRestResolver `app`")
-        resolvers[module] = app
+        if isinstance(app, APIGatewayRestResolver):
+            resolvers[module] = app
     return resolvers
 
 

@@ -13,10 +13,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.shared import errors
+from functions.shared import errors, origin
 from functions.shared.observability import logger
 
 API_PREFIX = "/api/v1"
@@ -119,9 +120,22 @@ def _not_json(app: APIGatewayRestResolver) -> str | None:
     return content_type if event.body and content_type and "json" not in content_type.lower() else None
 
 
+def _check_origin(app: APIGatewayRestResolver) -> None:
+    if not origin.verified(app.current_event.headers):
+        logger.warning("refused: no valid origin header", extra={"path": app.current_event.path})
+        raise errors.ForbiddenError("Call the API through its public URL.")
+
+
+def _through_the_cdn(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Refuse a request that did not come through the CDN (functions/shared/origin.py)."""
+    _check_origin(app)
+    return next_middleware(app)
+
+
 def create_resolver() -> APIGatewayRestResolver:
     """An API Gateway (REST) resolver with pydantic validation and Skyreel's error contract."""
     app = APIGatewayRestResolver(enable_validation=True)
+    app.use(middlewares=[_through_the_cdn])
 
     @app.exception_handler(errors.SkyreelError)
     def _domain_error(exc: errors.SkyreelError) -> Response[str]:
@@ -136,6 +150,11 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[str]:
+        # powertools validates before any middleware runs: a caller outside the CDN learns nothing here either.
+        try:
+            _check_origin(app)
+        except errors.ForbiddenError as refused:
+            return error_response(HTTPStatus.FORBIDDEN, refused.code, refused.message)
         # powertools parses a form body as a form and reports every field missing: say what is wrong instead.
         content_type = _not_json(app)
         if content_type:

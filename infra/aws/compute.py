@@ -154,10 +154,14 @@ class Compute(Construct):
             )
 
     def _readable_secrets(self, fn: Function) -> tuple[str, ...]:
-        """The function's own secrets, plus the media signing key when it signs media URLs."""
+        """The function's own secrets, plus the media signing key when it signs media URLs, plus the CDN's
+        origin secret when it serves the API."""
         media = self._topology.media
         signing = (media.signing_secret,) if media is not None and fn.id in media.signers else ()
-        return tuple(dict.fromkeys((*fn.secrets, *signing)))
+        api = self._topology.api
+        checks_origin = api.origin_secret if fn.id in self._topology.origin_checkers() else None
+        origin = (checks_origin,) if checks_origin else ()
+        return tuple(dict.fromkeys((*fn.secrets, *signing, *origin)))
 
     def _execution_arns(self, machine_id: str) -> str:
         name = state_machine_name(self, self._topology.state_machine(machine_id))

@@ -279,6 +279,18 @@ class LocalCloud:
         public_key = self._media_public_key(self.aws_endpoint)
         return Verifier({key_id_for(public_key): public_key}) if public_key else None
 
+    def origin_secret(self, endpoint: str | None = None) -> str | None:
+        """The value the CDN sends the API (`Api.origin_secret`); the front door adds it as CloudFront does."""
+        secret_id = self.topology.api.origin_secret
+        if secret_id is None:
+            return None
+        endpoint = endpoint or self.aws_endpoint
+        aws = self.aws if hasattr(self, "aws") and self.aws.endpoint == endpoint else AwsClients(endpoint)
+        value: str = aws.client("secretsmanager").get_secret_value(
+            SecretId=LocalNames(endpoint).secret(secret_id)
+        )["SecretString"]
+        return value
+
     def _serve(self) -> None:
         media = self.topology.media
         front = FrontDoor(
@@ -290,6 +302,7 @@ class LocalCloud:
             verifier=self.media_verifier(),
             web_root=self.web_root or ROOT / self.topology.web_root,
             access_log=lambda line: self.log_sink("frontdoor", line),
+            origin_secret=self.origin_secret(),
         )
         config = uvicorn.Config(
             front.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="off"

@@ -23,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from functions.shared import origin
 from infra.local.gateway import ApiGateway, HttpRequest
 from infra.local.signing import SignatureRejected, Verifier, from_request
 from infra.model import Bucket, Media
@@ -47,8 +48,11 @@ class FrontDoor:
         verifier: Verifier | None,
         web_root: Path,
         access_log: AccessLog,
+        origin_secret: str | None = None,
     ) -> None:
         self.gateway = gateway
+        # As CloudFront's origin custom header: added to every API request, replacing a viewer's own.
+        self.origin_headers = [(origin.HEADER.lower(), origin_secret)] if origin_secret else []
         self.media = media
         self.media_bucket = media_bucket
         self.media_bucket_name = media_bucket_name
@@ -89,6 +93,10 @@ class FrontDoor:
             source_ip=request.client.host if request.client else "127.0.0.1",
             host=request.headers.get("host", ""),
         )
+        http_request.headers = [
+            *((k, v) for k, v in http_request.headers if k.lower() != origin.HEADER.lower()),
+            *self.origin_headers,
+        ]
         result = await anyio.to_thread.run_sync(self.gateway.handle, http_request, limiter=self.limiter)
         self.access_log(
             f"{request.method} {request.url.path} {result.status} "

@@ -123,7 +123,6 @@ DATA_ACTIONS = (
     "s3:ListBucket",
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
-    "secretsmanager:GetSecretValue",
 )
 
 
@@ -155,6 +154,11 @@ def test_the_public_platform_function_may_describe_but_never_read_data(skyreel: 
     for grant in platform.queues:
         arn = {"Fn::GetAtt": [logical_id(storage.queues[grant.resource]), "Arn"]}
         assert actions_on(statements, arn) == {"sqs:GetQueueAttributes"}, grant
+    # The one secret it reads is the CDN's origin secret, which every API function checks.
+    readable = [
+        st["Resource"] for st in statements if "secretsmanager:GetSecretValue" in str(st.get("Action"))
+    ]
+    assert readable == [ref(skyreel.stack.secrets.secrets[str(skyreel.topology.api.origin_secret)])]
 
 
 def test_cross_resource_grants(demo: Synthesized) -> None:
@@ -205,3 +209,20 @@ def test_zip_code_is_only_the_functions_package(skyreel: Synthesized) -> None:
     assert (Path(asset) / "functions" / "__init__.py").exists()
     assert not list(Path(asset).rglob("__pycache__"))
     assert not list(Path(asset).rglob("tests"))
+
+
+def test_every_api_function_and_the_authorizer_checks_the_origin_secret(skyreel: Synthesized) -> None:
+    """They get ORIGIN_SECRET_ID and may read that secret; no other function may."""
+    topology = skyreel.topology
+    secret_id = topology.api.origin_secret
+    assert secret_id is not None
+    checkers = {r.function for r in topology.api.routes}
+    assert topology.api.authorizer is not None
+    checkers.add(topology.api.authorizer.function)
+    assert topology.origin_checkers() == checkers
+    secret = ref(skyreel.stack.secrets.secrets[secret_id])
+    for fn in topology.functions:
+        env = lambda_props(skyreel, fn.id)["Environment"]["Variables"]
+        reads = "secretsmanager:GetSecretValue" in actions_on(role_statements(skyreel, fn.id), secret)
+        assert (env.get("ORIGIN_SECRET_ID") == secret) == (fn.id in checkers), fn.id
+        assert reads == (fn.id in checkers), fn.id
