@@ -31,11 +31,12 @@ from typing import Any
 import boto3
 import uvicorn
 from botocore.config import Config
+from botocore.credentials import Credentials
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.server import ThreadedMotoServer
 
 from functions.shared.keyset import load_private_key
-from infra.local import stepfunctions
+from infra.local import stepfunctions, uploads
 from infra.local.frontdoor import FrontDoor
 from infra.local.gateway import ApiGateway
 from infra.local.names import REGION, LocalNames
@@ -176,6 +177,8 @@ class LocalCloud:
                 "PYTHONDONTWRITEBYTECODE": "1",
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
                 "SKYREEL_PUBLIC_URL": self.url,
+                # Presigned upload URLs point at the front door's checked S3 endpoint (infra/local/uploads.py).
+                "S3_PUBLIC_ENDPOINT_URL": uploads.public_endpoint(self.url),
             }
         )
         return env
@@ -303,6 +306,15 @@ class LocalCloud:
             web_root=self.web_root or ROOT / self.topology.web_root,
             access_log=lambda line: self.log_sink("frontdoor", line),
             origin_secret=self.origin_secret(),
+            uploads=uploads.PresignedUploads(
+                {self.names.bucket(b.id): b for b in self.topology.buckets},
+                self.aws_endpoint,
+                Credentials(
+                    LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+                ),
+                REGION,
+                access_log=lambda line: self.log_sink("frontdoor", line),
+            ),
         )
         config = uvicorn.Config(
             front.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="off"

@@ -26,6 +26,8 @@ from starlette.staticfiles import StaticFiles
 from functions.shared import origin
 from infra.local.gateway import ApiGateway, HttpRequest
 from infra.local.signing import SignatureRejected, Verifier, from_request
+from infra.local.uploads import PREFIX as UPLOADS_PREFIX
+from infra.local.uploads import PresignedUploads
 from infra.model import Bucket, Media
 
 log = logging.getLogger("skyreel.local.frontdoor")
@@ -49,6 +51,7 @@ class FrontDoor:
         web_root: Path,
         access_log: AccessLog,
         origin_secret: str | None = None,
+        uploads: PresignedUploads | None = None,
     ) -> None:
         self.gateway = gateway
         # As CloudFront's origin custom header: added to every API request, replacing a viewer's own.
@@ -72,6 +75,10 @@ class FrontDoor:
                     self.media_object,
                     methods=["GET", "HEAD", "OPTIONS"],
                 )
+            )
+        if uploads is not None:  # S3 presigned uploads, checked as S3 checks them (uploads.py)
+            routes.append(
+                Route(f"{UPLOADS_PREFIX}/{{rest:path}}", uploads.handle, methods=["PUT", "OPTIONS"])
             )
         web_root.mkdir(parents=True, exist_ok=True)
         routes.append(Mount("/", StaticFiles(directory=web_root, html=True)))

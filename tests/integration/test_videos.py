@@ -123,9 +123,12 @@ def test_a_file_of_another_size_fails_the_video_and_is_removed(
 ) -> None:
     created = create(http, user, size=2048)
     upload = created["upload"]
-    # S3 itself refuses this PUT in AWS (Content-Length is signed); moto does not check signatures, so
-    # the ingest check is what stops it here, and it is the same check behind S3 in AWS.
-    httpx.put(upload["url"], content=b"v" * 4096, headers={"Content-Type": "video/mp4"})
+    # S3 refuses this PUT (Content-Length is signed), and so does the local endpoint (test_upload_parity.py).
+    refused = httpx.put(upload["url"], content=b"v" * 4096, headers={"Content-Type": "video/mp4"})
+    assert refused.status_code == 403
+    # The ingest check is the second line behind it: a file of another size written to the key anyway.
+    key = f"originals/{created['video']['id']}/My-Clip-1-.mp4"
+    cloud.aws.client("s3").put_object(Bucket=cloud.names.bucket("uploads"), Key=key, Body=b"v" * 4096)
     failed = wait_status(http, user, created["video"]["id"], "failed")
     assert "4096 bytes but 2048 were declared" in failed["error"]
     eventually(lambda: objects(cloud, "uploads", f"originals/{created['video']['id']}/") == [])
