@@ -125,10 +125,8 @@ def verify(request: SignedRequest, credentials: Credentials, region: str, now: d
             "AccessDenied",
             "There were headers present in the request which were not signed",
         )
-    if not hmac.compare_digest(
-        _signature(request, signed_names, received, credentials, region, amz_date, expires_s),
-        params["X-Amz-Signature"],
-    ):
+    expected = _signature(request, signed_names, received, credentials, region, amz_date, expires_s)
+    if not hmac.compare_digest(expected.encode(), params["X-Amz-Signature"].encode()):
         raise RefusedError(
             HTTPStatus.FORBIDDEN,
             "SignatureDoesNotMatch",

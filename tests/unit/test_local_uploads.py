@@ -74,9 +74,10 @@ def test_a_request_other_than_signed_does_not_match(headers: dict[str, str]) -> 
     refused_with("SignatureDoesNotMatch", path, query, headers, at)
 
 
-def test_another_key_does_not_match() -> None:
+def test_another_key_or_a_mangled_signature_does_not_match() -> None:
     path, query, at = presign(**SIGNED)
     refused_with("SignatureDoesNotMatch", path.replace("/v1/", "/v2/"), query, SENT, at)
+    refused_with("SignatureDoesNotMatch", path, query + "%C3%A9", SENT, at)  # not even ASCII
 
 
 def test_expiry_counts_from_the_signing_date() -> None:
