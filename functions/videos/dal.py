@@ -23,6 +23,7 @@ from functions.shared.errors import DependencyUnavailableError, MalformedRequest
 from functions.videos.models import Status, VideoRecord, Visibility
 
 MAX_SCAN_PAGES = 20  # a filtered listing reads at most this many pages to fill one page of results
+_FOREIGN_CURSOR = "The cursor is not one this API returned for this listing."
 
 
 class VersionConflictError(Exception):
@@ -57,15 +58,31 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key).encode()).decode() if last_key else None
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None, index: str, partition: str) -> dict[str, Any] | None:
+    """The start key a cursor names, only if it is one our own query on `index` (partition `partition`)
+    could have returned: exactly the table's and the index's keys, all strings, in this partition (not
+    another owner's). Anything else is a 400 here, rather than a query DynamoDB refuses (a 503)."""
     if not cursor:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (binascii.Error, ValueError):
-        raise MalformedRequestError("The cursor is not one this API returned.") from None
-    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise MalformedRequestError("The cursor is not one this API returned.")
+        raise MalformedRequestError(_FOREIGN_CURSOR) from None
+    names = {"pk", "sk", f"{index}pk", f"{index}sk"}
+    if not isinstance(value, dict) or set(value) != names:
+        raise MalformedRequestError(_FOREIGN_CURSOR)
+    strings = {}
+    for name, attribute in value.items():
+        if not (isinstance(attribute, dict) and set(attribute) == {"S"} and isinstance(attribute["S"], str)):
+            raise MalformedRequestError(_FOREIGN_CURSOR)
+        strings[name] = attribute["S"]
+    if (
+        strings[f"{index}pk"] != partition
+        or strings["sk"] != "VIDEO"
+        or not strings["pk"].startswith("VIDEO#")
+        or not strings[f"{index}sk"].endswith("#" + strings["pk"].removeprefix("VIDEO#"))
+    ):
+        raise MalformedRequestError(_FOREIGN_CURSOR)
     return value
 
 
@@ -136,7 +153,7 @@ class VideoRepository:
         if expression:
             request["FilterExpression"] = " AND ".join(expression)
             request["ExpressionAttributeNames"] = names
-        start = decode_cursor(cursor)
+        start = decode_cursor(cursor, index, value)
         items: list[VideoRecord] = []
         for _ in range(MAX_SCAN_PAGES):  # filters drop items after the read: keep reading to fill the page
             request["Limit"] = limit - len(items) if not expression else max(limit, 50)

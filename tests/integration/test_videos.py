@@ -3,6 +3,7 @@ playback signatures on the media path, the delete saga and abandoned uploads."""
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import datetime as dt
 import json
@@ -353,6 +354,36 @@ def test_listing_is_newest_first_with_cursor_and_filters(http: httpx.Client) -> 
     assert http.get(VIDEOS, headers=owner.headers, params={"status": "ready"}).json()["items"] == []
     assert http.get(VIDEOS, headers=owner.headers, params={"cursor": "garbage!"}).status_code == 400
     assert http.get(VIDEOS, headers=owner.headers, params={"limit": 1000}).status_code == 422
+
+
+def _cursor(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+def test_a_forged_cursor_is_a_400_not_a_503(http: httpx.Client) -> None:
+    owner, other = sign_up(http), sign_up(http)
+    for _ in range(2):
+        create(http, other)
+    theirs = http.get(VIDEOS, headers=other.headers, params={"limit": 1}).json()["next_cursor"]
+    start = json.loads(base64.urlsafe_b64decode(theirs))
+    forged = {
+        "another owner's cursor": theirs,
+        "a number for a string": _cursor({**start, "pk": {"N": "1"}}),
+        "keys that are not ours": _cursor({**start, "password_hash": {"S": "x"}}),
+        "a list for a key": _cursor({**start, "sk": ["VIDEO"]}),
+        "the catalogue's keys": _cursor(
+            {"pk": start["pk"], "sk": start["sk"], "gsi2pk": {"S": "PUBLIC"}, "gsi2sk": start["gsi1sk"]}
+        ),
+    }
+    for name, cursor in forged.items():
+        response = http.get(VIDEOS, headers=owner.headers, params={"cursor": cursor})
+        assert response.status_code == 400, (name, response.text)
+        assert response.json()["error"]["code"] == "malformed_request", name
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+    # their own cursor still works for them, and a catalogue cursor is refused for `mine` and vice versa
+    assert http.get(VIDEOS, headers=other.headers, params={"cursor": theirs}).status_code == 200
+    public = http.get(VIDEOS, headers=owner.headers, params={"scope": "public", "cursor": theirs})
+    assert public.status_code == 400, public.text
 
 
 def test_listing_filters_by_visibility(http: httpx.Client) -> None:
