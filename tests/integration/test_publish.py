@@ -154,6 +154,33 @@ def test_unplayable_uploads_fail_with_the_reason_and_leave_nothing(
     assert event
 
 
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        # an HLS playlist naming a local file, then an internal URL: never opened as a playlist
+        (
+            b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2.0,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n",
+            "not a video file",
+        ),
+        (
+            b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2.0,\nhttp://169.254.169.254/\n#EXT-X-ENDLIST\n",
+            "not a video file",
+        ),
+        # a concat script naming a file next to the source: refused as a container we do not accept
+        (b"ffconcat version 1.0\nfile 'source'\n", "only video containers are accepted"),
+    ],
+    ids=["hls-file", "hls-http", "concat"],
+)
+def test_playlists_and_scripts_uploaded_as_video_are_refused(
+    http: httpx.Client, cloud: LocalCloud, user: User, data: bytes, reason: str
+) -> None:
+    video_id = upload(http, user, data)
+    failed = settled(http, user, video_id)
+    assert failed["status"] == "failed", failed
+    assert reason in failed["error"], failed["error"]
+    assert objects(cloud, "media", f"hls/{video_id}/") == []
+
+
 def test_a_duplicate_upload_event_transcodes_once(
     http: httpx.Client, cloud: LocalCloud, user: User, tmp_path: Path
 ) -> None:
