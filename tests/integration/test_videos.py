@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from infra.local.cloud import LocalCloud
-from tests.integration.conftest import User, eventually, media_signer, records, sign_up
+from tests.integration.conftest import STORAGE_QUOTA_BYTES, User, eventually, media_signer, records, sign_up
 
 pytestmark = pytest.mark.integration
 VIDEOS = "/api/v1/videos"
@@ -670,3 +670,75 @@ def test_a_failed_upload_cannot_be_retried(http: httpx.Client, user: User) -> No
     response = http.post(f"{VIDEOS}/{created['video']['id']}/transcode/retry", headers=user.headers)
     assert response.status_code == 409
     assert "upload" in response.json()["error"]["message"]
+
+
+# --- the storage quota ------------------------------------------------------------------------------------
+
+
+def usage_item(cloud: LocalCloud, user: User) -> dict[str, Any]:
+    me = httpx.get(f"{cloud.url}/api/v1/auth/me", headers=user.headers).json()
+    item = cloud.aws.client("dynamodb").get_item(
+        TableName=cloud.names.table("videos"),
+        Key={"pk": {"S": f"USAGE#{me['id']}"}, "sk": {"S": "USAGE"}},
+        ConsistentRead=True,
+    )
+    return item.get("Item", {})  # type: ignore[no-any-return]
+
+
+def test_creates_past_the_storage_quota_are_refused_and_change_nothing(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    assert STORAGE_QUOTA_BYTES == 48 * MIB
+    first = [create(http, user, size=12 * MIB)["video"]["id"] for _ in range(3)]  # 36 MiB reserved
+    listed = http.get(VIDEOS, headers=user.headers).json()["items"]
+    usage = usage_item(cloud, user)
+    uploads_open = open_uploads(cloud)
+    body = {
+        "title": "x",
+        "upload": {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 13 * MIB},
+    }
+    refused = http.post(VIDEOS, headers=user.headers, json=body)
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "quota_exceeded"
+    assert "storage quota (free plan) is 48.0 MiB and 36.0 MiB of it is in use" in error["message"]
+    assert error["details"][0]["used_bytes"] == 36 * MIB
+    # nothing changed: no video, no usage, no multipart upload left open
+    assert http.get(VIDEOS, headers=user.headers).json()["items"] == listed
+    assert usage_item(cloud, user) == usage
+    assert open_uploads(cloud) == uploads_open
+    # deleting a video frees its space
+    assert http.delete(f"{VIDEOS}/{first[0]}", headers=user.headers).status_code == 202
+    eventually(lambda: http.get(f"{VIDEOS}/{first[0]}", headers=user.headers).status_code == 404, timeout=20)
+    assert usage_item(cloud, user)["used_bytes"] == {"N": str(24 * MIB)}
+    assert http.post(VIDEOS, headers=user.headers, json=body).status_code == 201
+
+
+def test_concurrent_creates_never_exceed_the_quota(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
+    body = {
+        "title": "x",
+        "upload": {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 10 * MIB},
+    }
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(
+            pool.map(lambda _: http.post(VIDEOS, headers=user.headers, json=body).status_code, range(8))
+        )
+    assert sorted(statuses) == [201] * 4 + [403] * 4, statuses  # 4 x 10 MiB fit in 48 MiB, a fifth does not
+    assert len(http.get(VIDEOS, headers=user.headers).json()["items"]) == 4
+    assert usage_item(cloud, user)["used_bytes"] == {"N": str(40 * MIB)}
+
+
+def test_an_upload_turns_its_reservation_into_stored_bytes_and_a_wrong_one_frees_it(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    good, bad = create(http, user, size=2048), create(http, user, size=4096)
+    put_file(good["upload"], b"v" * 2048)
+    httpx.put(bad["upload"]["url"], content=b"v" * 10, headers={"Content-Type": "video/mp4"})
+    wait_status(http, user, good["video"]["id"], "uploaded")
+    wait_status(http, user, bad["video"]["id"], "failed")
+    usage = usage_item(cloud, user)
+    assert (usage["used_bytes"], usage["stored_bytes"], usage["reserved_bytes"]) == (
+        {"N": "2048"},
+        {"N": "2048"},
+        {"N": "0"},
+    )
