@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +133,39 @@ def test_a_public_video_is_published_where_anyone_can_play_it(
     hls = http.get(f"{VIDEOS}/{video_id}/playback", headers=user.headers).json()["hls_url"]
     assert "?" not in hls
     assert httpx.get(hls).status_code == 200
+
+
+def test_a_video_made_private_while_it_transcodes_is_never_written_to_public(
+    http: httpx.Client, cloud: LocalCloud, user: User, tmp_path: Path
+) -> None:
+    data = _clip(tmp_path / "pub.mp4", "1280x720", 12).read_bytes()  # under 25 s: the whole-file path
+    video_id = upload(http, user, data, visibility="public")
+    eventually(lambda: video(http, user, video_id)["status"] == "processing", timeout=60, interval=0.1)
+    made_private = http.patch(f"{VIDEOS}/{video_id}", headers=user.headers, json={"visibility": "private"})
+    assert made_private.status_code == 200, made_private.text
+    assert made_private.json()["status"] == "processing"  # changed while it transcodes
+    seen_in_public: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:  # anything under public/ at any moment, not only at the end
+        while not done.is_set():
+            seen_in_public.extend(objects(cloud, "media", f"public/hls/{video_id}/"))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        ready = settled(http, user, video_id)
+        time.sleep(2)  # a move the ready video would trigger has had time to run
+    finally:
+        done.set()
+        watcher.join()
+    assert ready["status"] == "ready", ready
+    assert seen_in_public == []
+    assert objects(cloud, "media", f"hls/{video_id}/")
+    playback = http.get(f"{VIDEOS}/{video_id}/playback", headers=user.headers).json()
+    assert playback["expires_at"] is not None  # signed: it plays from the private prefix
+    assert httpx.get(playback["hls_url"]).status_code == 200
 
 
 @pytest.mark.parametrize(
