@@ -17,6 +17,7 @@ from functions.shared import aws
 from functions.shared.events import EventPublisher
 from functions.shared.principal import Caller
 from functions.transcode import handler
+from functions.transcode.encoder import make_poster
 from functions.videos import media
 from functions.videos.dal import VideoRepository
 from functions.videos.logic import VideoService
@@ -119,7 +120,7 @@ def test_a_video_made_private_during_its_encode_is_never_written_to_public(
     w = world(2)
     claim = w.publishing.claim("v1", w.etag, "run-1")
     assert claim["media_prefix"] == "public/hls/v1/"  # public when it was claimed
-    poster = handler.make_poster
+    poster = make_poster  # the real one, as the handler imports it
 
     def owner_makes_it_private_meanwhile(*args: Any, **kwargs: Any) -> None:
         w.make_private()
