@@ -742,3 +742,46 @@ def test_an_upload_turns_its_reservation_into_stored_bytes_and_a_wrong_one_frees
         {"N": "2048"},
         {"N": "0"},
     )
+
+
+# --- Idempotency-Key ----------------------------------------------------------------------------------------
+
+
+def test_a_retried_create_with_the_same_idempotency_key_makes_one_video(
+    http: httpx.Client, user: User
+) -> None:
+    body = {"title": "once", "upload": {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 2048}}
+    headers = {**user.headers, "Idempotency-Key": "create-once-1"}
+    first = http.post(VIDEOS, headers=headers, json=body)
+    again = http.post(VIDEOS, headers=headers, json=body)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json()  # the same video and the same (still valid) upload URL
+    assert [v["id"] for v in http.get(VIDEOS, headers=user.headers).json()["items"]] == [
+        first.json()["video"]["id"]
+    ]
+    put_file(again.json()["upload"], b"v" * 2048)  # the replayed URL uploads the file
+    wait_status(http, user, first.json()["video"]["id"], "uploaded")
+    # the same key with another body: 422, and nothing is created
+    other = http.post(VIDEOS, headers=headers, json={**body, "title": "twice"})
+    assert other.status_code == 422, other.text
+    assert other.json()["error"]["code"] == "validation_failed"
+    assert len(http.get(VIDEOS, headers=user.headers).json()["items"]) == 1
+    # another user's same key is theirs
+    stranger = sign_up(http)
+    theirs = http.post(VIDEOS, headers={**stranger.headers, "Idempotency-Key": "create-once-1"}, json=body)
+    assert theirs.status_code == 201, theirs.text
+    assert theirs.json()["video"]["id"] != first.json()["video"]["id"]
+    assert len(http.get(VIDEOS, headers=user.headers).json()["items"]) == 1
+
+
+def test_concurrent_retries_with_one_idempotency_key_make_one_video(http: httpx.Client, user: User) -> None:
+    body = {"title": "once", "upload": {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 2048}}
+    headers = {**user.headers, "Idempotency-Key": "concurrent-1"}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda _: http.post(VIDEOS, headers=headers, json=body), range(4)))
+    assert {r.status_code for r in responses} <= {201, 409}, [r.text for r in responses]
+    ids = {r.json()["video"]["id"] for r in responses if r.status_code == 201}
+    assert len(ids) == 1
+    assert [v["id"] for v in http.get(VIDEOS, headers=user.headers).json()["items"]] == list(ids)
+    bad = http.post(VIDEOS, headers={**user.headers, "Idempotency-Key": "x" * 300}, json=body)
+    assert bad.status_code == 400
