@@ -38,9 +38,8 @@ class ProgressReporter:
     _last_percent: int = field(default=-1)
     stopped: bool = False
     superseded: bool = False  # stopped because a newer attempt owns the video (not merely cancelled)
-    public: bool = (
-        False  # the video was public at the last check (should_stop): may it be written to public/?
-    )
+    # the video was public at the last check (should_stop): may this run write to public/ now?
+    public: bool = False
 
     def _still_mine(self) -> tuple[str, dict[str, Any]]:
         """The condition that the record is still this run's to write, and its values."""

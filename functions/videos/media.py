@@ -54,9 +54,8 @@ def follow_visibility(repo: VideoRepository, bucket: str, video_id: str) -> str:
             return "being deleted"
         target = prefix_for(video.id, video.visibility)
         if video.media_prefix == target:
-            if (
-                video.visibility is not Visibility.PUBLIC
-            ):  # a move to public/ that lost the race: undo its copy
+            if video.visibility is not Visibility.PUBLIC:
+                # a move to public/ that lost the race with a change back: its copy must not stay
                 delete_prefix(bucket, prefix_for(video.id, Visibility.PUBLIC))
             return "already in place"
         source = video.media_prefix

@@ -132,9 +132,8 @@ class Publishing:
             if video is not None and _serves(video, prefix) and video.attempt == attempt:
                 return "ready"  # a retried MarkReady whose first write landed
             if video is None or video.status is not Status.PROCESSING:
-                for written in _run_prefixes(
-                    video_id, prefix
-                ):  # cancelled or deleted meanwhile: keep nothing
+                # cancelled or deleted meanwhile: keep nothing
+                for written in _run_prefixes(video_id, prefix):
                     if video is None or not _serves(video, written):
                         delete_prefix(self.media_bucket, written)
                 return "discarded"
