@@ -35,6 +35,12 @@ class ForbiddenError(SkyreelError):
     code = "forbidden"
 
 
+class QuotaExceededError(ForbiddenError):
+    """The account's plan does not allow this (a 403: retrying will not help until something is freed)."""
+
+    code = "quota_exceeded"
+
+
 class NotFoundError(SkyreelError):
     """Also used for "exists but is not yours": never confirm that someone else's resource exists."""
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.shared.errors import UnauthenticatedError
+from functions.shared.plans import DEFAULT_PLAN
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,7 @@ class Caller:
     scopes: frozenset[str]
     auth_type: str
     api_key_id: str | None = None
+    plan: str = DEFAULT_PLAN  # the account's plan (functions/shared/plans.py), from the authorizer
 
 
 def caller_from(request_context: dict[str, Any]) -> Caller:
@@ -27,4 +29,5 @@ def caller_from(request_context: dict[str, Any]) -> Caller:
         scopes=frozenset(str(authorizer.get("scopes", "")).split()),
         auth_type=str(authorizer.get("auth_type", "")),
         api_key_id=authorizer.get("api_key_id"),
+        plan=str(authorizer.get("plan") or DEFAULT_PLAN),
     )

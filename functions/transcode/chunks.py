@@ -19,7 +19,7 @@ from pathlib import Path
 
 import m3u8
 
-from functions.transcode.encoder import LadderJob, Progress, ShouldStop, ffmpeg, run_ffmpeg
+from functions.transcode.encoder import LadderJob, Progress, ShouldStop, ffmpeg, run_ffmpeg, source_input
 from functions.transcode.ladder import SEGMENT_S, Rendition
 from functions.transcode.playlists import AUDIO_GROUP, VariantStats, variant_stats, write_master_playlist
 
@@ -118,8 +118,7 @@ def encode_audio(
     (out_dir / AUDIO_GROUP).mkdir(parents=True, exist_ok=True)
     command = [
         *ffmpeg(),
-        "-i",
-        str(source),
+        *source_input(source),
         "-vn",
         "-map",
         "0:a:0",

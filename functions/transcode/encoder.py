@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.transcode.ladder import SEGMENT_S, Rendition
-from functions.transcode.probe import SourceInfo
+from functions.transcode.probe import FORMAT_WHITELIST, PROTOCOL_WHITELIST, SourceInfo
 
 Progress = Callable[[float], None]  # fraction done, 0..1
 ShouldStop = Callable[[], bool]
@@ -49,6 +49,19 @@ def ffmpeg(*args: str) -> list[str]:
     return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *args]
 
 
+def source_input(source: Path) -> list[str]:
+    """`-i source`, opened only as one of the video containers we accept and only as a local file
+    (functions/transcode/probe.py FORMAT_WHITELIST): the same rule as the probe's, for every FFmpeg run."""
+    return [
+        "-protocol_whitelist",
+        PROTOCOL_WHITELIST,
+        "-format_whitelist",
+        FORMAT_WHITELIST,
+        "-i",
+        str(source),
+    ]
+
+
 @dataclass(frozen=True)
 class LadderJob:
     source: Path
@@ -69,8 +82,7 @@ class LadderJob:
             *ffmpeg(),
             "-threads",
             str(self.threads),
-            "-i",
-            str(self.source),
+            *source_input(self.source),
             "-filter_complex",
             ";".join(graph),
         ]
@@ -189,8 +201,7 @@ def make_poster(source: Path, info: SourceInfo, target: Path, height: int = 720)
             *ffmpeg(),
             "-ss",
             f"{at:.3f}",
-            "-i",
-            str(source),
+            *source_input(source),
             "-frames:v",
             "1",
             "-vf",
@@ -231,8 +242,7 @@ def make_storyboard(
     run_ffmpeg(
         [
             *ffmpeg(),
-            "-i",
-            str(source),
+            *source_input(source),
             "-vf",
             f"fps=1/{interval:.3f},scale={tile_width}:{tile_height},tile={columns}x{rows}",
             "-frames:v",

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,27 @@ def _stop_if_superseded(reporter: ProgressReporter, video_id: str) -> None:
         raise _stopped(reporter, video_id)
 
 
+def _prefix_to_write(
+    reporter: ProgressReporter, video_id: str, media_prefix: str, private_prefix: str | None
+) -> str:
+    """Right before writing to the media bucket: stop if this run is cancelled or superseded, and write
+    to the claim's public prefix only if the video is still public now (one consistent read answers
+    both). A video made private during its transcode is written where the CDN asks for a signature;
+    MarkReady then finds the prefix differs from its visibility and the move puts it right if it changes
+    again. Without `private_prefix` (an execution started before it was passed), the claim's prefix."""
+    _stop_if_superseded(reporter, video_id)
+    if private_prefix is None or media_prefix == private_prefix or reporter.public:
+        return media_prefix
+    return private_prefix
+
+
+def _copy_under(s3: Any, bucket: str, key: str, prefix: str) -> None:
+    """Copy a chunk's segment (`<its prefix><rendition>/<name>`) to the same place under `prefix`,
+    keeping its Content-Type and Cache-Control."""
+    name = "/".join(key.rsplit("/", 2)[-2:])
+    s3.copy_object(Bucket=bucket, Key=f"{prefix}{name}", CopySource={"Bucket": bucket, "Key": key})
+
+
 def _stopped(reporter: ProgressReporter, video_id: str) -> Exception:
     # The error's name reaches MarkFailed: a superseded run must leave the record and outputs alone.
     return SupersededError(video_id) if reporter.superseded else TranscodeCancelledError(video_id)
@@ -135,7 +157,9 @@ def _made(
     }
 
 
-def transcode(video_id: str, key: str, media_prefix: str, attempt: str | None = None) -> dict[str, Any]:
+def transcode(
+    video_id: str, key: str, media_prefix: str, attempt: str | None = None, private_prefix: str | None = None
+) -> dict[str, Any]:
     s = settings()
     started = time.monotonic()
     reporter = _reporter(video_id, attempt)
@@ -158,7 +182,7 @@ def transcode(video_id: str, key: str, media_prefix: str, attempt: str | None = 
         make_poster(source, info, out / "poster.jpg")
         make_storyboard(source, info, out / "storyboard.jpg", out / "storyboard.vtt", "storyboard.jpg")
         reporter.report(0.92)
-        _stop_if_superseded(reporter, video_id)
+        media_prefix = _prefix_to_write(reporter, video_id, media_prefix, private_prefix)
         uploaded = upload_tree(aws.s3(), out, s.media_bucket, media_prefix)
         logger.info(
             "transcoded",
@@ -219,8 +243,10 @@ def encode_chunk(
     state: dict[str, Any],
     item: dict[str, Any],
     attempt: str | None = None,
+    private_prefix: str | None = None,
 ) -> dict[str, Any]:
-    """One chunk's video, all rungs, straight to segments in the media bucket.
+    """One chunk's video, all rungs, straight to segments in the media bucket, under the prefix the
+    video's visibility allows when it uploads them (returned: Finish gathers every chunk under one).
 
     Progress: the chunks run in parallel, so each adds its own share of the encode's progress (its part
     of the timeline) as it goes; the stored sum only rises, and is ENCODED when every chunk is done.
@@ -241,12 +267,12 @@ def encode_chunk(
                 share,
             )
         codecs = {r.name: codecs_of(out / r.name / f"seg_{chunk.first_segment:05d}.ts") for r in renditions}
-        _stop_if_superseded(reporter, video_id)
-        upload_tree(aws.s3(), out, s.media_bucket, media_prefix)
+        written = _prefix_to_write(reporter, video_id, media_prefix, private_prefix)
+        upload_tree(aws.s3(), out, s.media_bucket, written)
         share.done()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"index": chunk.index, "codecs": codecs}
+    return {"index": chunk.index, "codecs": codecs, "media_prefix": written}
 
 
 def finish(
@@ -256,9 +282,12 @@ def finish(
     state: dict[str, Any],
     results: list[dict[str, Any]],
     attempt: str | None = None,
+    private_prefix: str | None = None,
 ) -> dict[str, Any]:
     """The audio (one pass, if the source has any), the stitched playlists, master, poster and
-    storyboard."""
+    storyboard, written under the prefix the video's visibility allows when they are written. Chunks
+    that went under the other prefix (the visibility changed while they ran) are gathered there first,
+    so the playlists and every segment they name are under one prefix."""
     s = settings()
     s3 = aws.s3()
     info, renditions = _planned(state)
@@ -266,9 +295,14 @@ def finish(
     # A superseded run must not stitch (and then delete) the chunk playlists the newer run wrote.
     _stop_if_superseded(reporter, video_id)
     plan_chunks = [chunks.Chunk(**c) for c in state["chunks"]]
+    # where each chunk wrote (a result from before chunks said so: the claim's prefix)
+    written = {c.index: media_prefix for c in plan_chunks} | {
+        r["index"]: str(r.get("media_prefix") or media_prefix) for r in results
+    }
     sizes = {
         o["Key"]: o["Size"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=s.media_bucket, Prefix=media_prefix)
+        for prefix in set(written.values())
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=s.media_bucket, Prefix=prefix)
         for o in page.get("Contents", [])
     }
     first = min(results, key=lambda r: r["index"])
@@ -287,34 +321,37 @@ def finish(
                 )
             audio = chunks.audio_stats(out)
         stats = []
+        segments_at: list[str] = []  # every chunk segment, under the prefix its chunk wrote it to
         for r in renditions:
-            texts = [
-                s3.get_object(Bucket=s.media_bucket, Key=f"{media_prefix}{r.name}/{c.playlist}")["Body"]
-                .read()
-                .decode()
-                for c in plan_chunks
-            ]
-            text, segments = chunks.join_playlists(texts)
+            texts, measured = [], []
+            for c in plan_chunks:
+                at = f"{written[c.index]}{r.name}/"
+                texts.append(
+                    s3.get_object(Bucket=s.media_bucket, Key=at + c.playlist)["Body"].read().decode()
+                )
+                for duration, uri in chunks.join_playlists(texts[-1:])[1]:
+                    measured.append((duration, sizes[at + uri]))
+                    segments_at.append(at + uri)
             (out / r.name).mkdir(parents=True, exist_ok=True)
-            (out / r.name / "index.m3u8").write_text(text)
-            measured = [(duration, sizes[f"{media_prefix}{r.name}/{uri}"]) for duration, uri in segments]
+            (out / r.name / "index.m3u8").write_text(chunks.join_playlists(texts)[0])
             stats.append(stats_from_segments(r, measured, first["codecs"][r.name]))
         chunks.write_master_with_audio(out, stats, audio, info.fps)
         make_poster(source, info, out / "poster.jpg")
         make_storyboard(source, info, out / "storyboard.jpg", out / "storyboard.vtt", "storyboard.jpg")
         source.unlink()
         reporter.report(0.95)
-        _stop_if_superseded(reporter, video_id)
+        media_prefix = _prefix_to_write(reporter, video_id, media_prefix, private_prefix)
+        moved = [key for key in segments_at if not key.startswith(media_prefix)]
+        with ThreadPoolExecutor(8) as pool:  # server-side copies, before the playlists that name them
+            list(pool.map(lambda k: _copy_under(s3, s.media_bucket, k, media_prefix), moved))
         upload_tree(s3, out, s.media_bucket, media_prefix)
         _stop_if_superseded(reporter, video_id)  # the chunk playlists may be a newer run's by now
-        s3.delete_objects(
-            Bucket=s.media_bucket,
-            Delete={
-                "Objects": [
-                    {"Key": f"{media_prefix}{r.name}/{c.playlist}"} for r in renditions for c in plan_chunks
-                ]
-            },
-        )
+        leftovers = [f"{written[c.index]}{r.name}/{c.playlist}" for r in renditions for c in plan_chunks]
+        gone = [*leftovers, *moved]
+        for i in range(0, len(gone), 1000):  # DeleteObjects takes 1,000 keys at a time
+            s3.delete_objects(
+                Bucket=s.media_bucket, Delete={"Objects": [{"Key": k} for k in gone[i : i + 1000]]}
+            )
         seconds("SourceSeconds", info.duration_s)  # the chunks' encode time is spread over many sandboxes
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -329,12 +366,26 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     attempt = event.get("attempt")
     if mode == "plan":
         return plan(event["key"], event["video_id"])
+    # the prefix a video made private meanwhile is written to instead of the claim's public one
+    private_prefix = event.get("private_prefix")
     if mode == "chunk":
         return encode_chunk(
-            event["video_id"], event["key"], event["media_prefix"], event["plan"], event["chunk"], attempt
+            event["video_id"],
+            event["key"],
+            event["media_prefix"],
+            event["plan"],
+            event["chunk"],
+            attempt,
+            private_prefix,
         )
     if mode == "finish":
         return finish(
-            event["video_id"], event["key"], event["media_prefix"], event["plan"], event["chunks"], attempt
+            event["video_id"],
+            event["key"],
+            event["media_prefix"],
+            event["plan"],
+            event["chunks"],
+            attempt,
+            private_prefix,
         )
-    return transcode(event["video_id"], event["key"], event["media_prefix"], attempt)
+    return transcode(event["video_id"], event["key"], event["media_prefix"], attempt, private_prefix)

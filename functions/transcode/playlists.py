@@ -29,7 +29,8 @@ class VariantStats:
 
 
 def _codecs(segment: Path) -> str:
-    with av.open(str(segment)) as container:
+    # our own segment: read as what it is (MPEG-TS), from the local file only
+    with av.open(str(segment), format="mpegts", options={"protocol_whitelist": "file"}) as container:
         if not container.streams.video:  # an audio rendition
             return "mp4a.40.2"
         video = container.streams.video[0].codec_context

@@ -10,6 +10,33 @@ import av
 
 MAX_DURATION_S = 4 * 3600
 
+# The FFmpeg demuxers of the containers an upload may declare (functions/videos/uploads.py VIDEO_TYPES).
+# Only these may open a source, and only from a local file: a playlist (hls), a script (concat), an image
+# sequence or any other format that names further files or URLs is refused before it reads what it names.
+# Left to itself FFmpeg picks the demuxer from the content, so an "mp4" could be an HLS playlist that
+# makes the transcoder read (and publish) /etc/passwd or an internal URL.
+DEMUXERS = {
+    "video/mp4": "mov",
+    "video/quicktime": "mov",
+    "video/x-m4v": "mov",
+    "video/3gpp": "mov",
+    "video/webm": "matroska",
+    "video/x-matroska": "matroska",
+    "video/x-msvideo": "avi",
+    "video/mpeg": "mpeg,mpegvideo",
+    "video/ogg": "ogg",
+    "video/mp2t": "mpegts",
+}
+FORMAT_WHITELIST = ",".join(sorted({name for names in DEMUXERS.values() for name in names.split(",")}))
+PROTOCOL_WHITELIST = "file"
+# For every open of a source, PyAV's and FFmpeg's alike (functions/transcode/encoder.py source_input).
+SOURCE_OPTIONS = {"protocol_whitelist": PROTOCOL_WHITELIST, "format_whitelist": FORMAT_WHITELIST}
+NOT_A_VIDEO = "This is not a video file we can read."
+NOT_A_CONTAINER_WE_ACCEPT = (
+    "This is not a video file we can read: only video containers are accepted "
+    "(MP4, MOV, 3GP, WebM, Matroska, AVI, MPEG, MPEG-TS, Ogg)."
+)
+
 
 class UnplayableSourceError(Exception):
     """The reason is shown to the video's owner, so it is written for them."""
@@ -35,9 +62,12 @@ def probe(path: Path, max_duration_s: float = MAX_DURATION_S) -> SourceInfo:
     if path.stat().st_size == 0:
         raise UnplayableSourceError("The file is empty.")
     try:
-        container = av.open(str(path))
+        container = av.open(str(path), options=dict(SOURCE_OPTIONS))
+    except av.error.ArgumentError:
+        # FFmpeg recognised the content, as a format that is not on the whitelist (EINVAL)
+        raise UnplayableSourceError(NOT_A_CONTAINER_WE_ACCEPT) from None
     except (av.error.FFmpegError, UnicodeDecodeError):
-        raise UnplayableSourceError("This is not a video file we can read.") from None
+        raise UnplayableSourceError(NOT_A_VIDEO) from None
     with container:
         if not container.streams.video:
             raise UnplayableSourceError("The file has no video stream.")

@@ -38,6 +38,8 @@ class ProgressReporter:
     _last_percent: int = field(default=-1)
     stopped: bool = False
     superseded: bool = False  # stopped because a newer attempt owns the video (not merely cancelled)
+    # the video was public at the last check (should_stop): may this run write to public/ now?
+    public: bool = False
 
     def _still_mine(self) -> tuple[str, dict[str, Any]]:
         """The condition that the record is still this run's to write, and its values."""
@@ -118,13 +120,14 @@ class ProgressReporter:
             .get_item(
                 TableName=self.table,
                 Key=key(f"VIDEO#{self.video_id}", "VIDEO"),
-                ProjectionExpression="#s, attempt",
+                ProjectionExpression="#s, attempt, visibility",
                 ExpressionAttributeNames={"#s": "status"},
                 ConsistentRead=True,
             )
             .get("Item")
         )
         current = (item or {}).get("attempt", {}).get("S")
+        self.public = (item or {}).get("visibility", {}).get("S") == "public"
         # Only a newer claim writes another attempt: seen once, that is final.
         self.superseded = self.superseded or bool(self.attempt and current and current != self.attempt)
         cancelled = item is None or item["status"]["S"] != "processing"

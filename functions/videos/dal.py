@@ -3,6 +3,9 @@
 VIDEO#<id>  VIDEO   the record; gsi1 = OWNER#<owner> / <created_at>#<id>       (a user's videos)
                                  gsi2 = PUBLIC / <created_at>#<id>             (public catalogue, sparse)
                                  gsi3 = AWAITING / <upload deadline>#<id>      (pending uploads, sparse)
+USAGE#<owner> USAGE  what the owner's videos count against the storage quota: used_bytes =
+                     reserved_bytes (uploads awaited) + stored_bytes (originals in). Changed only in the
+                     same transaction as the video record whose `charged` changes.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,10 +28,68 @@ from functions.shared.errors import DependencyUnavailableError, MalformedRequest
 from functions.videos.models import Status, VideoRecord, Visibility
 
 MAX_SCAN_PAGES = 20  # a filtered listing reads at most this many pages to fill one page of results
+_FOREIGN_CURSOR = "The cursor is not one this API returned for this listing."
 
 
 class VersionConflictError(Exception):
     """The record changed since it was read (optimistic locking)."""
+
+
+class OverQuotaError(Exception):
+    """Creating the video would take its owner's usage past the quota: nothing was written."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Bytes counted against an owner's storage quota (or, as a change, added to it)."""
+
+    reserved: int = 0  # declared sizes of uploads still awaited
+    stored: int = 0  # originals received
+
+    @property
+    def used(self) -> int:
+        return self.reserved + self.stored
+
+
+def charge_change(before: VideoRecord | None, after: VideoRecord | None) -> Usage:
+    """How the owner's usage changes when a record goes from `before` to `after` (None: no record)."""
+
+    def held(video: VideoRecord | None) -> Usage:
+        if video is None or video.charged is None:
+            return Usage()
+        size = video.upload.size_bytes
+        return Usage(reserved=size) if video.charged == "reserved" else Usage(stored=size)
+
+    old, new = held(before), held(after)
+    return Usage(new.reserved - old.reserved, new.stored - old.stored)
+
+
+def _cancelled_because(exc: ClientError) -> list[str]:
+    """The reason code of each item of a cancelled transaction, in order ("None" when it passed)."""
+    return [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
+
+
+TRANSACT_ATTEMPTS = 5
+
+
+def _transact(items: list[dict[str, Any]]) -> None:
+    """TransactWriteItems, retried while it only lost a race with another transaction on the same items
+    (an owner's usage item is shared by all their videos). A failed condition is raised at once."""
+    for attempt in range(TRANSACT_ATTEMPTS):
+        try:
+            with _dependency():
+                aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+            return
+        except ClientError as exc:
+            if "TransactionConflict" not in _cancelled_because(exc) or attempt == TRANSACT_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # noqa: S311 - jitter, not a secret
+
+
+def _is_condition_failure(exc: ClientError, item: int) -> bool:
+    if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        return True
+    return _cancelled_because(exc)[item : item + 1] == ["ConditionalCheckFailed"]
 
 
 @contextmanager
@@ -34,7 +97,10 @@ def _dependency() -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if exc.response["Error"]["Code"] in {
+            "ConditionalCheckFailedException",
+            "TransactionCanceledException",
+        }:
             raise
         raise DependencyUnavailableError(
             f"The videos table did not answer ({exc.response['Error']['Code']})."
@@ -57,15 +123,31 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key).encode()).decode() if last_key else None
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None, index: str, partition: str) -> dict[str, Any] | None:
+    """The start key a cursor names, only if it is one our own query on `index` (partition `partition`)
+    could have returned: exactly the table's and the index's keys, all strings, in this partition (not
+    another owner's). Anything else is a 400 here, rather than a query DynamoDB refuses (a 503)."""
     if not cursor:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (binascii.Error, ValueError):
-        raise MalformedRequestError("The cursor is not one this API returned.") from None
-    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise MalformedRequestError("The cursor is not one this API returned.")
+        raise MalformedRequestError(_FOREIGN_CURSOR) from None
+    names = {"pk", "sk", f"{index}pk", f"{index}sk"}
+    if not isinstance(value, dict) or set(value) != names:
+        raise MalformedRequestError(_FOREIGN_CURSOR)
+    strings = {}
+    for name, attribute in value.items():
+        if not (isinstance(attribute, dict) and set(attribute) == {"S"} and isinstance(attribute["S"], str)):
+            raise MalformedRequestError(_FOREIGN_CURSOR)
+        strings[name] = attribute["S"]
+    if (
+        strings[f"{index}pk"] != partition
+        or strings["sk"] != "VIDEO"
+        or not strings["pk"].startswith("VIDEO#")
+        or not strings[f"{index}sk"].endswith("#" + strings["pk"].removeprefix("VIDEO#"))
+    ):
+        raise MalformedRequestError(_FOREIGN_CURSOR)
     return value
 
 
@@ -84,11 +166,53 @@ class VideoRepository:
             {"pk": f"VIDEO#{video.id}", "sk": "VIDEO", **video.model_dump(mode="json"), **_index_keys(video)}
         )
 
-    def create(self, video: VideoRecord) -> None:
+    def _usage_update(self, owner_id: str, change: Usage, at_most: int | None = None) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": key(f"USAGE#{owner_id}", "USAGE"),
+            "UpdateExpression": "ADD used_bytes :u, reserved_bytes :r, stored_bytes :s",
+            "ExpressionAttributeValues": {
+                ":u": {"N": str(change.used)},
+                ":r": {"N": str(change.reserved)},
+                ":s": {"N": str(change.stored)},
+            },
+        }
+        if at_most is not None:  # the usage after the change stays within `at_most`
+            update["ConditionExpression"] = "attribute_not_exists(used_bytes) OR used_bytes <= :room"
+            update["ExpressionAttributeValues"][":room"] = {"N": str(at_most - change.used)}
+        return {"Update": update}
+
+    def create(self, video: VideoRecord, quota: int | None = None) -> None:
+        """Write a new record. A charged one also reserves its bytes in its owner's usage, in the same
+        transaction, only if that keeps the usage within `quota` (else OverQuotaError, nothing written)."""
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": self._item(video),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        change = charge_change(None, video)
+        if not change.used:
+            with _dependency():
+                aws.dynamodb().put_item(**put)
+            return
+        if quota is not None and change.used > quota:
+            raise OverQuotaError(video.owner_id)
+        try:
+            _transact([{"Put": put}, self._usage_update(video.owner_id, change, quota)])
+        except ClientError as exc:
+            if _is_condition_failure(exc, 1):
+                raise OverQuotaError(video.owner_id) from exc
+            raise DependencyUnavailableError("The videos table did not answer.") from exc
+
+    def usage(self, owner_id: str) -> Usage:
         with _dependency():
-            aws.dynamodb().put_item(
-                TableName=self.table, Item=self._item(video), ConditionExpression="attribute_not_exists(pk)"
+            item = (
+                aws.dynamodb()
+                .get_item(TableName=self.table, Key=key(f"USAGE#{owner_id}", "USAGE"), ConsistentRead=True)
+                .get("Item")
             )
+        values = from_item(item) if item else {}
+        return Usage(int(values.get("reserved_bytes", 0)), int(values.get("stored_bytes", 0)))
 
     def get(self, video_id: str) -> VideoRecord | None:
         with _dependency():
@@ -99,22 +223,49 @@ class VideoRepository:
             )
         return VideoRecord.model_validate(from_item(item)) if item else None
 
-    def save(self, video: VideoRecord, expected_version: int) -> None:
-        """Write `video` only if the stored version is still `expected_version` (it carries the next one)."""
+    def save(self, video: VideoRecord, expected_version: int, previous: VideoRecord | None = None) -> None:
+        """Write `video` only if the stored version is still `expected_version` (it carries the next one).
+        With `previous` (the record as read), a change of `charged` moves the owner's usage in the same
+        transaction: both happen, or neither."""
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": self._item(video),
+            "ConditionExpression": "version = :v",
+            "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
+        }
+        change = charge_change(previous, video) if previous is not None else Usage()
         try:
-            with _dependency():
-                aws.dynamodb().put_item(
-                    TableName=self.table,
-                    Item=self._item(video),
-                    ConditionExpression="version = :v",
-                    ExpressionAttributeValues={":v": {"N": str(expected_version)}},
-                )
+            if change == Usage():
+                with _dependency():
+                    aws.dynamodb().put_item(**put)
+            else:
+                _transact([{"Put": put}, self._usage_update(video.owner_id, change)])
         except ClientError as exc:
-            raise VersionConflictError(video.id) from exc
+            if _is_condition_failure(exc, 0):
+                raise VersionConflictError(video.id) from exc
+            raise DependencyUnavailableError("The videos table did not answer.") from exc
 
-    def delete(self, video_id: str) -> None:
-        with _dependency():
-            aws.dynamodb().delete_item(TableName=self.table, Key=key(f"VIDEO#{video_id}", "VIDEO"))
+    def delete(self, video: VideoRecord) -> None:
+        """Remove the record as read (its version), releasing what it still counts against its owner's
+        quota in the same transaction. VersionConflictError if it changed or went meanwhile: the caller
+        reads it again (a record already gone has released its bytes)."""
+        delete: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": key(f"VIDEO#{video.id}", "VIDEO"),
+            "ConditionExpression": "version = :v",
+            "ExpressionAttributeValues": {":v": {"N": str(video.version)}},
+        }
+        change = charge_change(video, None)
+        try:
+            if change == Usage():
+                with _dependency():
+                    aws.dynamodb().delete_item(**delete)
+            else:
+                _transact([{"Delete": delete}, self._usage_update(video.owner_id, change)])
+        except ClientError as exc:
+            if _is_condition_failure(exc, 0):
+                raise VersionConflictError(video.id) from exc
+            raise DependencyUnavailableError("The videos table did not answer.") from exc
 
     def _query(
         self, index: str, partition: str, value: str, limit: int, cursor: str | None, filters: dict[str, Any]
@@ -136,7 +287,7 @@ class VideoRepository:
         if expression:
             request["FilterExpression"] = " AND ".join(expression)
             request["ExpressionAttributeNames"] = names
-        start = decode_cursor(cursor)
+        start = decode_cursor(cursor, index, value)
         items: list[VideoRecord] = []
         for _ in range(MAX_SCAN_PAGES):  # filters drop items after the read: keep reading to fill the page
             request["Limit"] = limit - len(items) if not expression else max(limit, 50)

@@ -15,7 +15,7 @@ from functions.shared.api import API_PREFIX, create_resolver, json_response
 from functions.shared.errors import DependencyUnavailableError
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import Caller, caller_from
-from functions.videos import settings
+from functions.videos import idempotency, settings
 from functions.videos.models import (
     CompleteUploadRequest,
     CreateVideoRequest,
@@ -52,20 +52,34 @@ class _StartDelete:
     VIDEOS,
     summary="Create a video and get where to upload its file",
     tags=["videos"],
+    description=(
+        "Send an `Idempotency-Key` header (any unique string, up to 255 characters) to make retries "
+        "safe: a create with the same key within 24 h returns the first response, not a second video; "
+        "the same key with a different body is a 422."
+    ),
     responses={
-        201: {"description": "Created"},
+        201: {"description": "Created (or, with a known Idempotency-Key, the first create's response)"},
+        403: {"description": "Past the account's storage quota (`quota_exceeded`)"},
+        409: {"description": "A create with this Idempotency-Key is still in progress"},
         413: {"description": "Too large"},
         415: {"description": "Not a video type"},
+        422: {"description": "Invalid, or an Idempotency-Key already used with another body"},
     },
 )
 def create_video(body: CreateVideoRequest) -> Response[str]:
-    created = settings.service().create(body, _caller())
-    # The video keeps every field (nulls included, as the contract lists them); the upload shows only the
-    # fields of its method (a URL for PUT, parts for multipart).
-    payload = {
-        "video": created.video.model_dump(mode="json"),
-        "upload": created.upload.model_dump(mode="json", exclude_none=True),
-    }
+    caller = _caller()
+
+    def create() -> dict[str, Any]:
+        created = settings.service().create(body, caller)
+        # The video keeps every field (nulls included, as the contract lists them); the upload shows only
+        # the fields of its method (a URL for PUT, parts for multipart).
+        return {
+            "video": created.video.model_dump(mode="json"),
+            "upload": created.upload.model_dump(mode="json", exclude_none=True),
+        }
+
+    key = idempotency.key_from(app.current_event.headers)
+    payload = create() if key is None else idempotency.create_once(caller, key, body, create)
     return json_response(HTTPStatus.CREATED, payload)
 
 
@@ -179,4 +193,5 @@ def playback(video_id: str) -> Response[str]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register(context)
     return app.resolve(event, context)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from functions.shared.cdn import MediaCache
-from functions.shared.errors import ConflictError, NotFoundError
+from functions.shared.errors import ConflictError, NotFoundError, QuotaExceededError
 from functions.shared.observability import count
+from functions.shared.plans import STORAGE_QUOTAS, storage_quota
 from functions.shared.principal import Caller
 from functions.videos import uploads
-from functions.videos.dal import VersionConflictError, VideoRepository
+from functions.videos.dal import OverQuotaError, VersionConflictError, VideoRepository
 from functions.videos.models import (
     CompleteUploadRequest,
     CreatedVideo,
@@ -44,6 +45,14 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def size_text(n: int) -> str:
+    """Bytes as a person reads them (binary units, as the quotas are set)."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
 def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -69,6 +78,7 @@ class VideoService:
     events: Publisher
     limits: UploadLimits
     clock: Callable[[], float] = field(default=time.time)
+    storage_quotas: Mapping[str, int] = field(default_factory=lambda: dict(STORAGE_QUOTAS))
 
     # --- reading -----------------------------------------------------------------------------------
 
@@ -107,6 +117,9 @@ class VideoService:
     def create(self, request: CreateVideoRequest, caller: Caller) -> CreatedVideo:
         upload = request.upload
         uploads.check(upload.content_type, upload.size_bytes, self.limits.max_bytes)
+        quota = storage_quota(caller.plan, self.storage_quotas)
+        if upload.size_bytes > quota:  # cannot fit whatever is freed: say so before anything is started
+            raise self._over_quota(caller, quota, upload.size_bytes)
         video_id = uuid.uuid4().hex
         key = uploads.original_key(video_id, upload.filename)
         plan = uploads.plan(upload.size_bytes, self.limits)
@@ -132,17 +145,38 @@ class VideoService:
             tags=request.tags,
             visibility=request.visibility,
             upload=record,
+            charged="reserved",  # the declared size counts against the quota until the file is in
             created_at=stamp,
             updated_at=stamp,
         )
         try:
-            self.repo.create(video)
-        except Exception:
+            self.repo.create(video, quota)
+        except Exception as exc:
             if record.upload_id:  # no record, so no open upload either
                 self.uploads.abort(key, record.upload_id)
+            if isinstance(exc, OverQuotaError):
+                raise self._over_quota(caller, quota, upload.size_bytes) from None
             raise
         count("VideoCreated")
         return CreatedVideo(video=video.public(), upload=self._instructions(record))
+
+    def _over_quota(self, caller: Caller, quota: int, requested: int) -> QuotaExceededError:
+        usage = self.repo.usage(caller.user_id)
+        return QuotaExceededError(
+            f"This upload needs {size_text(requested)}, but your storage quota ({caller.plan} plan) is "
+            f"{size_text(quota)} and {size_text(usage.used)} of it is in use (stored videos plus uploads "
+            "still awaited). Delete videos or abort unfinished uploads to make room.",
+            details=[
+                {
+                    "plan": caller.plan,
+                    "quota_bytes": quota,
+                    "used_bytes": usage.used,
+                    "stored_bytes": usage.stored,
+                    "reserved_bytes": usage.reserved,
+                    "requested_bytes": requested,
+                }
+            ],
+        )
 
     def _instructions(self, record: UploadRecord) -> UploadInstructions:
         expires_s = max(60, record.expires_at - int(self.clock()))
@@ -233,7 +267,8 @@ class VideoService:
         if not self.uploads.abort(record.key, record.upload_id) and self.uploads.head(record.key) is not None:
             # S3 no longer has the upload open because it was completed: the file is in and being checked.
             raise ConflictError("This upload was already completed; it can no longer be aborted.")
-        return self._transition(video, status=Status.FAILED, error=UPLOAD_ABORTED).public()
+        # its declared size no longer counts against the quota
+        return self._transition(video, status=Status.FAILED, error=UPLOAD_ABORTED, charged=None).public()
 
     # --- changing ------------------------------------------------------------------------------------
 
@@ -273,7 +308,7 @@ class VideoService:
     def _transition(self, video: VideoRecord, **changes: Any) -> VideoRecord:
         updated = video.changed(**changes)
         try:
-            self.repo.save(updated, expected_version=video.version)
+            self.repo.save(updated, expected_version=video.version, previous=video)
         except VersionConflictError:
             raise ConflictError("The video changed meanwhile; look at it again and retry.") from None
         return updated
@@ -367,6 +402,11 @@ class Ingest:
     def object_created(self, key: str, size: int, etag: str) -> str:
         video_id = uploads.video_id_from_key(key)
         video = self.repo.get(video_id) if video_id else None
+        if video_id and (video is None or video.status is Status.DELETING):
+            # A PUT URL outlived its video (deleted, or being deleted after its files went): the file
+            # must not stay, uncounted against any quota.
+            self.uploads.delete(key)
+            return "removed: the video is deleted"
         if video is None or video.upload.key != key:
             return "ignored: no video awaits this key"
         if video.status is not Status.AWAITING_UPLOAD:
@@ -384,9 +424,12 @@ class Ingest:
                 f"The uploaded file's type is {found.content_type!r}, not "
                 f"{video.upload.content_type!r} as declared.",
             )
-        updated = video.changed(status=Status.UPLOADED, source_etag=etag)
+        # The real size is known (and is the declared one): the reservation becomes stored bytes.
+        updated = video.changed(
+            status=Status.UPLOADED, source_etag=etag, charged="stored" if video.charged else None
+        )
         try:
-            self.repo.save(updated, expected_version=video.version)
+            self.repo.save(updated, expected_version=video.version, previous=video)
         except VersionConflictError:
             raise ConflictError(f"video {video.id} changed while marking it uploaded; retry") from None
         self.events.publish(
@@ -407,9 +450,9 @@ class Ingest:
     def _fail(self, video: VideoRecord, reason: str) -> str:
         count("UploadRejected")
         self.uploads.delete(video.upload.key)
-        updated = video.changed(status=Status.FAILED, error=reason)
+        updated = video.changed(status=Status.FAILED, error=reason, charged=None)  # its bytes are freed
         try:
-            self.repo.save(updated, expected_version=video.version)
+            self.repo.save(updated, expected_version=video.version, previous=video)
         except VersionConflictError:
             raise ConflictError(f"video {video.id} changed while failing it; retry") from None
         return f"failed: {reason}"
@@ -460,7 +503,17 @@ class Deletion:
         return removed
 
     def delete_record(self, video_id: str) -> None:
-        self.repo.delete(video_id)
+        """The record goes, and with it (same transaction) what it counted against its owner's quota."""
+        for _ in range(SAVE_ATTEMPTS):
+            video = self.repo.get(video_id)
+            if video is None:  # a retried step whose first delete landed: released then
+                return
+            try:
+                self.repo.delete(video)
+                return
+            except VersionConflictError:
+                continue
+        raise ConflictError(f"video {video_id} kept changing; retry")
 
     def publish_deleted(self, video_id: str, owner_id: str) -> None:
         self.events.publish("video.deleted", {"video_id": video_id, "owner_id": owner_id})
@@ -497,10 +550,12 @@ class Sweeper:
                 self.uploads.abort(video.upload.key, video.upload.upload_id)
             hours = uploads.UPLOAD_WINDOW_S // 3600
             updated = video.changed(
-                status=Status.FAILED, error=f"The upload was not completed within {hours} hours."
+                status=Status.FAILED,
+                error=f"The upload was not completed within {hours} hours.",
+                charged=None,  # the reservation is released with the failure
             )
             try:
-                self.repo.save(updated, expected_version=video.version)
+                self.repo.save(updated, expected_version=video.version, previous=video)
             except VersionConflictError:
                 continue  # it changed (the upload just arrived?): the next sweep looks again
             expired += 1

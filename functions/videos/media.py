@@ -56,6 +56,9 @@ def follow_visibility(repo: VideoRepository, bucket: str, video_id: str, cache: 
             return "being deleted"
         target = prefix_for(video.id, video.visibility)
         if video.media_prefix == target:
+            if video.visibility is not Visibility.PUBLIC:
+                # a move to public/ that lost the race with a change back: its copy must not stay
+                delete_prefix(bucket, prefix_for(video.id, Visibility.PUBLIC))
             # Also reached by a retried event whose move finished but whose invalidation failed.
             cache.invalidate(cached_media_paths(video.id))
             return "already in place"

@@ -180,6 +180,11 @@ class VideoRecord(BaseModel):
     media_prefix: str | None = None  # where the HLS output lives in the media bucket, once ready
     source_etag: str | None = None
     attempt: str | None = None  # the publish run that owns the video (functions/videos/publishing.py)
+    # What the video counts against its owner's storage quota (upload.size_bytes): `reserved` while its
+    # upload is awaited, `stored` once the file is in, None once released (or for a video from before
+    # quotas). Changed only in the same transaction as the owner's usage (functions/videos/dal.py), so a
+    # retried step that finds it already released releases nothing twice.
+    charged: Literal["reserved", "stored"] | None = None
     upload: UploadRecord
     version: int = 1
     created_at: str

@@ -24,7 +24,7 @@ from functions.videos import settings
 from functions.videos.dal import VersionConflictError, VideoRepository
 from functions.videos.logic import Publisher
 from functions.videos.media import prefix_for
-from functions.videos.models import Status, VideoRecord
+from functions.videos.models import Status, VideoRecord, Visibility
 from functions.videos.storage import delete_prefix
 
 ATTEMPTS = 5
@@ -59,6 +59,13 @@ def _superseded(video: VideoRecord, attempt: str | None) -> bool:
     """A newer run claimed the video since `attempt` did. A record without one (written before
     attempts existed) supersedes nobody."""
     return bool(attempt and video.attempt and video.attempt != attempt)
+
+
+def _run_prefixes(video_id: str, media_prefix: str | None) -> list[str]:
+    """Where a run may have written: the claim's prefix and, if the video was made private while it
+    ran, the private one (functions/transcode/handler.py writes there instead of public/)."""
+    private = prefix_for(video_id, Visibility.PRIVATE)
+    return sorted({private, media_prefix} - {None}) if media_prefix else [private]
 
 
 def _serves(video: VideoRecord, prefix: str) -> bool:
@@ -109,6 +116,8 @@ class Publishing:
             "video_id": video.id,
             "key": video.upload.key,
             "media_prefix": prefix_for(video.id, video.visibility),
+            # where the transcoder writes instead if the video is no longer public when it writes
+            "private_prefix": prefix_for(video.id, Visibility.PRIVATE),
             "attempt": attempt,
         }
 
@@ -123,8 +132,10 @@ class Publishing:
             if video is not None and _serves(video, prefix) and video.attempt == attempt:
                 return "ready"  # a retried MarkReady whose first write landed
             if video is None or video.status is not Status.PROCESSING:
-                if video is None or not _serves(video, prefix):
-                    delete_prefix(self.media_bucket, prefix)  # cancelled or deleted meanwhile: keep nothing
+                # cancelled or deleted meanwhile: keep nothing
+                for written in _run_prefixes(video_id, prefix):
+                    if video is None or not _serves(video, written):
+                        delete_prefix(self.media_bucket, written)
                 return "discarded"
             try:
                 ready = self._save(
@@ -178,7 +189,8 @@ class Publishing:
             video = self.repo.get(video_id)
             if video is None:
                 if media_prefix:
-                    delete_prefix(self.media_bucket, media_prefix)  # deleted meanwhile: keep nothing
+                    for written in _run_prefixes(video_id, media_prefix):  # deleted meanwhile: keep nothing
+                        delete_prefix(self.media_bucket, written)
                 return "gone"
             if _error_type(error) == SUPERSEDED:
                 # The run saw a newer attempt on the record: that is final.
@@ -192,8 +204,9 @@ class Publishing:
             else:
                 if _superseded(video, attempt):
                     return "superseded"  # the newer run's files and status are not ours to touch
-                if media_prefix and not _serves(video, media_prefix):
-                    delete_prefix(self.media_bucket, media_prefix)  # no half-written ladder stays behind
+                for written in _run_prefixes(video_id, media_prefix) if media_prefix else []:
+                    if not _serves(video, written):
+                        delete_prefix(self.media_bucket, written)  # no half-written ladder stays behind
                 failing = video.status is Status.PROCESSING
             if not failing:  # cancelled by its owner (their reason stands), or already settled
                 return f"left {video.status.value}"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 
-from pydantic import Field
+from pydantic import Field, Json
 
 from functions.shared import cdn
 from functions.shared.cdn import MediaCache
 from functions.shared.config import EnvironmentModel
 from functions.shared.events import EventPublisher
+from functions.shared.plans import STORAGE_QUOTAS
 from functions.videos.dal import VideoRepository
 from functions.videos.logic import VideoService
 from functions.videos.signing import MediaSigner
@@ -29,6 +30,8 @@ class VideoSettings(EnvironmentModel):
     max_upload_bytes: int = Field(default=5 * 1024**3, alias="MAX_UPLOAD_BYTES")
     single_put_max_bytes: int = Field(default=100 * 1024**2, alias="SINGLE_PUT_MAX_BYTES")
     min_part_bytes: int = Field(default=16 * 1024**2, alias="MIN_PART_BYTES")
+    # JSON {"plan": bytes}: overrides the storage quotas of functions/shared/plans.py for these plans
+    storage_quotas: Json[dict[str, int]] | None = Field(default=None, alias="STORAGE_QUOTAS")
 
 
 @functools.cache
@@ -52,6 +55,7 @@ def service() -> VideoService:
         UploadStore(require(s.uploads_bucket, "the uploads bucket")),
         EventPublisher(require(s.event_bus, "the event bus"), "videos"),
         UploadLimits(s.max_upload_bytes, s.single_put_max_bytes, s.min_part_bytes),
+        storage_quotas={**STORAGE_QUOTAS, **(s.storage_quotas or {})},
     )
 
 

@@ -36,6 +36,7 @@ from moto.server import ThreadedMotoServer
 
 from functions.shared.media_token import MediaKeys
 from infra.local import stepfunctions, uploads
+from infra.local.atomic import make_dynamodb_requests_atomic
 from infra.local.frontdoor import FrontDoor
 from infra.local.gateway import ApiGateway
 from infra.local.names import REGION, LocalNames
@@ -210,6 +211,7 @@ class LocalCloud:
         self.aws_port = self.aws_port or free_port()
         # moto's Step Functions engine calls Lambda back through this port (see ARCHITECTURE.md).
         os.environ["MOTO_PORT"] = str(self.aws_port)
+        make_dynamodb_requests_atomic()  # as in DynamoDB, a conditional write sees no other write midway
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines drown ours
         self._moto.start()

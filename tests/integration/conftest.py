@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ from infra.model import (
 from infra.topology import TOPOLOGY
 
 _H = "tests.integration.fixture_handlers"
+STORAGE_QUOTA_BYTES = 48 * 2**20  # per user on the free plan, in this topology
 
 
 def _fn(fid: str, attr: str, **kwargs: Any) -> Function:
@@ -57,6 +59,8 @@ def _shipped_functions() -> tuple[Function, ...]:
                     **fn.environment,
                     "SINGLE_PUT_MAX_BYTES": str(6 * 2**20),
                     "MIN_PART_BYTES": str(5 * 2**20),
+                    # a storage quota small enough to reach (docs/videos.md), big enough for other tests
+                    "STORAGE_QUOTAS": json.dumps({"free": STORAGE_QUOTA_BYTES}),
                 },
             )
         if fn.id == "transcode":  # chunk anything over 25 s, in 12 s chunks, so a test clip exercises the Map

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +134,39 @@ def test_a_public_video_is_published_where_anyone_can_play_it(
     assert httpx.get(hls).status_code == 200
 
 
+def test_a_video_made_private_while_it_transcodes_is_never_written_to_public(
+    http: httpx.Client, cloud: LocalCloud, user: User, tmp_path: Path
+) -> None:
+    data = _clip(tmp_path / "pub.mp4", "1280x720", 12).read_bytes()  # under 25 s: the whole-file path
+    video_id = upload(http, user, data, visibility="public")
+    eventually(lambda: video(http, user, video_id)["status"] == "processing", timeout=60, interval=0.1)
+    made_private = http.patch(f"{VIDEOS}/{video_id}", headers=user.headers, json={"visibility": "private"})
+    assert made_private.status_code == 200, made_private.text
+    assert made_private.json()["status"] == "processing"  # changed while it transcodes
+    seen_in_public: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:  # anything under public/ at any moment, not only at the end
+        while not done.is_set():
+            seen_in_public.extend(objects(cloud, "media", f"public/hls/{video_id}/"))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        ready = settled(http, user, video_id)
+        time.sleep(2)  # a move the ready video would trigger has had time to run
+    finally:
+        done.set()
+        watcher.join()
+    assert ready["status"] == "ready", ready
+    assert seen_in_public == []
+    assert objects(cloud, "media", f"hls/{video_id}/")
+    playback = http.get(f"{VIDEOS}/{video_id}/playback", headers=user.headers).json()
+    assert playback["expires_at"] is not None  # signed: it plays from the private prefix
+    assert httpx.get(playback["hls_url"]).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
@@ -151,6 +186,33 @@ def test_unplayable_uploads_fail_with_the_reason_and_leave_nothing(
         lambda: [p for p in records(cloud, "eventbridge") if video_id in p and "video.failed" in p]
     )
     assert event
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        # an HLS playlist naming a local file, then an internal URL: never opened as a playlist
+        (
+            b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2.0,\nfile:///etc/passwd\n#EXT-X-ENDLIST\n",
+            "not a video file",
+        ),
+        (
+            b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2.0,\nhttp://169.254.169.254/\n#EXT-X-ENDLIST\n",
+            "not a video file",
+        ),
+        # a concat script naming a file next to the source: refused as a container we do not accept
+        (b"ffconcat version 1.0\nfile 'source'\n", "only video containers are accepted"),
+    ],
+    ids=["hls-file", "hls-http", "concat"],
+)
+def test_playlists_and_scripts_uploaded_as_video_are_refused(
+    http: httpx.Client, cloud: LocalCloud, user: User, data: bytes, reason: str
+) -> None:
+    video_id = upload(http, user, data)
+    failed = settled(http, user, video_id)
+    assert failed["status"] == "failed", failed
+    assert reason in failed["error"], failed["error"]
+    assert objects(cloud, "media", f"hls/{video_id}/") == []
 
 
 def test_a_duplicate_upload_event_transcodes_once(

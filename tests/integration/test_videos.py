@@ -3,6 +3,7 @@ playback signatures on the media path, the delete saga and abandoned uploads."""
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import json
 from typing import Any
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from infra.local.cloud import LocalCloud
-from tests.integration.conftest import User, eventually, records, sign_up
+from tests.integration.conftest import STORAGE_QUOTA_BYTES, User, eventually, records, sign_up
 
 pytestmark = pytest.mark.integration
 VIDEOS = "/api/v1/videos"
@@ -357,6 +358,36 @@ def test_listing_is_newest_first_with_cursor_and_filters(http: httpx.Client) -> 
     assert http.get(VIDEOS, headers=owner.headers, params={"limit": 1000}).status_code == 422
 
 
+def _cursor(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+def test_a_forged_cursor_is_a_400_not_a_503(http: httpx.Client) -> None:
+    owner, other = sign_up(http), sign_up(http)
+    for _ in range(2):
+        create(http, other)
+    theirs = http.get(VIDEOS, headers=other.headers, params={"limit": 1}).json()["next_cursor"]
+    start = json.loads(base64.urlsafe_b64decode(theirs))
+    forged = {
+        "another owner's cursor": theirs,
+        "a number for a string": _cursor({**start, "pk": {"N": "1"}}),
+        "keys that are not ours": _cursor({**start, "password_hash": {"S": "x"}}),
+        "a list for a key": _cursor({**start, "sk": ["VIDEO"]}),
+        "the catalogue's keys": _cursor(
+            {"pk": start["pk"], "sk": start["sk"], "gsi2pk": {"S": "PUBLIC"}, "gsi2sk": start["gsi1sk"]}
+        ),
+    }
+    for name, cursor in forged.items():
+        response = http.get(VIDEOS, headers=owner.headers, params={"cursor": cursor})
+        assert response.status_code == 400, (name, response.text)
+        assert response.json()["error"]["code"] == "malformed_request", name
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+    # their own cursor still works for them, and a catalogue cursor is refused for `mine` and vice versa
+    assert http.get(VIDEOS, headers=other.headers, params={"cursor": theirs}).status_code == 200
+    public = http.get(VIDEOS, headers=owner.headers, params={"scope": "public", "cursor": theirs})
+    assert public.status_code == 400, public.text
+
+
 def test_listing_filters_by_visibility(http: httpx.Client) -> None:
     owner = sign_up(http)
     ids = {v: create(http, owner, visibility=v)["video"]["id"] for v in ("public", "unlisted", "private")}
@@ -646,3 +677,134 @@ def test_a_failed_upload_cannot_be_retried(http: httpx.Client, cloud: LocalCloud
     response = http.post(f"{VIDEOS}/{created['video']['id']}/transcode/retry", headers=user.headers)
     assert response.status_code == 409
     assert "upload" in response.json()["error"]["message"]
+
+
+# --- the storage quota ------------------------------------------------------------------------------------
+
+
+def usage_item(cloud: LocalCloud, user: User) -> dict[str, Any]:
+    me = httpx.get(f"{cloud.url}/api/v1/auth/me", headers=user.headers).json()
+    item = cloud.aws.client("dynamodb").get_item(
+        TableName=cloud.names.table("videos"),
+        Key={"pk": {"S": f"USAGE#{me['id']}"}, "sk": {"S": "USAGE"}},
+        ConsistentRead=True,
+    )
+    return item.get("Item", {})  # type: ignore[no-any-return]
+
+
+def test_creates_past_the_storage_quota_are_refused_and_change_nothing(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    assert STORAGE_QUOTA_BYTES == 48 * MIB
+    first = [create(http, user, size=12 * MIB)["video"]["id"] for _ in range(3)]  # 36 MiB reserved
+    listed = http.get(VIDEOS, headers=user.headers).json()["items"]
+    usage = usage_item(cloud, user)
+    uploads_open = open_uploads(cloud)
+    body = {
+        "title": "x",
+        "upload": {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 13 * MIB},
+    }
+    refused = http.post(VIDEOS, headers=user.headers, json=body)
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "quota_exceeded"
+    assert "storage quota (free plan) is 48.0 MiB and 36.0 MiB of it is in use" in error["message"]
+    assert error["details"][0]["used_bytes"] == 36 * MIB
+    # nothing changed: no video, no usage, no multipart upload left open
+    assert http.get(VIDEOS, headers=user.headers).json()["items"] == listed
+    assert usage_item(cloud, user) == usage
+    assert open_uploads(cloud) == uploads_open
+    # deleting a video frees its space
+    assert http.delete(f"{VIDEOS}/{first[0]}", headers=user.headers).status_code == 202
+    eventually(lambda: http.get(f"{VIDEOS}/{first[0]}", headers=user.headers).status_code == 404, timeout=20)
+    assert usage_item(cloud, user)["used_bytes"] == {"N": str(24 * MIB)}
+    assert http.post(VIDEOS, headers=user.headers, json=body).status_code == 201
+
+
+def warm(http: httpx.Client, user: User, concurrency: int) -> None:
+    """Start as many sandboxes of the authorizer and the videos function as the burst will use: the race
+    is what a burst test is about, not cold starts (10 s of them on a loaded machine fail the authorizer)."""
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(lambda _: http.get(VIDEOS, headers=user.headers), range(concurrency)))
+
+
+def test_concurrent_creates_never_exceed_the_quota(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
+    body = {
+        "title": "x",
+        "upload": {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 10 * MIB},
+    }
+    warm(http, user, 8)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(
+            pool.map(lambda _: http.post(VIDEOS, headers=user.headers, json=body).status_code, range(8))
+        )
+    # The invariant, whatever the machine's load did to single requests (a cold start timing out is a
+    # 5xx): at most 4 x 10 MiB exist in 48 MiB, and the usage counts exactly those that do.
+    created = len(http.get(VIDEOS, headers=user.headers).json()["items"])
+    assert created <= 4, statuses
+    assert usage_item(cloud, user)["used_bytes"] == {"N": str(created * 10 * MIB)}
+    assert 201 in statuses
+    if all(status in {201, 403} for status in statuses):
+        assert sorted(statuses) == [201] * 4 + [403] * 4, statuses
+
+
+def test_an_upload_turns_its_reservation_into_stored_bytes_and_a_wrong_one_frees_it(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    good, bad = create(http, user, size=2048), create(http, user, size=4096)
+    put_file(good["upload"], b"v" * 2048)
+    httpx.put(bad["upload"]["url"], content=b"v" * 10, headers={"Content-Type": "video/mp4"})
+    wait_status(http, user, good["video"]["id"], "uploaded")
+    wait_status(http, user, bad["video"]["id"], "failed")
+    usage = usage_item(cloud, user)
+    assert (usage["used_bytes"], usage["stored_bytes"], usage["reserved_bytes"]) == (
+        {"N": "2048"},
+        {"N": "2048"},
+        {"N": "0"},
+    )
+
+
+# --- Idempotency-Key ----------------------------------------------------------------------------------------
+
+
+def test_a_retried_create_with_the_same_idempotency_key_makes_one_video(
+    http: httpx.Client, user: User
+) -> None:
+    body = {"title": "once", "upload": {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 2048}}
+    headers = {**user.headers, "Idempotency-Key": "create-once-1"}
+    first = http.post(VIDEOS, headers=headers, json=body)
+    again = http.post(VIDEOS, headers=headers, json=body)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json()  # the same video and the same (still valid) upload URL
+    assert [v["id"] for v in http.get(VIDEOS, headers=user.headers).json()["items"]] == [
+        first.json()["video"]["id"]
+    ]
+    put_file(again.json()["upload"], b"v" * 2048)  # the replayed URL uploads the file
+    wait_status(http, user, first.json()["video"]["id"], "uploaded")
+    # the same key with another body: 422, and nothing is created
+    other = http.post(VIDEOS, headers=headers, json={**body, "title": "twice"})
+    assert other.status_code == 422, other.text
+    assert other.json()["error"]["code"] == "validation_failed"
+    assert len(http.get(VIDEOS, headers=user.headers).json()["items"]) == 1
+    # another user's same key is theirs
+    stranger = sign_up(http)
+    theirs = http.post(VIDEOS, headers={**stranger.headers, "Idempotency-Key": "create-once-1"}, json=body)
+    assert theirs.status_code == 201, theirs.text
+    assert theirs.json()["video"]["id"] != first.json()["video"]["id"]
+    assert len(http.get(VIDEOS, headers=user.headers).json()["items"]) == 1
+
+
+def test_concurrent_retries_with_one_idempotency_key_make_one_video(http: httpx.Client, user: User) -> None:
+    body = {"title": "once", "upload": {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 2048}}
+    headers = {**user.headers, "Idempotency-Key": "concurrent-1"}
+    warm(http, user, 4)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda _: http.post(VIDEOS, headers=headers, json=body), range(4)))
+    # 201 (the video, first or replayed) or 409 (the first still in progress); a 5xx is a cold start
+    # that timed out on a loaded machine, and must not have made a second video either
+    assert {r.status_code for r in responses} <= {201, 409, 500, 503, 504}, [r.text for r in responses]
+    ids = {r.json()["video"]["id"] for r in responses if r.status_code == 201}
+    assert len(ids) == 1
+    assert [v["id"] for v in http.get(VIDEOS, headers=user.headers).json()["items"]] == list(ids)
+    bad = http.post(VIDEOS, headers={**user.headers, "Idempotency-Key": "x" * 300}, json=body)
+    assert bad.status_code == 400

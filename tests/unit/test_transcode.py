@@ -11,17 +11,21 @@ import av
 import m3u8
 import pytest
 
+from functions.transcode import chunks
 from functions.transcode.encoder import (
     EncodeCancelled,
+    EncodeError,
     LadderJob,
     encode_ladder,
+    ffmpeg,
     ffmpeg_exe,
     make_poster,
     make_storyboard,
 )
 from functions.transcode.ladder import SEGMENT_S, ladder
 from functions.transcode.playlists import write_master
-from functions.transcode.probe import SourceInfo, UnplayableSourceError, probe
+from functions.transcode.probe import DEMUXERS, FORMAT_WHITELIST, SourceInfo, UnplayableSourceError, probe
+from functions.videos import uploads
 from tests.clips import make_clip
 
 
@@ -234,3 +238,79 @@ def test_cancel_kills_ffmpeg_promptly(clips: dict[str, Path], tmp_path: Path) ->
     with pytest.raises(EncodeCancelled):
         encode_ladder(job, should_stop=lambda: True)
     assert time.monotonic() - started < 5
+
+
+# --- only the video containers we accept, only from local files (finding 7) ------------------------------
+
+
+def test_the_whitelist_covers_every_upload_type_we_accept() -> None:
+    assert set(DEMUXERS) == uploads.VIDEO_TYPES
+    assert "hls" not in FORMAT_WHITELIST.split(",")
+    assert "concat" not in FORMAT_WHITELIST.split(",")
+
+
+@pytest.fixture(scope="module")
+def hostile(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Files that FFmpeg, left to guess the container, opens as something that reads OTHER files or URLs:
+    each would publish, as the uploader's video, whatever it names."""
+    root = tmp_path_factory.mktemp("hostile")
+    secret = root / "secret.mp4"  # a video on the transcoder's disk that is not the upload
+    secret.write_bytes(clips["small"].read_bytes())
+    playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:3.0,\n{}\n#EXT-X-ENDLIST\n"
+    files = {
+        "hls_local_file": (root / "a.m3u8", playlist.format(f"file://{secret}")),
+        "hls_passwd": (root / "b.m3u8", playlist.format("file:///etc/passwd")),
+        "hls_http": (root / "c.m3u8", playlist.format("http://169.254.169.254/latest/meta-data/")),
+        "concat": (root / "upload", "ffconcat version 1.0\nfile 'secret.mp4'\n"),
+    }
+    for path, text in files.values():
+        path.write_text(text)
+    return {name: path for name, (path, _) in files.items()}
+
+
+@pytest.mark.parametrize("name", ["hls_local_file", "hls_passwd", "hls_http", "concat"])
+def test_the_probe_refuses_playlists_and_scripts(hostile: dict[str, Path], name: str) -> None:
+    # Before the whitelist, the local-file playlist and the concat script probed as a 3 s 640x360 video.
+    with pytest.raises(UnplayableSourceError, match="only video containers are accepted"):
+        probe(hostile[name])
+
+
+@pytest.mark.parametrize("name", ["hls_local_file", "concat"])
+def test_ffmpeg_refuses_playlists_and_scripts(hostile: dict[str, Path], name: str, tmp_path: Path) -> None:
+    # Even past the probe (a forged SourceInfo), every FFmpeg run opens its input under the same whitelist.
+    info = SourceInfo(3, 640, 360, 0, 25, True, "h264", None)
+    with pytest.raises(EncodeError, match="not on whitelist"):
+        encode_ladder(LadderJob(hostile[name], tmp_path / "out", info, tuple(ladder(info))))
+    with pytest.raises(EncodeError, match="not on whitelist"):
+        make_poster(hostile[name], info, tmp_path / "poster.jpg")
+    with pytest.raises(EncodeError, match="not on whitelist"):
+        make_storyboard(hostile[name], info, tmp_path / "s.jpg", tmp_path / "s.vtt", "s.jpg")
+    with pytest.raises(EncodeError, match="not on whitelist"):
+        chunks.encode_audio(hostile[name], tmp_path / "audio", 3)
+    assert not list((tmp_path / "out").rglob("*.ts"))
+
+
+@pytest.mark.parametrize(
+    ("extension", "codec"),
+    [("mp4", "libx264"), ("mov", "libx264"), ("webm", "libvpx-vp9"), ("mkv", "libx264")],
+)
+def test_real_containers_still_transcode(extension: str, codec: str, tmp_path: Path) -> None:
+    source = tmp_path / "source"  # as the transcoder stores it: no extension to go by
+    subprocess.run(
+        [
+            *ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2"),
+            "-c:v",
+            codec,
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            {"mp4": "mp4", "mov": "mov", "webm": "webm", "mkv": "matroska"}[extension],
+            str(source),
+        ],
+        check=True,
+    )
+    info = probe(source)
+    renditions = ladder(info)
+    encode_ladder(LadderJob(source, tmp_path / "out", info, tuple(renditions)))
+    make_poster(source, info, tmp_path / "poster.jpg")
+    assert m3u8.load(str(tmp_path / "out" / renditions[0].name / "index.m3u8")).segments

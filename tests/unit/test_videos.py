@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -75,18 +78,43 @@ def test_tags_are_normalised_and_bounded() -> None:
         CreateVideoRequest.model_validate({**body, "tags": ["x" * 41]})
 
 
+KEY = {"pk": {"S": "VIDEO#1"}, "sk": {"S": "VIDEO"}, "gsi1pk": {"S": "OWNER#u"}, "gsi1sk": {"S": "2026#1"}}
+
+
+def _cursor(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
 def test_cursors_round_trip_and_refuse_garbage() -> None:
-    key = {
-        "pk": {"S": "VIDEO#1"},
-        "sk": {"S": "VIDEO"},
-        "gsi1pk": {"S": "OWNER#u"},
-        "gsi1sk": {"S": "2026#1"},
-    }
-    assert decode_cursor(encode_cursor(key)) == key
-    assert decode_cursor(None) is None
+    assert decode_cursor(encode_cursor(KEY), "gsi1", "OWNER#u") == KEY
+    assert decode_cursor(None, "gsi1", "OWNER#u") is None
     for garbage in ("!!!", "bm90IGpzb24=", "WzEsMl0="):  # not base64; not JSON; JSON but not a key
         with pytest.raises(MalformedRequestError):
-            decode_cursor(garbage)
+            decode_cursor(garbage, "gsi1", "OWNER#u")
+
+
+FORGED = {
+    "another owner's key": {**KEY, "gsi1pk": {"S": "OWNER#someone-else"}},
+    "keys that are not ours": {**KEY, "secret": {"S": "x"}},
+    "a key missing": {k: v for k, v in KEY.items() if k != "gsi1sk"},
+    "a number for a string": {**KEY, "pk": {"N": "1"}},
+    "a list for an attribute": {**KEY, "sk": ["VIDEO"]},
+    "two types": {**KEY, "pk": {"S": "VIDEO#1", "N": "1"}},
+    "another index's keys": {
+        "pk": KEY["pk"],
+        "sk": KEY["sk"],
+        "gsi2pk": {"S": "PUBLIC"},
+        "gsi2sk": {"S": "x#1"},
+    },
+    "another item kind": {**KEY, "sk": {"S": "USAGE"}},
+    "an index key of another video": {**KEY, "gsi1sk": {"S": "2026#2"}},
+}
+
+
+@pytest.mark.parametrize("forged", FORGED.values(), ids=FORGED.keys())
+def test_a_forged_but_well_formed_cursor_is_refused(forged: dict[str, object]) -> None:
+    with pytest.raises(MalformedRequestError):
+        decode_cursor(_cursor(forged), "gsi1", "OWNER#u")
 
 
 def test_media_prefix_follows_visibility() -> None:

@@ -1,0 +1,219 @@
+"""A video made private while it is being transcoded is never written under public/ (finding 3): the
+transcoder checks the visibility right before it writes, and writes to the private prefix if the video
+is no longer public. Whole-file and chunked, with the real claim, transcode steps and MarkReady against
+moto; every key written to the media bucket is recorded as it is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.shared import aws
+from functions.shared.events import EventPublisher
+from functions.shared.principal import Caller
+from functions.transcode import handler
+from functions.transcode.encoder import make_poster
+from functions.videos import media
+from functions.videos.dal import VideoRepository
+from functions.videos.logic import VideoService
+from functions.videos.models import Status, UpdateVideoRequest, UploadRecord, VideoRecord, Visibility
+from functions.videos.publishing import Publishing
+from functions.videos.storage import UploadStore
+from functions.videos.uploads import UploadLimits
+from infra.local.provision import _table_request
+from infra.topology import TOPOLOGY
+from tests.clips import make_clip
+
+OWNER = Caller("owner", frozenset({"videos:write"}), "jwt")
+KEY = "originals/v1/clip.mp4"
+
+
+class World:
+    def __init__(self, etag: str) -> None:
+        repo = VideoRepository("videos")
+        publisher = EventPublisher("bus", "videos")
+        self.publishing = Publishing(repo, "media", publisher)
+        self.service = VideoService(repo, UploadStore("uploads"), publisher, UploadLimits())
+        self.etag = etag
+        self.written: list[str] = []  # media keys, in the order they were sent
+        self.private_at: int | None = None  # how many had been sent when the video turned private
+
+    def make_private(self) -> None:
+        self.service.update("v1", UpdateVideoRequest(visibility=Visibility.PRIVATE), OWNER)
+        self.private_at = len(self.written)
+
+    def public_writes_after_private(self) -> list[str]:
+        assert self.private_at is not None
+        return [k for k in self.written[self.private_at :] if k.startswith("public/")]
+
+
+def media_keys(prefix: str) -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket="media", Prefix=prefix)
+    return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[[float], World]]:
+    for name, value in {
+        "VIDEOS_TABLE_NAME": "videos",
+        "UPLOADS_BUCKET_NAME": "uploads",
+        "MEDIA_BUCKET_NAME": "media",
+        "EVENTS_EVENT_BUS_NAME": "bus",
+        "CHUNK_THRESHOLD_S": "5",
+        "CHUNK_S": "4",
+    }.items():
+        monkeypatch.setenv(name, value)
+    handler.settings.cache_clear()
+    with mock_aws():
+        aws.reset_clients()
+        boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
+        for bucket in ("uploads", "media"):
+            boto3.client("s3").create_bucket(Bucket=bucket)
+        boto3.client("events").create_event_bus(Name="bus")
+
+        def make(seconds: float) -> World:
+            clip = make_clip(tmp_path / "clip.mp4", "426x240", seconds, fps=25, audio=False)
+            etag = boto3.client("s3").put_object(Bucket="uploads", Key=KEY, Body=clip.read_bytes())["ETag"]
+            VideoRepository("videos").create(
+                VideoRecord(
+                    id="v1",
+                    owner_id=OWNER.user_id,
+                    title="clip",
+                    visibility=Visibility.PUBLIC,
+                    status=Status.UPLOADED,
+                    source_etag=etag,
+                    upload=UploadRecord(
+                        key=KEY,
+                        filename="clip.mp4",
+                        content_type="video/mp4",
+                        size_bytes=clip.stat().st_size,
+                        method="PUT",
+                        expires_at=2_000_000_000,
+                    ),
+                    created_at="2026-01-01T00:00:00.000Z",
+                    updated_at="2026-01-01T00:00:00.000Z",
+                )
+            )
+            made = World(etag)
+
+            def record(params: dict[str, Any], **_: Any) -> None:
+                if params.get("Bucket") == "media" and "Key" in params:
+                    made.written.append(params["Key"])
+
+            for operation in ("PutObject", "CreateMultipartUpload", "CopyObject"):
+                aws.s3().meta.events.register(f"provide-client-params.s3.{operation}", record)
+            return made
+
+        yield make
+    aws.reset_clients()
+    handler.settings.cache_clear()
+
+
+def test_a_video_made_private_during_its_encode_is_never_written_to_public(
+    world: Callable[[float], World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world(2)
+    claim = w.publishing.claim("v1", w.etag, "run-1")
+    assert claim["media_prefix"] == "public/hls/v1/"  # public when it was claimed
+    poster = make_poster  # the real one, as the handler imports it
+
+    def owner_makes_it_private_meanwhile(*args: Any, **kwargs: Any) -> None:
+        w.make_private()
+        poster(*args, **kwargs)
+
+    monkeypatch.setattr(handler, "make_poster", owner_makes_it_private_meanwhile)
+    output = handler.transcode("v1", KEY, claim["media_prefix"], "run-1", claim["private_prefix"])
+    assert output["media_prefix"] == "hls/v1/"
+    assert w.written  # it did write: only where a signature is needed
+    assert not [k for k in w.written if k.startswith("public/")]
+    assert w.publishing.mark_ready("v1", output, "run-1") == "ready"
+    video = w.service.repo.get("v1")
+    assert video is not None
+    assert (video.status, video.media_prefix) == (Status.READY, "hls/v1/")
+    assert media_keys("public/") == []
+    assert "hls/v1/master.m3u8" in media_keys("hls/v1/")
+
+
+def test_a_public_video_is_still_written_straight_to_public(world: Callable[[float], World]) -> None:
+    w = world(2)
+    claim = w.publishing.claim("v1", w.etag, "run-1")
+    output = handler.transcode("v1", KEY, claim["media_prefix"], "run-1", claim["private_prefix"])
+    assert output["media_prefix"] == "public/hls/v1/"
+    assert w.written
+    assert all(k.startswith("public/hls/v1/") for k in w.written)  # no detour, no copy
+
+
+def test_chunks_of_a_video_made_private_midway_are_gathered_under_the_private_prefix(
+    world: Callable[[float], World],
+) -> None:
+    w = world(10)  # chunked: 4 + 4 + 2 s
+    claim = w.publishing.claim("v1", w.etag, "run-1")
+    state = handler.plan(KEY, "v1")
+    assert len(state["chunks"]) == 3
+    args = ("v1", KEY, claim["media_prefix"], state)
+    results = [handler.encode_chunk(*args, state["chunks"][0], "run-1", claim["private_prefix"])]
+    assert results[0]["media_prefix"] == "public/hls/v1/"  # written while it was public
+    w.make_private()
+    results += [handler.encode_chunk(*args, c, "run-1", claim["private_prefix"]) for c in state["chunks"][1:]]
+    assert [r["media_prefix"] for r in results[1:]] == ["hls/v1/", "hls/v1/"]
+    output = handler.finish(*args, results, "run-1", claim["private_prefix"])
+    assert output["media_prefix"] == "hls/v1/"
+    assert w.public_writes_after_private() == []  # nothing sent to public/ once it was private
+    assert media_keys("public/") == []  # and what the first chunk wrote there is gone
+    kept = media_keys("hls/v1/")
+    for rendition in output["renditions"]:
+        playlist = boto3.client("s3").get_object(Bucket="media", Key=f"hls/v1/{rendition['name']}/index.m3u8")
+        names = [line for line in playlist["Body"].read().decode().splitlines() if line.endswith(".ts")]
+        assert names == [f"seg_{i:05d}.ts" for i in range(3)]
+        assert all(f"hls/v1/{rendition['name']}/{n}" in kept for n in names)  # every segment it names
+    assert not [k for k in kept if "chunk_" in k]
+    assert w.publishing.mark_ready("v1", output, "run-1") == "ready"
+
+
+def test_a_failed_run_removes_what_it_wrote_under_either_prefix(world: Callable[[float], World]) -> None:
+    w = world(10)
+    claim = w.publishing.claim("v1", w.etag, "run-1")
+    state = handler.plan(KEY, "v1")
+    args = ("v1", KEY, claim["media_prefix"], state)
+    handler.encode_chunk(*args, state["chunks"][0], "run-1", claim["private_prefix"])
+    w.make_private()
+    handler.encode_chunk(*args, state["chunks"][1], "run-1", claim["private_prefix"])
+    assert media_keys("public/hls/v1/")
+    assert media_keys("hls/v1/")
+    error = {"Error": "States.TaskFailed", "Cause": "{}"}
+    assert w.publishing.mark_failed("v1", claim["media_prefix"], error, "run-1") == "failed"
+    assert media_keys("public/") == media_keys("hls/") == []
+
+
+def test_a_move_to_public_that_races_a_change_back_to_private_leaves_nothing_in_public(
+    world: Callable[[float], World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world(1)
+    repo = w.service.repo
+    video = repo.get("v1")
+    assert video is not None
+    repo.save(
+        video.changed(visibility=Visibility.PRIVATE, status=Status.READY, media_prefix="hls/v1/"),
+        expected_version=video.version,
+    )
+    boto3.client("s3").put_object(Bucket="media", Key="hls/v1/master.m3u8", Body=b"#EXTM3U\n")
+    w.service.update("v1", UpdateVideoRequest(visibility=Visibility.PUBLIC), OWNER)
+    copy = media.copy_prefix
+
+    def copy_then_owner_makes_it_private(*args: Any) -> int:
+        copied = copy(*args)  # the files are in public/ now, the record not switched yet
+        w.make_private()
+        return copied
+
+    monkeypatch.setattr(media, "copy_prefix", copy_then_owner_makes_it_private)
+    media.follow_visibility(repo, "media", "v1")
+    assert media_keys("public/") == []  # the copy made for the lost move is gone
+    assert media_keys("hls/v1/") == ["hls/v1/master.m3u8"]
+    moved = repo.get("v1")
+    assert moved is not None
+    assert (moved.visibility, moved.media_prefix) == (Visibility.PRIVATE, "hls/v1/")

@@ -1,0 +1,200 @@
+"""The storage quota against moto: every path that changes what an owner's videos count (create, the
+upload arriving, a wrong file, expiry, abort, delete) moves the usage exactly once, in the same
+transaction as the video record, so a retried step changes nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.shared import aws
+from functions.shared.errors import ConflictError, QuotaExceededError
+from functions.shared.events import EventPublisher
+from functions.shared.plans import GIB, STORAGE_QUOTAS, storage_quota
+from functions.shared.principal import Caller, caller_from
+from functions.videos import uploads
+from functions.videos.dal import Usage, VideoRepository
+from functions.videos.logic import Deletion, Ingest, Sweeper, VideoService
+from functions.videos.models import CreateVideoRequest
+from functions.videos.storage import UploadStore, delete_prefix
+from functions.videos.uploads import UploadLimits
+from infra.local.provision import _table_request
+from infra.topology import TOPOLOGY
+
+MIB = 2**20
+NOW = 1_800_000_000
+OWNER = Caller("owner", frozenset({"videos:write"}), "jwt")
+LIMITS = UploadLimits(single_put_max_bytes=6 * MIB, min_part_bytes=5 * MIB)
+QUOTAS = {"free": 20 * MIB, "pro": 100 * MIB}
+
+
+@pytest.fixture
+def service() -> Iterator[VideoService]:
+    with mock_aws():
+        aws.reset_clients()
+        boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
+        boto3.client("s3").create_bucket(Bucket="uploads")
+        boto3.client("s3").create_bucket(Bucket="media")
+        boto3.client("events").create_event_bus(Name="bus")
+        yield VideoService(
+            VideoRepository("videos"),
+            UploadStore("uploads"),
+            EventPublisher("bus", "videos"),
+            LIMITS,
+            clock=lambda: NOW,
+            storage_quotas=QUOTAS,
+        )
+    aws.reset_clients()
+
+
+def create(service: VideoService, size: int, caller: Caller = OWNER) -> Any:
+    body = {"title": "t", "upload": {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": size}}
+    return service.create(CreateVideoRequest.model_validate(body), caller)
+
+
+def usage(service: VideoService, owner: str = "owner") -> Usage:
+    return service.repo.usage(owner)
+
+
+def table_items() -> list[dict[str, Any]]:
+    return boto3.client("dynamodb").scan(TableName="videos")["Items"]  # type: ignore[no-any-return]
+
+
+def arrive(service: VideoService, video_id: str, size: int) -> str:
+    """The file lands in S3 and its notification is handled."""
+    key = f"originals/{video_id}/a.mp4"
+    etag = boto3.client("s3").put_object(
+        Bucket="uploads", Key=key, Body=b"v" * size, ContentType="video/mp4"
+    )["ETag"]
+    ingest = Ingest(service.repo, service.uploads, service.events)
+    return ingest.object_created(key, size, etag)
+
+
+def test_plans_and_the_callers_plan() -> None:
+    assert storage_quota("free") == 20 * GIB == STORAGE_QUOTAS["free"]
+    assert storage_quota("no-such-plan") == 20 * GIB  # an unknown plan gets the default, not unlimited
+    assert caller_from({"authorizer": {"user_id": "u"}}).plan == "free"  # before the authorizer sends one
+    assert caller_from({"authorizer": {"user_id": "u", "plan": "pro"}}).plan == "pro"
+
+
+def test_creates_reserve_until_the_quota_and_a_create_past_it_changes_nothing(service: VideoService) -> None:
+    create(service, 8 * MIB)  # multipart
+    create(service, 4 * MIB)  # single PUT
+    assert usage(service) == Usage(reserved=12 * MIB)
+    before = table_items()
+    with pytest.raises(QuotaExceededError) as refused:
+        create(service, 9 * MIB)
+    assert "storage quota (free plan) is 20.0 MiB and 12.0 MiB of it is in use" in refused.value.message
+    assert "needs 9.0 MiB" in refused.value.message
+    assert refused.value.details == [
+        {
+            "plan": "free",
+            "quota_bytes": 20 * MIB,
+            "used_bytes": 12 * MIB,
+            "stored_bytes": 0,
+            "reserved_bytes": 12 * MIB,
+            "requested_bytes": 9 * MIB,
+        }
+    ]
+    assert table_items() == before  # no record, no usage change
+    uploads_open = boto3.client("s3").list_multipart_uploads(Bucket="uploads").get("Uploads", [])
+    assert len(uploads_open) == 1  # the refused multipart upload was not left open
+    create(service, 8 * MIB)  # exactly up to the quota fits
+    assert usage(service).used == 20 * MIB
+    with pytest.raises(QuotaExceededError):
+        create(service, 1)
+
+
+def test_a_file_larger_than_the_whole_quota_is_refused_before_anything_starts(service: VideoService) -> None:
+    with pytest.raises(QuotaExceededError, match=r"needs 21\.0 MiB"):
+        create(service, 21 * MIB)
+    assert table_items() == []
+    assert boto3.client("s3").list_multipart_uploads(Bucket="uploads").get("Uploads", []) == []
+
+
+def test_each_plan_has_its_quota_and_each_owner_their_usage(service: VideoService) -> None:
+    pro = Caller("pro-user", frozenset({"videos:write"}), "jwt", plan="pro")
+    for _ in range(4):
+        create(service, 20 * MIB, pro)
+    create(service, 20 * MIB)  # another owner's usage is their own
+    assert (usage(service, "pro-user").used, usage(service).used) == (80 * MIB, 20 * MIB)
+
+
+def test_an_upload_that_arrives_turns_its_reservation_into_stored_bytes_once(service: VideoService) -> None:
+    video = create(service, 4 * MIB).video
+    assert arrive(service, video.id, 4 * MIB) == "uploaded"
+    assert usage(service) == Usage(stored=4 * MIB)
+    assert arrive(service, video.id, 4 * MIB).startswith("ignored")  # redelivered: nothing moves twice
+    assert usage(service) == Usage(stored=4 * MIB)
+
+
+def test_a_wrong_file_releases_the_reservation_once(service: VideoService) -> None:
+    video = create(service, 4 * MIB).video
+    assert arrive(service, video.id, 5 * MIB).startswith("failed")
+    assert usage(service) == Usage()
+    assert arrive(service, video.id, 5 * MIB).startswith("ignored")
+    assert usage(service) == Usage()
+    create(service, 20 * MIB)  # the space really is free again
+
+
+def test_expiry_releases_the_reservation_once(service: VideoService) -> None:
+    create(service, 8 * MIB)
+    sweeper = Sweeper(service.repo, service.uploads, clock=lambda: NOW + uploads.UPLOAD_WINDOW_S + 1)
+    assert sweeper.expire_uploads() == 1
+    assert usage(service) == Usage()
+    assert sweeper.expire_uploads() == 0
+    assert usage(service) == Usage()
+
+
+def test_abort_releases_the_reservation_once(service: VideoService) -> None:
+    video = create(service, 8 * MIB).video
+    service.abort_upload(video.id, OWNER)
+    assert usage(service) == Usage()
+    with pytest.raises(ConflictError):
+        service.abort_upload(video.id, OWNER)
+    assert usage(service) == Usage()
+
+
+@pytest.mark.parametrize("arrived", [False, True])
+def test_deleting_releases_what_the_video_counts_once(service: VideoService, arrived: bool) -> None:
+    kept = create(service, 2 * MIB).video
+    video = create(service, 4 * MIB).video
+    if arrived:
+        arrive(service, video.id, 4 * MIB)
+    deletion = Deletion(service.repo, service.uploads, "media", delete_prefix, service.events)
+    deletion.mark_deleting(video.id)
+    assert usage(service).used == 6 * MIB  # the files still exist while the saga runs
+    deletion.delete_objects(video.id)
+    deletion.delete_record(video.id)
+    assert usage(service).used == 2 * MIB
+    deletion.delete_record(video.id)  # a retried step: the record is gone, nothing is released twice
+    assert usage(service).used == 2 * MIB
+    assert service.repo.get(kept.id) is not None
+
+
+def test_an_upload_for_a_deleted_video_is_removed(service: VideoService) -> None:
+    video = create(service, 4 * MIB).video
+    deletion = Deletion(service.repo, service.uploads, "media", delete_prefix, service.events)
+    deletion.mark_deleting(video.id)
+    deletion.delete_objects(video.id)
+    deletion.delete_record(video.id)
+    # its PUT URL is still valid: the file lands after the video is gone
+    assert arrive(service, video.id, 4 * MIB) == "removed: the video is deleted"
+    assert boto3.client("s3").list_objects_v2(Bucket="uploads").get("KeyCount") == 0
+    assert usage(service) == Usage()
+
+
+def test_a_video_from_before_quotas_releases_nothing(service: VideoService) -> None:
+    video = create(service, 8 * MIB).video
+    record = service.repo.get(video.id)
+    assert record is not None
+    service.repo.save(record.changed(charged=None), expected_version=record.version)  # as if never charged
+    boto3.client("dynamodb").delete_item(
+        TableName="videos", Key={"pk": {"S": "USAGE#owner"}, "sk": {"S": "USAGE"}}
+    )
+    service.abort_upload(video.id, OWNER)
+    assert usage(service) == Usage()  # not negative
