@@ -14,6 +14,7 @@ import pytest
 from moto import mock_aws
 
 from functions.shared import aws
+from functions.shared.cdn import NoCache
 from functions.shared.events import EventPublisher
 from functions.shared.principal import Caller
 from functions.transcode import handler
@@ -211,7 +212,7 @@ def test_a_move_to_public_that_races_a_change_back_to_private_leaves_nothing_in_
         return copied
 
     monkeypatch.setattr(media, "copy_prefix", copy_then_owner_makes_it_private)
-    media.follow_visibility(repo, "media", "v1")
+    media.follow_visibility(repo, "media", "v1", NoCache())
     assert media_keys("public/") == []  # the copy made for the lost move is gone
     assert media_keys("hls/v1/") == ["hls/v1/master.m3u8"]
     moved = repo.get("v1")

@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from functions.shared import aws
+from functions.shared.cdn import NoCache
 from functions.shared.errors import ConflictError, QuotaExceededError
 from functions.shared.events import EventPublisher
 from functions.shared.plans import GIB, STORAGE_QUOTAS, storage_quota
@@ -165,7 +166,7 @@ def test_deleting_releases_what_the_video_counts_once(service: VideoService, arr
     video = create(service, 4 * MIB).video
     if arrived:
         arrive(service, video.id, 4 * MIB)
-    deletion = Deletion(service.repo, service.uploads, "media", delete_prefix, service.events)
+    deletion = Deletion(service.repo, service.uploads, "media", delete_prefix, service.events, NoCache())
     deletion.mark_deleting(video.id)
     assert usage(service).used == 6 * MIB  # the files still exist while the saga runs
     deletion.delete_objects(video.id)
@@ -178,7 +179,7 @@ def test_deleting_releases_what_the_video_counts_once(service: VideoService, arr
 
 def test_an_upload_for_a_deleted_video_is_removed(service: VideoService) -> None:
     video = create(service, 4 * MIB).video
-    deletion = Deletion(service.repo, service.uploads, "media", delete_prefix, service.events)
+    deletion = Deletion(service.repo, service.uploads, "media", delete_prefix, service.events, NoCache())
     deletion.mark_deleting(video.id)
     deletion.delete_objects(video.id)
     deletion.delete_record(video.id)
