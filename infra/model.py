@@ -29,6 +29,9 @@ class Access(StrEnum):
     READ = "read"
     WRITE = "write"
     READ_WRITE = "read_write"
+    # That the resource exists and answers, and nothing of its data: DescribeTable, GetBucketLocation,
+    # GetQueueAttributes. For health checks, which must not read items, objects or messages.
+    DESCRIBE = "describe"
 
 
 class Auth(StrEnum):
@@ -314,6 +317,13 @@ class Api:
     throttle_rate: int = 2000
     throttle_burst: int = 4000
     max_body_bytes: int = 10 * 1024 * 1024  # API Gateway's payload limit
+    # The function that serves the merged OpenAPI document: it gets API_HANDLER_MODULES, the handler
+    # module of every function that serves a route, and imports only those (never an image function's
+    # handler, whose packages are not in the zip functions' layer).
+    document_function: str | None = None
+    # A RANDOM secret the CDN sends the API origin (header X-Origin-Verify) and every function serving a
+    # route, and the authorizer, checks: the API answers only requests that came through the CDN.
+    origin_secret: str | None = None
 
     def gateway_response(self, response_type: str) -> GatewayResponse:
         for response in self.gateway_responses:
@@ -484,8 +494,26 @@ class Topology:
             env["CDN_DISTRIBUTION_ID"] = names.cdn_distribution_id()
         if self.api.authorizer is not None and fn.id == self.api.authorizer.function:
             env["ROUTE_SCOPES"] = self.route_scopes_json()
+        if fn.id == self.api.document_function:
+            env["API_HANDLER_MODULES"] = ",".join(self.api_handler_modules())
+        if self.api.origin_secret is not None and fn.id in self.origin_checkers():
+            env["ORIGIN_SECRET_ID"] = names.secret(self.api.origin_secret)
         env.update(fn.environment)
         return env
+
+    def origin_checkers(self) -> frozenset[str]:
+        """Functions that check the CDN's origin secret (and may read it): every one serving a route, and
+        the authorizer."""
+        if self.api.origin_secret is None:
+            return frozenset()
+        ids = {r.function for r in self.api.routes}
+        if self.api.authorizer is not None:
+            ids.add(self.api.authorizer.function)
+        return frozenset(ids)
+
+    def api_handler_modules(self) -> list[str]:
+        """The handler module of every function that serves an API route."""
+        return sorted({self.function(r.function).module for r in self.api.routes})
 
     def route_scopes_json(self) -> str:
         """What the authorizer needs to build a policy: each protected route and the scope it takes."""
@@ -537,6 +565,10 @@ class Topology:
             seen.add((route.method, route.path))
             if not route.path.startswith(self.api.prefixes):
                 raise ValueError(f"route {route.path} is outside the API prefixes {self.api.prefixes}")
+        if self.api.document_function is not None:
+            self.function(self.api.document_function)
+        if self.api.origin_secret is not None:
+            self.secret(self.api.origin_secret)
         if self.api.authorizer is not None:
             self.function(self.api.authorizer.function)
         elif any(r.auth is Auth.PROTECTED for r in self.api.routes):

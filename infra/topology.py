@@ -74,9 +74,10 @@ platform = Function(
     description="Health of every dependency, and the merged OpenAPI document with Swagger UI",
     memory_mb=256,
     timeout_s=10,
-    tables=tuple(Grant(t.id, Access.READ) for t in DOMAIN_TABLES),
-    buckets=tuple(Grant(b.id, Access.READ) for b in BUCKETS),
-    queues=(Grant("ingest", Access.READ),),
+    # A public function: it may see that each dependency answers, never an item, object or message.
+    tables=tuple(Grant(t.id, Access.DESCRIBE) for t in DOMAIN_TABLES),
+    buckets=tuple(Grant(b.id, Access.DESCRIBE) for b in BUCKETS),
+    queues=(Grant("ingest", Access.DESCRIBE),),
 )
 
 auth = Function(
@@ -239,6 +240,8 @@ TOPOLOGY = Topology(
         # a request missing either. The authorizer caches its own results instead.
         authorizer=Authorizer("auth_authorizer", identity_headers=(), ttl_s=0),
         prefixes=("/api/", "/.well-known/"),
+        document_function="platform",
+        origin_secret="origin_verify",  # noqa: S106 - the secret's id, not its value
     ),
     tables=DOMAIN_TABLES,
     buckets=BUCKETS,
@@ -270,6 +273,11 @@ TOPOLOGY = Topology(
             id="media_token_keys",
             description="HMAC keys with ids that sign playback tokens; the CDN's key value store holds the same",
             kind=SecretKind.MEDIA_TOKEN_KEYS,
+        ),
+        Secret(
+            id="origin_verify",
+            description="Sent by the CDN to the API origin (X-Origin-Verify): the API answers nothing else",
+            kind=SecretKind.RANDOM,
         ),
     ),
     state_machines=(

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.auth import settings
 from functions.auth.logic import Principal
 from functions.auth.tokens import fingerprint
+from functions.shared import origin
 from functions.shared.errors import DependencyUnavailableError, UnauthenticatedError
 from functions.shared.observability import logger
 
@@ -71,6 +72,9 @@ def _cached_principal(credential: str) -> Principal | None:
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = event.get("headers") or {}
+    if not origin.verified(headers):  # called on execute-api directly, not through the CDN: 403
+        logger.warning("refused: no valid origin header")
+        return origin.deny_policy(event["methodArn"])
     lowered = {k.lower(): v for k, v in headers.items()}
     credential = fingerprint(lowered.get("authorization", "") + "\n" + lowered.get("x-api-key", ""))
     principal = _cached_principal(credential)

@@ -36,14 +36,14 @@ def _cache() -> health.CachedHealth:
     summary="Health of every dependency",
     responses={
         200: {"description": "All dependencies answer"},
-        503: {"description": "A dependency is down; its check is named"},
+        503: {"description": "A dependency is down; its check is named (the reason is only logged)"},
     },
 )
 @tracer.capture_method
 def get_health() -> Response[str]:
     report = _cache().get(lambda: health.check_all(granted_resources(), probes.probe_for, _pool))
     if not report.healthy:
-        logger.warning("unhealthy", extra={"checks": report.as_dict()["checks"]})
+        logger.warning("unhealthy", extra={"failing": report.failures()})
     return json_response(
         HTTPStatus.OK if report.healthy else HTTPStatus.SERVICE_UNAVAILABLE,
         report.as_dict(),

@@ -21,13 +21,9 @@ class CheckResult:
     reason: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        body: dict[str, object] = {
-            "status": "ok" if self.ok else "failing",
-            "latency_ms": round(self.latency_ms, 2),
-        }
-        if self.reason:
-            body["reason"] = self.reason
-        return body
+        """What a caller sees: the check's name, state and latency. Never the reason: `/health` is public,
+        and an AWS error names account ids, role ARNs and resource names (the reason goes to the log)."""
+        return {"status": "ok" if self.ok else "failing", "latency_ms": round(self.latency_ms, 2)}
 
 
 @dataclass(frozen=True)
@@ -43,6 +39,10 @@ class HealthReport:
             "status": "ok" if self.healthy else "degraded",
             "checks": {c.name: c.as_dict() for c in self.checks},
         }
+
+    def failures(self) -> dict[str, str]:
+        """Each failing check with its reason: for the log only."""
+        return {c.name: c.reason or "failed" for c in self.checks if not c.ok}
 
 
 def _run(probe: Probe, ref: ResourceRef) -> CheckResult:

@@ -1,20 +1,21 @@
 """The API's OpenAPI document: every domain's resolver schema merged into one (powertools' OpenAPIMerge).
 
-Each API function keeps its own resolver; here we import every `functions/<domain>/handler.py` that
-has one and merge their schemas, so the document always matches the deployed code.
+Each API function keeps its own resolver; here we import the handler of every function that serves a
+route (API_HANDLER_MODULES, from the topology) and merge their schemas, so the document always matches
+the deployed code. Only those: this function ships with the zip functions' layer, so importing another
+handler (the transcoder's needs PyAV, in its image only) would fail in AWS.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-import pkgutil
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-
-import functions
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
@@ -30,21 +31,23 @@ DESCRIPTION = (
 )
 
 
-def api_resolvers() -> dict[str, APIGatewayRestResolver]:
-    """The resolver of every domain that serves HTTP, by domain name."""
+def api_handler_modules() -> list[str]:
+    modules = os.environ.get("API_HANDLER_MODULES", "")
+    if not modules:
+        raise RuntimeError(
+            "API_HANDLER_MODULES is not set: the topology gives it to the API's document_function"
+        )
+    return modules.split(",")
+
+
+def api_resolvers(modules: Sequence[str]) -> dict[str, APIGatewayRestResolver]:
+    """The resolver of each handler module that has one, by module (a handler answering raw proxy events
+    has no schema to merge; tests/unit/test_topology.py checks that every shipped one has a resolver)."""
     resolvers = {}
-    for module in pkgutil.iter_modules(functions.__path__):
-        if not module.ispkg or module.name == "shared":
-            continue
-        try:
-            handler = importlib.import_module(f"functions.{module.name}.handler")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"functions.{module.name}.handler":
-                continue  # a domain without HTTP handlers (e.g. an event consumer)
-            raise
-        app = getattr(handler, "app", None)
+    for module in modules:
+        app = getattr(importlib.import_module(module), "app", None)
         if isinstance(app, APIGatewayRestResolver):
-            resolvers[module.name] = app
+            resolvers[module] = app
     return resolvers
 
 
@@ -56,7 +59,7 @@ def _merge() -> OpenAPIMerge:
     merge = OpenAPIMerge(
         title=TITLE, version=VERSION, description=DESCRIPTION, servers=[Server(url="/")], on_conflict="error"
     )
-    for app in api_resolvers().values():
+    for app in api_resolvers(api_handler_modules()).values():
         merge.add_schema(
             app.get_openapi_schema(title=TITLE, version=VERSION).model_dump(by_alias=True, exclude_none=True)
         )

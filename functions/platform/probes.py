@@ -1,4 +1,8 @@
-"""Reachability probes, one per resource kind: the cheapest read that proves the resource answers."""
+"""Reachability probes, one per resource kind: a describe-level call that proves the resource answers.
+
+The platform function is public and holds only `Access.DESCRIBE` grants (DescribeTable,
+GetBucketLocation, GetQueueAttributes): a probe must never need to read an item, object or message.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +48,8 @@ def _table(ref: ResourceRef) -> None:
 
 
 def _bucket(ref: ResourceRef) -> None:
-    _client("s3").head_bucket(Bucket=ref.address)
+    # Not HeadBucket: it needs s3:ListBucket, which would let this function list every key.
+    _client("s3").get_bucket_location(Bucket=ref.address)
 
 
 def _queue(ref: ResourceRef) -> None:

@@ -7,14 +7,17 @@ this module turns each error into `{"error": {"code", "message", "details"}}` wi
 from __future__ import annotations
 
 import json
+import re
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.shared import errors
+from functions.shared import errors, origin
 from functions.shared.observability import logger
 
 API_PREFIX = "/api/v1"
@@ -31,6 +34,42 @@ _STATUS: dict[type[errors.SkyreelError], HTTPStatus] = {
     errors.ThrottledError: HTTPStatus.TOO_MANY_REQUESTS,
     errors.DependencyUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
 }
+
+
+# A 5xx answer says what failed in our words; what AWS said (codes, messages naming account ids, role
+# ARNs and resource names) goes to the log only.
+UNAVAILABLE_MESSAGE = "A service we depend on did not answer; try again shortly."
+_AWS_DETAIL = re.compile(r"arn:aws[\w-]*:|\b\d{12}\b")
+
+
+def _aws_causes(error: BaseException) -> list[BaseException]:
+    causes: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = error.__cause__ or error.__context__
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ClientError | BotoCoreError):
+            causes.append(current)
+        current = current.__cause__ or current.__context__
+    return causes
+
+
+def _aws_fragments(cause: BaseException) -> list[str]:
+    if isinstance(cause, ClientError):
+        err = cause.response.get("Error", {})
+        return [str(err.get("Code", "")), str(err.get("Message", "")), str(cause)]
+    return [str(cause), type(cause).__name__]
+
+
+def public_message(error: errors.SkyreelError, status: HTTPStatus) -> str:
+    """The message a caller may see. A server-side failure's message must not repeat what AWS said: if it
+    does (an error code, an ARN, an account id), the caller gets a generic message instead."""
+    if status < HTTPStatus.INTERNAL_SERVER_ERROR:
+        return error.message
+    fragments = [f for cause in _aws_causes(error) for f in _aws_fragments(cause) if len(f) >= 3]
+    if _AWS_DETAIL.search(error.message) or any(f in error.message for f in fragments):
+        return UNAVAILABLE_MESSAGE
+    return error.message
 
 
 def status_for(error: errors.SkyreelError) -> HTTPStatus:
@@ -81,20 +120,41 @@ def _not_json(app: APIGatewayRestResolver) -> str | None:
     return content_type if event.body and content_type and "json" not in content_type.lower() else None
 
 
+def _check_origin(app: APIGatewayRestResolver) -> None:
+    if not origin.verified(app.current_event.headers):
+        logger.warning("refused: no valid origin header", extra={"path": app.current_event.path})
+        raise errors.ForbiddenError("Call the API through its public URL.")
+
+
+def _through_the_cdn(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Refuse a request that did not come through the CDN (functions/shared/origin.py)."""
+    _check_origin(app)
+    return next_middleware(app)
+
+
 def create_resolver() -> APIGatewayRestResolver:
     """An API Gateway (REST) resolver with pydantic validation and Skyreel's error contract."""
     app = APIGatewayRestResolver(enable_validation=True)
+    app.use(middlewares=[_through_the_cdn])
 
     @app.exception_handler(errors.SkyreelError)
     def _domain_error(exc: errors.SkyreelError) -> Response[str]:
         status = status_for(exc)
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.ThrottledError) else None
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            logger.warning("request failed", extra={"code": exc.code, "reason": exc.message})
-        return error_response(status, exc.code, exc.message, exc.details, headers)
+            causes = [repr(cause) for cause in _aws_causes(exc)]
+            logger.warning(
+                "request failed", extra={"code": exc.code, "reason": exc.message, "causes": causes}
+            )
+        return error_response(status, exc.code, public_message(exc, status), exc.details, headers)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[str]:
+        # powertools validates before any middleware runs: a caller outside the CDN learns nothing here either.
+        try:
+            _check_origin(app)
+        except errors.ForbiddenError as refused:
+            return error_response(HTTPStatus.FORBIDDEN, refused.code, refused.message)
         # powertools parses a form body as a form and reports every field missing: say what is wrong instead.
         content_type = _not_json(app)
         if content_type:

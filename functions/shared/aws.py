@@ -7,6 +7,7 @@ The endpoint comes from the environment: boto3 honours `AWS_ENDPOINT_URL` (and p
 from __future__ import annotations
 
 import functools
+import os
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -37,6 +38,20 @@ def client(service: str) -> Any:
     return _session().client(service, config=config)  # type: ignore[call-overload]
 
 
+@functools.cache
+def s3_presigner() -> S3Client:
+    """The S3 client that makes presigned URLs, the ones clients send bytes to.
+
+    In AWS it is `s3()`. The local cloud sets S3_PUBLIC_ENDPOINT_URL to its own S3 endpoint, which checks
+    signatures as S3 does before handing the bytes to moto (moto checks none): presigned URLs point there.
+    """
+    public = os.environ.get("S3_PUBLIC_ENDPOINT_URL")
+    if not public:
+        return s3()
+    config = _CONFIG.merge(_SERVICE_CONFIG["s3"]).merge(Config(s3={"addressing_style": "path"}))
+    return _session().client("s3", endpoint_url=public, config=config)
+
+
 def dynamodb() -> DynamoDBClient:
     return client("dynamodb")  # type: ignore[no-any-return]
 
@@ -60,4 +75,5 @@ def stepfunctions() -> SFNClient:
 def reset_clients() -> None:
     """Forget cached clients (tests that switch endpoints or mock_aws contexts call this)."""
     client.cache_clear()
+    s3_presigner.cache_clear()
     _session.cache_clear()

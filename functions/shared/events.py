@@ -9,6 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.shared import aws
 from functions.shared.errors import DependencyUnavailableError
+from functions.shared.observability import logger
 
 SOURCE_PREFIX = "skyreel"
 
@@ -33,4 +34,5 @@ class EventPublisher:
         except (ClientError, BotoCoreError) as exc:
             raise DependencyUnavailableError(f"Could not publish {detail_type}.") from exc
         if response.get("FailedEntryCount"):
-            raise DependencyUnavailableError(f"EventBridge refused {detail_type}: {response['Entries']}")
+            logger.warning("EventBridge refused an event", extra={"entries": response["Entries"]})
+            raise DependencyUnavailableError(f"Could not publish {detail_type}.")

@@ -40,7 +40,7 @@ class UploadStore:
     ) -> tuple[str, dict[str, str]]:
         # Content-Type and Content-Length are signed headers (the client is SigV4, functions/shared/aws.py):
         # S3 refuses a request that sends other values.
-        url: str = aws.s3().generate_presigned_url(
+        url: str = aws.s3_presigner().generate_presigned_url(
             "put_object",
             ExpiresIn=expires_s,
             Params={
@@ -65,7 +65,7 @@ class UploadStore:
         self, key: str, upload_id: str, part_number: int, size_bytes: int, expires_s: int
     ) -> str:
         """A URL for one part, bound to its exact length (Content-Length is signed)."""
-        url: str = aws.s3().generate_presigned_url(
+        url: str = aws.s3_presigner().generate_presigned_url(
             "upload_part",
             ExpiresIn=expires_s,
             Params={

@@ -8,8 +8,10 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from functions.shared import origin as origin_header
 from infra.aws.nag import acknowledge_all
 from infra.model import Cors, Topology
 
@@ -153,10 +155,19 @@ def _cors_headers(scope: Construct, cors: Cors) -> cloudfront.ResponseHeadersPol
     )
 
 
-def api_origin(rest_api_id: str, region: str, stage: str) -> cloudfront.IOrigin:
-    """The REST API as an origin, built from its id so the CDN does not depend on the deployment."""
+def api_origin(
+    rest_api_id: str, region: str, stage: str, origin_secret: secretsmanager.ISecret | None = None
+) -> cloudfront.IOrigin:
+    """The REST API as an origin, built from its id so the CDN does not depend on the deployment.
+
+    With an origin secret, CloudFront adds it to every request (replacing a viewer's header of that name)
+    and the API refuses requests without it (functions/shared/origin.py). The template holds a
+    `{{resolve:secretsmanager:...}}` reference, resolved by CloudFormation at deploy, never the value.
+    """
+    headers = {origin_header.HEADER: origin_secret.secret_value.unsafe_unwrap()} if origin_secret else None
     return origins.HttpOrigin(
         f"{rest_api_id}.execute-api.{region}.amazonaws.com",
         origin_path=f"/{stage}",
         protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+        custom_headers=headers,
     )

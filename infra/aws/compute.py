@@ -154,10 +154,14 @@ class Compute(Construct):
             )
 
     def _readable_secrets(self, fn: Function) -> tuple[str, ...]:
-        """The function's own secrets, plus the media signing key when it signs media URLs."""
+        """The function's own secrets, plus the media signing key when it signs media URLs, plus the CDN's
+        origin secret when it serves the API."""
         media = self._topology.media
         signing = (media.signing_secret,) if media is not None and fn.id in media.signers else ()
-        return tuple(dict.fromkeys((*fn.secrets, *signing)))
+        api = self._topology.api
+        checks_origin = api.origin_secret if fn.id in self._topology.origin_checkers() else None
+        origin = (checks_origin,) if checks_origin else ()
+        return tuple(dict.fromkeys((*fn.secrets, *signing, *origin)))
 
     def _execution_arns(self, machine_id: str) -> str:
         name = state_machine_name(self, self._topology.state_machine(machine_id))
@@ -170,6 +174,9 @@ class Compute(Construct):
 
     def _grant_table(self, grant: Grant, function: lambda_.Function) -> None:
         table = self._storage.tables[grant.resource]
+        if grant.access is Access.DESCRIBE:
+            _describe(function, "dynamodb:DescribeTable", table.table_arn)
+            return
         if grant.access is Access.READ:
             table.grant_read_data(function)
         elif grant.access is Access.WRITE:
@@ -185,6 +192,10 @@ class Compute(Construct):
 
     def _grant_bucket(self, grant: Grant, function: lambda_.Function) -> None:
         bucket = self._storage.buckets[grant.resource]
+        if grant.access is Access.DESCRIBE:
+            # Not s3:ListBucket (what HeadBucket needs): that would list every key, and keys name videos.
+            _describe(function, "s3:GetBucketLocation", bucket.bucket_arn)
+            return
         actions: tuple[str, ...] = ()
         if grant.access is Access.READ:
             bucket.grant_read(function)
@@ -203,7 +214,15 @@ class Compute(Construct):
 
     def _grant_queue(self, grant: Grant, function: lambda_.Function) -> None:
         queue = self._storage.queues[grant.resource]
+        if grant.access is Access.DESCRIBE:
+            _describe(function, "sqs:GetQueueAttributes", queue.queue_arn)
+            return
         if grant.access in (Access.READ, Access.READ_WRITE):
             queue.grant_consume_messages(function)  # includes GetQueueAttributes (health checks)
         if grant.access in (Access.WRITE, Access.READ_WRITE):
             queue.grant_send_messages(function)
+
+
+def _describe(function: lambda_.Function, action: str, resource_arn: str) -> None:
+    """Access.DESCRIBE: one read-nothing action on the resource itself."""
+    function.add_to_role_policy(iam.PolicyStatement(actions=[action], resources=[resource_arn]))

@@ -29,6 +29,10 @@ ROTATION_REASON = (
     "rotating a signing key invalidates every token or signed URL in flight; "
     "keys are rotated by a deliberate, documented procedure instead"
 )
+# e.g. the CDN's origin secret: CloudFront resolves it into its origin header at deploy.
+RANDOM_ROTATION_REASON = (
+    "resolved into other resources at deploy; changing it is a stack deploy, not a schedule"
+)
 KEYSET_ROTATION_REASON = "rotated by `python -m functions.auth.rotate_keys`; see docs/auth.md"
 # The keys each kind of generated secret holds, by the custom resource type that generates them.
 KEYGEN_RESOURCE_TYPES = {
@@ -78,7 +82,10 @@ class Secrets(Construct):
             )
         for secret in topology.secrets:
             resource = self.secrets[secret.id] = self._secret(secret)
-            rotation = KEYSET_ROTATION_REASON if secret.kind is SecretKind.RSA_KEYSET else ROTATION_REASON
+            rotation = {
+                SecretKind.RSA_KEYSET: KEYSET_ROTATION_REASON,
+                SecretKind.RANDOM: RANDOM_ROTATION_REASON,
+            }.get(secret.kind, ROTATION_REASON)
             acknowledge(resource, "AwsSolutions-SMG4", rotation)
             if secret.kind in KEYGEN_RESOURCE_TYPES:
                 store = (

@@ -93,7 +93,14 @@ class SkyreelStack(Stack):
             topology=self.topology,
             web_bucket=self.storage.buckets[web.id],
             buckets=dict(self.storage.buckets),
-            api=api_origin(self.api.api.rest_api_id, self.region, self.api.stage_name),
+            api=api_origin(
+                self.api.api.rest_api_id,
+                self.region,
+                self.api.stage_name,
+                self.secrets.secrets[self.topology.api.origin_secret]
+                if self.topology.api.origin_secret
+                else None,
+            ),
             log_bucket=self.storage.access_logs,
             media_key_store=self.secrets.media_key_store,
         )

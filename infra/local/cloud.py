@@ -31,10 +31,11 @@ from typing import Any
 import boto3
 import uvicorn
 from botocore.config import Config
+from botocore.credentials import Credentials
 from moto.server import ThreadedMotoServer
 
 from functions.shared.media_token import MediaKeys
-from infra.local import stepfunctions
+from infra.local import stepfunctions, uploads
 from infra.local.frontdoor import FrontDoor
 from infra.local.gateway import ApiGateway
 from infra.local.names import REGION, LocalNames
@@ -174,6 +175,8 @@ class LocalCloud:
                 "PYTHONDONTWRITEBYTECODE": "1",
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
                 "SKYREEL_PUBLIC_URL": self.url,
+                # Presigned upload URLs point at the front door's checked S3 endpoint (infra/local/uploads.py).
+                "S3_PUBLIC_ENDPOINT_URL": uploads.public_endpoint(self.url),
             }
         )
         return env
@@ -266,6 +269,18 @@ class LocalCloud:
         )["SecretString"]
         return dict(MediaKeys.from_json(value).keys)
 
+    def origin_secret(self, endpoint: str | None = None) -> str | None:
+        """The value the CDN sends the API (`Api.origin_secret`); the front door adds it as CloudFront does."""
+        secret_id = self.topology.api.origin_secret
+        if secret_id is None:
+            return None
+        endpoint = endpoint or self.aws_endpoint
+        aws = self.aws if hasattr(self, "aws") and self.aws.endpoint == endpoint else AwsClients(endpoint)
+        value: str = aws.client("secretsmanager").get_secret_value(
+            SecretId=LocalNames(endpoint).secret(secret_id)
+        )["SecretString"]
+        return value
+
     def _serve(self) -> None:
         media = self.topology.media
         front = FrontDoor(
@@ -277,6 +292,16 @@ class LocalCloud:
             media_keys=self.media_token_keys(),
             web_root=self.web_root or ROOT / self.topology.web_root,
             access_log=lambda line: self.log_sink("frontdoor", line),
+            origin_secret=self.origin_secret(),
+            uploads=uploads.PresignedUploads(
+                {self.names.bucket(b.id): b for b in self.topology.buckets},
+                self.aws_endpoint,
+                Credentials(
+                    LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"], LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+                ),
+                REGION,
+                access_log=lambda line: self.log_sink("frontdoor", line),
+            ),
         )
         config = uvicorn.Config(
             front.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="off"

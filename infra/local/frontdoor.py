@@ -24,8 +24,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from functions.shared import origin
 from functions.shared.media_token import TokenRejected, media_key
 from infra.local.gateway import ApiGateway, HttpRequest
+from infra.local.uploads import PREFIX as UPLOADS_PREFIX
+from infra.local.uploads import PresignedUploads
 from infra.model import Bucket, Media
 
 log = logging.getLogger("skyreel.local.frontdoor")
@@ -48,8 +51,12 @@ class FrontDoor:
         media_keys: Mapping[str, str],
         web_root: Path,
         access_log: AccessLog,
+        origin_secret: str | None = None,
+        uploads: PresignedUploads | None = None,
     ) -> None:
         self.gateway = gateway
+        # As CloudFront's origin custom header: added to every API request, replacing a viewer's own.
+        self.origin_headers = [(origin.HEADER.lower(), origin_secret)] if origin_secret else []
         self.media = media
         self.media_bucket = media_bucket
         self.media_bucket_name = media_bucket_name
@@ -70,6 +77,10 @@ class FrontDoor:
                     methods=["GET", "HEAD", "OPTIONS"],
                 )
             )
+        if uploads is not None:  # S3 presigned uploads, checked as S3 checks them (uploads.py)
+            routes.append(
+                Route(f"{UPLOADS_PREFIX}/{{rest:path}}", uploads.handle, methods=["PUT", "OPTIONS"])
+            )
         web_root.mkdir(parents=True, exist_ok=True)
         routes.append(Mount("/", StaticFiles(directory=web_root, html=True)))
         self.app = Starlette(routes=routes)
@@ -85,6 +96,10 @@ class FrontDoor:
             source_ip=request.client.host if request.client else "127.0.0.1",
             host=request.headers.get("host", ""),
         )
+        http_request.headers = [
+            *((k, v) for k, v in http_request.headers if k.lower() != origin.HEADER.lower()),
+            *self.origin_headers,
+        ]
         result = await anyio.to_thread.run_sync(self.gateway.handle, http_request, limiter=self.limiter)
         self.access_log(
             f"{request.method} {request.url.path} {result.status} "

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from functions.shared import origin
 from infra.local.cloud import LocalCloud, console_log_sink, free_port
 from infra.local.runtime import InvocationError, LambdaRuntime
 from infra.model import ROOT, Function, Topology
@@ -104,6 +105,23 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(USAGE_ERROR)
 
 
+def _through_the_cdn(event: Any, cloud: LocalCloud, endpoint: str | None) -> Any:
+    """An API Gateway event gets the CDN's origin header, as every request through the CDN has it (a
+    function serving the API refuses events without it). An event that sets the header keeps its own."""
+    if not (isinstance(event, dict) and "httpMethod" in event and "requestContext" in event):
+        return event
+    secret = cloud.origin_secret(endpoint)
+    headers = dict(event.get("headers") or {})
+    if secret is None or any(k.lower() == origin.HEADER.lower() for k in headers):
+        return event
+    multi = dict(event.get("multiValueHeaders") or {})
+    return {
+        **event,
+        "headers": {**headers, origin.HEADER: secret},
+        "multiValueHeaders": {**multi, origin.HEADER: [secret]},
+    }
+
+
 def run(function_id: str, event: Any, endpoint: str | None, log_sink: Callable[[str, str], None]) -> int:
     fn = TOPOLOGY.function(function_id)
     if endpoint is None:
@@ -122,6 +140,7 @@ def run(function_id: str, event: Any, endpoint: str | None, log_sink: Callable[[
 
     try:
         try:
+            event = _through_the_cdn(event, cloud, endpoint)
             invocation = runtime.invoke(function_id, event)
         finally:
             # Stopping the sandboxes ends their log pipes; draining them keeps the REPORT line last.

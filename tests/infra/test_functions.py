@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ import pytest
 from infra.model import Access, Packaging
 from tests.infra.conftest import Synthesized
 from tests.infra.helpers import actions_on, logical_id, policy_statements, props, ref
+
+READS = (Access.READ, Access.READ_WRITE)
+WRITES = (Access.WRITE, Access.READ_WRITE)
 
 pytestmark = pytest.mark.infra
 
@@ -85,23 +89,76 @@ def test_grants_follow_declared_access(synthesized: Synthesized) -> None:
             actions = actions_on(
                 statements, {"Fn::GetAtt": [logical_id(storage.tables[grant.resource]), "Arn"]}
             )
-            assert ("dynamodb:Query" in actions) == (grant.access is not Access.WRITE), (fn.id, grant)
-            assert ("dynamodb:PutItem" in actions) == (grant.access is not Access.READ), (fn.id, grant)
+            assert ("dynamodb:Query" in actions) == (grant.access in READS), (fn.id, grant)
+            assert ("dynamodb:PutItem" in actions) == (grant.access in WRITES), (fn.id, grant)
+            assert "dynamodb:DescribeTable" in actions, (fn.id, grant)
         for grant in fn.queues:
             actions = actions_on(
                 statements, {"Fn::GetAtt": [logical_id(storage.queues[grant.resource]), "Arn"]}
             )
             consume = {"sqs:ReceiveMessage", "sqs:DeleteMessage"}
             assert "sqs:GetQueueAttributes" in actions, (fn.id, grant)  # health checks read queue depth
-            assert (consume <= actions) == (grant.access is not Access.WRITE), (fn.id, grant)
-            assert ("sqs:SendMessage" in actions) == (grant.access is not Access.READ), (fn.id, grant)
+            assert (consume <= actions) == (grant.access in READS), (fn.id, grant)
+            assert ("sqs:SendMessage" in actions) == (grant.access in WRITES), (fn.id, grant)
         for grant in fn.buckets:
             bucket_objects = {
                 "Fn::Join": ["", [{"Fn::GetAtt": [logical_id(storage.buckets[grant.resource]), "Arn"]}, "/*"]]
             }
             actions = actions_on(statements, bucket_objects)
-            assert ("s3:GetObject*" in actions) == (grant.access is not Access.WRITE), (fn.id, grant)
-            assert ("s3:PutObject" in actions) == (grant.access is not Access.READ), (fn.id, grant)
+            assert ("s3:GetObject*" in actions) == (grant.access in READS), (fn.id, grant)
+            assert ("s3:PutObject" in actions) == (grant.access in WRITES), (fn.id, grant)
+            if grant.access is Access.DESCRIBE:
+                bucket = {"Fn::GetAtt": [logical_id(storage.buckets[grant.resource]), "Arn"]}
+                assert actions_on(statements, bucket) == {"s3:GetBucketLocation"}, (fn.id, grant)
+
+
+# Actions that read or take data. A describe-level grant gives none of them, on any resource.
+DATA_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:GetRecords",
+    "s3:GetObject",
+    "s3:ListBucket",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+)
+
+
+def granted_actions(statements: list[dict[str, Any]]) -> list[str]:
+    actions: list[str] = []
+    for statement in statements:
+        if statement.get("Effect", "Allow") == "Allow":
+            action = statement["Action"]
+            actions += action if isinstance(action, list) else [action]
+    return actions
+
+
+def test_the_public_platform_function_may_describe_but_never_read_data(skyreel: Synthesized) -> None:
+    """/health is public: its function sees that each dependency answers, never a password hash, an
+    object or an ingest message (and cannot take messages off the queue)."""
+    platform = skyreel.topology.function("platform")
+    assert platform.tables
+    assert platform.buckets
+    assert platform.queues
+    assert {g.access for g in (*platform.tables, *platform.buckets, *platform.queues)} == {Access.DESCRIBE}
+    granted = granted_actions(role_statements(skyreel, "platform"))
+    for action in DATA_ACTIONS:
+        assert not [g for g in granted if fnmatch.fnmatchcase(action, g)], f"platform may {action}"
+    storage = skyreel.stack.storage
+    statements = role_statements(skyreel, "platform")
+    for grant in platform.tables:
+        arn = {"Fn::GetAtt": [logical_id(storage.tables[grant.resource]), "Arn"]}
+        assert actions_on(statements, arn) == {"dynamodb:DescribeTable"}, grant
+    for grant in platform.queues:
+        arn = {"Fn::GetAtt": [logical_id(storage.queues[grant.resource]), "Arn"]}
+        assert actions_on(statements, arn) == {"sqs:GetQueueAttributes"}, grant
+    # The one secret it reads is the CDN's origin secret, which every API function checks.
+    readable = [
+        st["Resource"] for st in statements if "secretsmanager:GetSecretValue" in str(st.get("Action"))
+    ]
+    assert readable == [ref(skyreel.stack.secrets.secrets[str(skyreel.topology.api.origin_secret)])]
 
 
 def test_cross_resource_grants(demo: Synthesized) -> None:
@@ -175,3 +232,20 @@ def test_zip_code_is_only_the_functions_package(skyreel: Synthesized) -> None:
     assert (Path(asset) / "functions" / "__init__.py").exists()
     assert not list(Path(asset).rglob("__pycache__"))
     assert not list(Path(asset).rglob("tests"))
+
+
+def test_every_api_function_and_the_authorizer_checks_the_origin_secret(skyreel: Synthesized) -> None:
+    """They get ORIGIN_SECRET_ID and may read that secret; no other function may."""
+    topology = skyreel.topology
+    secret_id = topology.api.origin_secret
+    assert secret_id is not None
+    checkers = {r.function for r in topology.api.routes}
+    assert topology.api.authorizer is not None
+    checkers.add(topology.api.authorizer.function)
+    assert topology.origin_checkers() == checkers
+    secret = ref(skyreel.stack.secrets.secrets[secret_id])
+    for fn in topology.functions:
+        env = lambda_props(skyreel, fn.id)["Environment"]["Variables"]
+        reads = "secretsmanager:GetSecretValue" in actions_on(role_statements(skyreel, fn.id), secret)
+        assert (env.get("ORIGIN_SECRET_ID") == secret) == (fn.id in checkers), fn.id
+        assert reads == (fn.id in checkers), fn.id

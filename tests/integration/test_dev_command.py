@@ -165,3 +165,31 @@ def test_ctrl_c_while_starting_stops_cleanly(tmp_path: Path) -> None:
     for used in (port, aws_port):  # nothing is left listening
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{used}/", timeout=1)
+
+
+def test_an_upload_url_issued_before_a_restart_works_after_it(tmp_path: Path) -> None:
+    """Upload URLs are valid for 24 h; moto's port changes on every start, the front door's does not."""
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api/v1"
+    credentials = {"email": "restart@example.com", "password": "a long enough passphrase"}
+    with dev(tmp_path, port, free_port()):
+        assert httpx.post(f"{api}/auth/register", json=credentials, timeout=30).status_code == 201
+        token = httpx.post(f"{api}/auth/login", json=credentials, timeout=30).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {
+            "title": "x",
+            "upload": {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 1000},
+        }
+        created = httpx.post(f"{api}/videos", json=body, headers=headers, timeout=30).json()
+        upload, video_id = created["upload"], created["video"]["id"]
+        assert upload["url"].startswith(f"http://127.0.0.1:{port}/")
+
+    with dev(tmp_path, port, free_port()):  # a new AWS endpoint port, as `make dev` picks each time
+        stored = httpx.put(upload["url"], content=b"v" * 1000, headers=upload["headers"], timeout=30)
+        assert stored.status_code == 200, stored.text
+        deadline = time.monotonic() + 30
+        while (
+            httpx.get(f"{api}/videos/{video_id}", headers=headers, timeout=30).json()["status"] != "uploaded"
+        ):
+            assert time.monotonic() < deadline, "the upload never reached the video"
+            time.sleep(0.2)

@@ -13,6 +13,7 @@ import pytest
 
 from infra.local import stepfunctions
 from infra.local.cloud import LocalCloud
+from infra.local.gateway import HttpRequest, HttpResponse, json_body
 from infra.local.runtime import InvocationError, ThrottledError
 from tests.integration.conftest import User, eventually, media_token, records
 
@@ -66,6 +67,40 @@ def test_protected_routes_go_through_the_authorizer(http: httpx.Client, user: Us
     context = response.json()["authorizer"]
     assert context["auth_type"] == "jwt"
     assert context["principalId"] == context["user_id"]
+
+
+def _straight_to_the_gateway(cloud: LocalCloud, path: str, headers: list[tuple[str, str]]) -> HttpResponse:
+    """A request that skips the CDN: what calling the execute-api endpoint directly is in AWS."""
+    host = cloud.url.removeprefix("http://")
+    request = HttpRequest("GET", path, [("host", host), *headers], [], b"", "203.0.113.9", host)
+    return cloud.gateway.handle(request)
+
+
+@pytest.mark.parametrize("forged", [None, "guessed-value"])
+def test_the_api_refuses_requests_that_skip_the_cdn(
+    cloud: LocalCloud, user: User, forged: str | None
+) -> None:
+    headers = [("x-origin-verify", forged)] if forged else []
+    # A public route: the function itself refuses.
+    health = _straight_to_the_gateway(cloud, "/api/v1/health", headers)
+    assert health.status == 403
+    assert json_body(health)["error"]["code"] == "forbidden"
+    # A protected route with a valid token: the authorizer refuses (API Gateway's 403, in the error shape).
+    me = _straight_to_the_gateway(
+        cloud, "/api/v1/auth/me", [*headers, ("authorization", user.headers["Authorization"])]
+    )
+    assert me.status == 403
+    assert json_body(me)["error"]["code"] == "forbidden"
+    # With the CDN's header, the same requests are served.
+    secret = cloud.origin_secret()
+    assert secret
+    assert _straight_to_the_gateway(cloud, "/api/v1/health", [("x-origin-verify", secret)]).status == 200
+
+
+def test_the_front_door_adds_the_origin_header_and_replaces_a_viewers(http: httpx.Client, user: User) -> None:
+    assert http.get("/api/v1/health").status_code == 200
+    forged = {"X-Origin-Verify": "guessed-value", **user.headers}
+    assert http.get("/api/v1/auth/me", headers=forged).status_code == 200
 
 
 def test_a_crashing_sandbox_is_a_502_and_the_next_call_gets_a_new_one(http: httpx.Client) -> None:

@@ -122,9 +122,12 @@ def test_a_file_of_another_size_fails_the_video_and_is_removed(
 ) -> None:
     created = create(http, user, size=2048)
     upload = created["upload"]
-    # S3 itself refuses this PUT in AWS (Content-Length is signed); moto does not check signatures, so
-    # the ingest check is what stops it here, and it is the same check behind S3 in AWS.
-    httpx.put(upload["url"], content=b"v" * 4096, headers={"Content-Type": "video/mp4"})
+    # S3 refuses this PUT (Content-Length is signed), and so does the local endpoint (test_upload_parity.py).
+    refused = httpx.put(upload["url"], content=b"v" * 4096, headers={"Content-Type": "video/mp4"})
+    assert refused.status_code == 403
+    # The ingest check is the second line behind it: a file of another size written to the key anyway.
+    key = f"originals/{created['video']['id']}/My-Clip-1-.mp4"
+    cloud.aws.client("s3").put_object(Bucket=cloud.names.bucket("uploads"), Key=key, Body=b"v" * 4096)
     failed = wait_status(http, user, created["video"]["id"], "failed")
     assert "4096 bytes but 2048 were declared" in failed["error"]
     eventually(lambda: objects(cloud, "uploads", f"originals/{created['video']['id']}/") == [])
@@ -634,9 +637,11 @@ def test_cancel_then_retry(http: httpx.Client, cloud: LocalCloud, user: User) ->
     assert http.post(f"{VIDEOS}/{video_id}/transcode/cancel", headers=other.headers).status_code == 404
 
 
-def test_a_failed_upload_cannot_be_retried(http: httpx.Client, user: User) -> None:
+def test_a_failed_upload_cannot_be_retried(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
     created = create(http, user, size=2048)
-    httpx.put(created["upload"]["url"], content=b"v" * 10, headers={"Content-Type": "video/mp4"})
+    # A file of another size (the presigned URL refuses it, so it is written to the key directly).
+    key = f"originals/{created['video']['id']}/My-Clip-1-.mp4"
+    cloud.aws.client("s3").put_object(Bucket=cloud.names.bucket("uploads"), Key=key, Body=b"v" * 10)
     wait_status(http, user, created["video"]["id"], "failed")
     response = http.post(f"{VIDEOS}/{created['video']['id']}/transcode/retry", headers=user.headers)
     assert response.status_code == 409

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from functions.shared import errors
@@ -31,6 +32,25 @@ def raise_kind(kind: str) -> None:
         "big": errors.PayloadTooLargeError("Over 5 GB."),
         "bug": RuntimeError("secret internals"),
     }[kind]
+
+
+ARN = "arn:aws:iam::210987654321:role/skyreel-videos-role"
+DENIED = {"Error": {"Code": "AccessDeniedException", "Message": f"User: {ARN} is not authorized"}}
+
+
+@app.get("/api/v1/aws/<kind>")
+def aws_failure(kind: str) -> None:
+    """How a repository turns an AWS failure into a 503, with the AWS error as its cause."""
+    try:
+        raise ClientError(DENIED, "GetItem")  # type: ignore[arg-type]
+    except ClientError as exc:
+        message = {
+            "code": f"The videos table did not answer ({exc.response['Error']['Code']}).",
+            "text": f"The videos table did not answer: {exc}",
+            "arn": f"Could not assume {ARN}.",
+            "ours": "Registration is taking too long; try signing in shortly.",
+        }[kind]
+        raise errors.DependencyUnavailableError(message) from exc
 
 
 def call(method: str, path: str, body: str | None = None) -> tuple[int, dict[str, Any], dict[str, list[str]]]:
@@ -69,6 +89,23 @@ def test_domain_errors_map_to_status_and_shape(kind: str, status: int, code: str
 def test_internal_errors_do_not_leak_details() -> None:
     _, body, _ = call("GET", "/api/v1/raise/bug")
     assert "secret internals" not in json.dumps(body)
+
+
+@pytest.mark.parametrize("kind", ["code", "text", "arn"])
+def test_a_503_never_carries_what_aws_said(kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    status, body, _ = call("GET", f"/api/v1/aws/{kind}")
+    assert status == 503
+    assert body["error"]["code"] == "dependency_unavailable"
+    text = json.dumps(body)
+    for leaked in ("AccessDenied", "210987654321", "arn:aws", "not authorized"):
+        assert leaked not in text
+    assert "AccessDeniedException" in json.dumps([getattr(r, "causes", None) for r in caplog.records])
+
+
+def test_a_503_in_our_own_words_is_kept() -> None:
+    status, body, _ = call("GET", "/api/v1/aws/ours")
+    assert status == 503
+    assert body["error"]["message"] == "Registration is taking too long; try signing in shortly."
 
 
 def test_throttled_carries_retry_after() -> None:

@@ -8,10 +8,13 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from functions.platform import handler, health, probes
 from functions.shared import aws
+from functions.shared.config import ResourceKind, ResourceRef
+from infra.topology import TOPOLOGY
 
 ENV = {
     "VIDEOS_TABLE_NAME": "videos",
@@ -46,6 +49,7 @@ def resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("HEALTH_CACHE_TTL_S", "0")
+        monkeypatch.setenv("API_HANDLER_MODULES", ",".join(TOPOLOGY.api_handler_modules()))
         handler._cache.cache_clear()
         yield env
         handler._cache.cache_clear()
@@ -83,7 +87,35 @@ def test_health_names_the_failing_dependency(resources: dict[str, str]) -> None:
     assert body["status"] == "degraded"
     failing = {name for name, check in body["checks"].items() if check["status"] != "ok"}
     assert failing == {"table:videos"}
-    assert "ResourceNotFound" in body["checks"]["table:videos"]["reason"]
+    assert body["checks"]["table:videos"] == {
+        "status": "failing",
+        "latency_ms": body["checks"]["table:videos"]["latency_ms"],
+    }
+    assert "ResourceNotFound" not in json.dumps(body)
+
+
+ROLE_ARN = "arn:aws:sts::210987654321:assumed-role/skyreel-platform-role/skyreel-platform"
+
+
+def test_health_says_which_check_failed_but_not_why(
+    resources: dict[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An AWS error names the account, the role and the resource: /health is public, so that stays in the log."""
+
+    def denied(ref: ResourceRef) -> None:
+        message = f"User: {ROLE_ARN} is not authorized to perform: s3:ListBucket on resource: {ref.address}"
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": message}}, "HeadBucket")
+
+    monkeypatch.setitem(probes._PROBES, ResourceKind.BUCKET, denied)
+    status, body = get("/api/v1/health")
+    assert status == 503
+    assert body["checks"]["bucket:media"]["status"] == "failing"
+    text = json.dumps(body)
+    for secret in ("210987654321", "arn:aws", "AccessDenied", "skyreel-media", "not authorized"):
+        assert secret not in text
+    logged = json.dumps([getattr(r, "failing", None) for r in caplog.records])
+    assert "AccessDenied" in logged
+    assert ROLE_ARN in logged
 
 
 def test_health_reports_are_reused_within_their_ttl() -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import pkgutil
 import re
 
 import pytest
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
+import functions
 from functions.platform.openapi import api_resolvers
 from infra.model import Api, Auth, Function, Grant, Route, Table, Topology
 from infra.topology import TOPOLOGY
@@ -34,9 +38,27 @@ def test_routes_served_and_declared_match(fn: Function) -> None:
 
 
 def test_every_http_resolver_belongs_to_a_declared_function() -> None:
-    declared_modules = {f.module for f in TOPOLOGY.functions}
-    for domain in api_resolvers():
-        assert f"functions.{domain}.handler" in declared_modules, f"{domain} serves HTTP but is not declared"
+    """Every domain handler with a resolver serves declared routes (so the API document includes it)."""
+    served = set()
+    for domain in pkgutil.iter_modules(functions.__path__):
+        module = f"functions.{domain.name}.handler"
+        imports = domain.ispkg and importlib.util.find_spec(module) is not None
+        if imports and isinstance(
+            getattr(importlib.import_module(module), "app", None), APIGatewayRestResolver
+        ):
+            served.add(module)
+    assert served == set(TOPOLOGY.api_handler_modules())
+    assert set(api_resolvers(TOPOLOGY.api_handler_modules())) == served
+
+
+def test_the_document_function_is_told_which_handlers_serve_the_api() -> None:
+    document = TOPOLOGY.api.document_function
+    assert document is not None
+    env = TOPOLOGY.environment_for(TOPOLOGY.function(document), _FakeNames())  # type: ignore[arg-type]
+    assert env["API_HANDLER_MODULES"].split(",") == TOPOLOGY.api_handler_modules()
+    assert "functions.transcode.handler" not in env["API_HANDLER_MODULES"]
+    others = [f for f in TOPOLOGY.functions if f.id != document]
+    assert not [f.id for f in others if "API_HANDLER_MODULES" in TOPOLOGY.environment_for(f, _FakeNames())]  # type: ignore[arg-type]
 
 
 def test_unknown_references_are_refused() -> None:
@@ -74,6 +96,13 @@ def test_duplicate_ids_are_refused() -> None:
 def test_route_patterns(path: str, url: str, params: dict[str, str] | None) -> None:
     found = Route("GET", path, "f").regex().match(url)
     assert (found.groupdict() if found else None) == params
+
+
+class _FakeNames:
+    stage = "test"
+
+    def __getattr__(self, name: str) -> object:
+        return lambda *args: f"{name}-{'-'.join(map(str, args))}"
 
 
 def test_environment_names_every_granted_resource() -> None:
