@@ -68,7 +68,7 @@ def test_ffmpeg_plays_the_private_url_alone(private_video: tuple[User, str, dict
         [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", urls["hls_url"], "-t", "1", "-f", "null", "-"],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,  # generous: the test machine may be busy
         check=False,
     )
     assert ran.returncode == 0, ran.stderr
