@@ -129,6 +129,9 @@ class SecretKind(StrEnum):
     # so a rotation adds a key and old tokens stay verifiable until they expire (docs/auth.md).
     RSA_KEYSET = "rsa_keyset"
     RANDOM = "random"  # 48 random url-safe characters
+    # The public keys of an RSA_KEYSET secret as a JWKS (`derived_from` names it), written wherever that
+    # set is made or rotated, so verifiers can be granted the public keys without the private ones.
+    PUBLIC_JWKS = "public_jwks"
 
 
 @dataclass(frozen=True)
@@ -136,9 +139,14 @@ class Secret:
     id: str
     description: str
     kind: SecretKind = SecretKind.RANDOM
+    derived_from: str | None = None  # PUBLIC_JWKS: the RSA_KEYSET secret it publishes
 
     def __post_init__(self) -> None:
         _check_id("secret", self.id)
+        if (self.kind is SecretKind.PUBLIC_JWKS) != (self.derived_from is not None):
+            raise ValueError(
+                f"secret {self.id}: a {SecretKind.PUBLIC_JWKS.value} secret, and only one, names derived_from"
+            )
 
     @property
     def env_var(self) -> str:
@@ -448,6 +456,10 @@ class Topology:
     def state_machine(self, machine_id: str) -> StateMachine:
         return _find(self.state_machines, machine_id, "state machine")
 
+    def public_keys_of(self, secret_id: str) -> Secret | None:
+        """The PUBLIC_JWKS secret that publishes an RSA_KEYSET secret, if one is declared."""
+        return next((s for s in self.secrets if s.derived_from == secret_id), None)
+
     def routes_of(self, function_id: str) -> tuple[Route, ...]:
         return tuple(r for r in self.api.routes if r.function == function_id)
 
@@ -476,12 +488,20 @@ class Topology:
             env["MEDIA_KEY_PAIR_ID"] = names.media_key_pair_id()
         if self.api.authorizer is not None and fn.id == self.api.authorizer.function:
             env["ROUTE_SCOPES"] = self.route_scopes_json()
+        elif any(r.auth is Auth.PROTECTED for r in self.routes_of(fn.id)):
+            # The handler's second line (functions/shared/principal.py) checks its own routes' scopes.
+            env["ROUTE_SCOPES"] = self.route_scopes_json(fn.id)
         env.update(fn.environment)
         return env
 
-    def route_scopes_json(self) -> str:
-        """What the authorizer needs to build a policy: each protected route and the scope it takes."""
-        routes = [[r.method, r.path, r.scope] for r in self.api.routes if r.auth is Auth.PROTECTED]
+    def route_scopes_json(self, function_id: str | None = None) -> str:
+        """Each protected route and the scope it takes: every route (the authorizer builds its policy from
+        them), or one function's own (its handler checks them again)."""
+        routes = [
+            [r.method, r.path, r.scope]
+            for r in self.api.routes
+            if r.auth is Auth.PROTECTED and function_id in (None, r.function)
+        ]
         return json.dumps(routes, separators=(",", ":"))
 
     def validate(self) -> None:
@@ -517,6 +537,14 @@ class Topology:
             _ = [self.bus(b) for b in fn.buses]
             _ = [self.secret(s) for s in fn.secrets]
             _ = [self.state_machine(m) for m in fn.state_machines]
+        for secret in self.secrets:
+            if (
+                secret.derived_from is not None
+                and self.secret(secret.derived_from).kind is not SecretKind.RSA_KEYSET
+            ):
+                raise ValueError(
+                    f"secret {secret.id}: derived_from must name an {SecretKind.RSA_KEYSET.value} secret"
+                )
 
     def _validate_api(self) -> None:
         fn_ids = {f.id for f in self.functions}

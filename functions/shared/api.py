@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from functions.shared import errors
 from functions.shared.observability import logger
+from functions.shared.principal import enforce_route_scope
 
 API_PREFIX = "/api/v1"
 
@@ -84,6 +85,14 @@ def _not_json(app: APIGatewayRestResolver) -> str | None:
 def create_resolver() -> APIGatewayRestResolver:
     """An API Gateway (REST) resolver with pydantic validation and Skyreel's error contract."""
     app = APIGatewayRestResolver(enable_validation=True)
+
+    def _route_scope(app: APIGatewayRestResolver, next_middleware: Any) -> Response[str]:
+        # The authorizer's policy is the first line; this is the second, from the same ROUTE_SCOPES.
+        enforce_route_scope(app.current_event.raw_event)
+        response: Response[str] = next_middleware(app)
+        return response
+
+    app.use(middlewares=[_route_scope])
 
     @app.exception_handler(errors.SkyreelError)
     def _domain_error(exc: errors.SkyreelError) -> Response[str]:
