@@ -97,7 +97,7 @@ auth_authorizer = Function(
     memory_mb=512,
     timeout_s=10,
     tables=(Grant("auth"),),
-    secrets=("jwt_signing_keys",),
+    secrets=("jwt_public_keys",),  # verifies tokens: the public keys, never the private ones
 )
 
 auth_registration = Function(
@@ -265,6 +265,12 @@ TOPOLOGY = Topology(
             id="jwt_signing_keys",
             description="RSA keys with ids that sign access tokens; rotated by adding a key (docs/auth.md)",
             kind=SecretKind.RSA_KEYSET,
+        ),
+        Secret(
+            id="jwt_public_keys",
+            description="The public half of jwt_signing_keys as a JWKS: what token verifiers may read",
+            kind=SecretKind.PUBLIC_JWKS,
+            derived_from="jwt_signing_keys",
         ),
         Secret(
             id="media_signing_key",

@@ -6,14 +6,15 @@ import functools
 
 from pydantic import Field
 
-from functions.auth.dal import AuthRepository, KeyStore
-from functions.auth.logic import AuthService
+from functions.auth.dal import AuthRepository, KeyStore, PublicKeyStore
+from functions.auth.logic import Authenticator, AuthService
 from functions.shared.config import EnvironmentModel
 
 
 class AuthSettings(EnvironmentModel):
     table: str = Field(alias="AUTH_TABLE_NAME")
     signing_keys_secret: str | None = Field(default=None, alias="JWT_SIGNING_KEYS_SECRET_ID")
+    public_keys_secret: str | None = Field(default=None, alias="JWT_PUBLIC_KEYS_SECRET_ID")
     issuer: str = Field(default="skyreel", alias="TOKEN_ISSUER")
     audience: str = Field(default="skyreel-api", alias="TOKEN_AUDIENCE")
     registration_machine: str | None = Field(default=None, alias="REGISTRATION_STATE_MACHINE_ARN")
@@ -34,3 +35,12 @@ def service() -> AuthService:
     if s.signing_keys_secret is None:
         raise RuntimeError("this function was not granted the signing keys (JWT_SIGNING_KEYS_SECRET_ID)")
     return AuthService(AuthRepository(s.table), KeyStore(s.signing_keys_secret), s.issuer, s.audience)
+
+
+@functools.cache
+def authenticator() -> Authenticator:
+    """The authorizer's view: verifies tokens with the public keys only (it is never granted the private)."""
+    s = settings()
+    if s.public_keys_secret is None:
+        raise RuntimeError("this function was not granted the public keys (JWT_PUBLIC_KEYS_SECRET_ID)")
+    return Authenticator(AuthRepository(s.table), PublicKeyStore(s.public_keys_secret), s.issuer, s.audience)

@@ -67,10 +67,18 @@ class Secrets(Construct):
         self.keygens: dict[str, CustomResource] = {}  # generated secret id -> its keygen resource
         for secret in topology.secrets:
             resource = self.secrets[secret.id] = self._secret(secret)
-            rotation = KEYSET_ROTATION_REASON if secret.kind is SecretKind.RSA_KEYSET else ROTATION_REASON
+            rotation = (
+                KEYSET_ROTATION_REASON
+                if secret.kind in (SecretKind.RSA_KEYSET, SecretKind.PUBLIC_JWKS)
+                else ROTATION_REASON
+            )
             acknowledge(resource, "AwsSolutions-SMG4", rotation)
+        for secret in topology.secrets:
             if secret.kind in KEYGEN_RESOURCE_TYPES:
-                self.keygens[secret.id] = self._generated_key(secret, resource)
+                public = topology.public_keys_of(secret.id)
+                self.keygens[secret.id] = self._generated_key(
+                    secret, self.secrets[secret.id], self.secrets[public.id] if public else None
+                )
             if secret.kind is SecretKind.RSA_2048:
                 self.public_keys[secret.id] = self.keygens[secret.id].get_att_string("PublicKeyPem")
         # The media key's public half as CloudFront knows it. Made here, before the functions, because
@@ -106,16 +114,22 @@ class Secrets(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-    def _generated_key(self, secret: Secret, resource: secretsmanager.Secret) -> CustomResource:
+    def _generated_key(
+        self, secret: Secret, resource: secretsmanager.Secret, public: secretsmanager.Secret | None
+    ) -> CustomResource:
         provider = self._keygen_provider()
         resource.grant_read(provider.on_event_handler)
         resource.grant_write(provider.on_event_handler)
+        properties = {"SecretArn": resource.secret_arn, "Kind": secret.kind.value}
+        if public is not None:  # the key set's public half, for verifiers that must not read the private
+            public.grant_write(provider.on_event_handler)
+            properties["PublicSecretArn"] = public.secret_arn
         return CustomResource(
             self,
             f"Keygen-{secret.id}",
             service_token=provider.service_token,
             resource_type=KEYGEN_RESOURCE_TYPES[secret.kind],
-            properties={"SecretArn": resource.secret_arn, "Kind": secret.kind.value},
+            properties=properties,
         )
 
     def _keygen_provider(self) -> cr.Provider:

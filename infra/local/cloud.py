@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.server import ThreadedMotoServer
 
 from functions.shared.keyset import load_private_key
-from infra.local import stepfunctions
+from infra.local import dynamodb, stepfunctions
 from infra.local.frontdoor import FrontDoor
 from infra.local.gateway import ApiGateway
 from infra.local.names import REGION, LocalNames
@@ -235,6 +235,7 @@ class LocalCloud:
         self._uninstall_hook = stepfunctions.install(
             self.runtime, {self.names.function_name(fn): fn.id for fn in self.topology.functions}
         )
+        self._uninstall_atomic_dynamodb = dynamodb.install()  # conditional writes race in moto otherwise
 
         self._stop = threading.Event()
         self._pollers = start_pollers(self.topology, self.names, self.aws, self.runtime, self._stop)
@@ -338,6 +339,8 @@ class LocalCloud:
             self.runtime.close()
         if "_uninstall_hook" in started:
             self._uninstall_hook()
+        if "_uninstall_atomic_dynamodb" in started:
+            self._uninstall_atomic_dynamodb()
         if "_moto" in started:
             self._moto.stop()
 

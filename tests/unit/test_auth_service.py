@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,7 @@ from functions.shared.errors import (
 from functions.shared.events import EventPublisher
 from functions.shared.keyset import new_keyset
 from functions.shared.observability import metrics
+from infra.local import dynamodb as atomic_dynamodb
 from infra.local.provision import _table_request  # the local cloud's own table builder
 from infra.topology import TOPOLOGY
 
@@ -290,6 +293,20 @@ def test_register_runs_every_step_and_stores_the_account(env: Env) -> None:
     assert user.model_dump().keys() == {"id", "email", "display_name", "created_at"}
 
 
+def test_the_saga_input_holds_only_the_id(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[str] = []
+    real = env.sfn.start_execution
+
+    def recording(stateMachineArn: str, name: str, input: str) -> dict[str, str]:
+        started.append(input)
+        return real(stateMachineArn=stateMachineArn, name=name, input=input)
+
+    monkeypatch.setattr(env.sfn, "start_execution", recording)
+    user = register(env, "ada@example.com", display_name="Ada")
+    assert [json.loads(i) for i in started] == [{"user_id": user.id}]
+    assert stored(f"REGISTRATION#{user.id}", "PENDING") is None  # the pending record is gone after
+
+
 def test_register_normalises_the_email_and_a_duplicate_is_a_409_that_writes_nothing(env: Env) -> None:
     first = register(env, "  Ada.Lovelace@Example.COM ")
     assert first.email == "ada.lovelace@example.com"
@@ -465,9 +482,11 @@ def test_undoing_a_partial_registration_leaves_the_tables_clean(env: Env, done: 
 
 def test_the_step_handler_names_a_taken_email_as_the_machine_catches_it(env: Env) -> None:
     env.steps.create_user(_input("u1"))
-    event = {"step": "create_user", "registration": _input("u2").model_dump()}
-    with pytest.raises(registration.EmailTaken):
+    env.repo.put_pending_registration(_input("u2"), expires_at=int(time.time()) + 600)
+    event = {"step": "create_user", "registration": {"user_id": "u2"}}
+    with pytest.raises(registration.EmailTaken) as taken:
         registration.lambda_handler(event, LambdaContext())  # type: ignore[arg-type]
+    assert "ada@example.com" not in str(taken.value)  # the cause lands in the execution history
     assert stored("USER#u2", "USER") is None
     with pytest.raises(ValueError, match="unknown registration step"):
         registration.lambda_handler({**event, "step": "drop_tables"}, LambdaContext())  # type: ignore[arg-type]
@@ -517,7 +536,7 @@ def test_sign_ins_are_counted_as_business_metrics(env: Env) -> None:
         env.login("ada@example.com", "not the passphrase")
     recorded = {name: m["Value"] for name, m in metrics.provider.metric_set.items()}
     metrics.clear_metrics()
-    assert recorded == {"SignIn": [1.0], "SignInFailed": [1.0]}
+    assert recorded == {"SignIn": [1.0], "SignInFailed": [1.0], "PasswordVerified": [1.0, 1.0]}
 
 
 def test_an_account_is_throttled_after_five_failures(env: Env) -> None:
@@ -544,6 +563,61 @@ def test_an_account_is_throttled_after_five_failures(env: Env) -> None:
     env.clock.advance(longer.value.retry_after_s)
     env.login("ada@example.com")
     assert failures("account#ada@example.com") is None  # a success clears the account's count
+
+
+def test_parallel_wrong_passwords_cannot_all_reach_argon2(
+    env: Env, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """The slot is taken before the slow verify: 12 parallel guesses, at most the free five verified."""
+    env.register("ada@example.com")
+    verified = []
+    all_in = threading.Barrier(12)
+    real = passwords.verify_password
+
+    def slow_verify(stored_hash: str | None, password: str) -> bool:
+        verified.append(password)
+        time.sleep(0.3)  # argon2 is slow on purpose: every attempt is in flight at once
+        return real(stored_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password", slow_verify)
+    # DynamoDB applies a conditional write atomically; moto only does with the local cloud's lock.
+    uninstall = atomic_dynamodb.install()
+    request.addfinalizer(uninstall)
+
+    def attempt(i: int) -> str:
+        all_in.wait()
+        try:
+            env.login("ada@example.com", f"guess number {i}", ip=f"192.0.2.{i + 1}")
+        except ThrottledError:
+            return "throttled"
+        except UnauthenticatedError:
+            return "wrong"
+        return "signed in"
+
+    with ThreadPoolExecutor(12) as pool:
+        outcomes = list(pool.map(attempt, range(12)))
+    assert len(verified) <= throttle.ACCOUNT_FREE_FAILURES
+    assert outcomes.count("wrong") == len(verified)
+    assert outcomes.count("throttled") == 12 - len(verified)
+    assert failures("account#ada@example.com") == len(verified)
+
+
+def test_a_right_password_gives_the_address_slot_back(env: Env) -> None:
+    env.register("ada@example.com")
+    with pytest.raises(UnauthenticatedError):
+        env.login("someone@example.com", "a wrong passphrase")
+    env.login("ada@example.com")
+    assert failures(f"ip#{IP}") == 1  # the failure counts, the success does not
+    env.service.login("ada@example.com", PASSWORD, None)  # no viewer address: no per-address count
+    assert failures(f"ip#{IP}") == 1
+
+
+def test_the_viewer_address_is_the_ip_of_cloudfronts_header() -> None:
+    assert throttle.viewer_ip("203.0.113.9:46532") == "203.0.113.9"
+    assert throttle.viewer_ip("2001:db8::7:443") == "2001:db8::7"
+    assert throttle.viewer_ip("[2001:db8::7]:443") == "2001:db8::7"
+    assert throttle.viewer_ip("not an address") is None
+    assert throttle.viewer_ip(None) is None
 
 
 def test_a_source_address_is_throttled_across_accounts(env: Env) -> None:
@@ -585,7 +659,7 @@ def test_failures_older_than_the_window_start_a_fresh_count(env: Env) -> None:
     env.register("ada@example.com")
     now = env.clock.now
     env.clock.now = now - throttle.WINDOW_S - 60  # a burst of failures, over a day ago
-    for i in range(10):
+    for i in range(throttle.ACCOUNT_FREE_FAILURES):
         with pytest.raises(UnauthenticatedError):
             env.login("ada@example.com", f"old guess {i}")
     env.clock.now = now

@@ -5,7 +5,8 @@ Two kinds, named by the `Kind` property (`infra.model.SecretKind` values):
 - `rsa_2048`: one PEM private key. The public key comes back as the `PublicKeyPem` attribute for
   CloudFront; the private key never leaves Secrets Manager.
 - `rsa_keyset`: the JSON key set defined by `functions.shared.keyset` (the only definition of that
-  format; this asset ships that module). The active key id comes back as `ActiveKid`.
+  format; this asset ships that module). The active key id comes back as `ActiveKid`. With a
+  `PublicSecretArn`, the set's public JWKS is written there on every create and update.
 
 Keys are generated only while the secret does not hold valid ones yet (on first create it still holds
 the random placeholder CloudFormation generated), so stack updates never rotate them: rotating would
@@ -42,6 +43,11 @@ def on_event(event: dict[str, Any], _context: object) -> dict[str, Any]:
     client = boto3.client("secretsmanager")
     if kind == RSA_KEYSET:
         keyset = _stored_keyset(client, secret_id) or _store_new_keyset(client, secret_id)
+        if properties.get("PublicSecretArn"):
+            # Verifiers (the authorizer) are granted only this secret: the JWKS, no private key.
+            client.put_secret_value(
+                SecretId=properties["PublicSecretArn"], SecretString=keyset.public_jwks_json()
+            )
         return {"PhysicalResourceId": secret_id, "Data": {"ActiveKid": keyset.active_kid}}
     if kind != RSA_2048:
         raise ValueError(f"unknown secret kind {kind!r}")
