@@ -368,6 +368,21 @@ class AuthRepository:
             raise
         return True
 
+    def restart_lock(self, subject: str, now: int) -> None:
+        """A failure's wait counts from when it was known to be one (the verify ends), not from its slot."""
+        try:
+            with _dependency("the auth table"):
+                self._ddb.update_item(
+                    TableName=self.table,
+                    Key=key(f"THROTTLE#{subject}", "THROTTLE"),
+                    UpdateExpression="SET last_failure_at = :now",
+                    ConditionExpression="attribute_exists(pk) AND last_failure_at < :now",
+                    ExpressionAttributeValues={":now": {"N": str(now)}},
+                )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+
     def release_failure_slot(self, subject: str) -> None:
         """Give back a slot taken for an attempt that was not a failure: the last one deletes the counter,
         any other is an atomic decrement."""

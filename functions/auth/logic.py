@@ -126,6 +126,8 @@ class AuthService:
         # Verify even for an unknown email (against a dummy hash): both failures take the same time.
         count("PasswordVerified")  # how many attempts reached argon2: the slots bound it
         if not passwords.verify_password(user.password_hash if user else None, password) or user is None:
+            for subject in taken:
+                self.repo.restart_lock(subject, self.clock())
             count("SignInFailed")
             raise UnauthenticatedError(WRONG_CREDENTIALS)
         self.repo.clear_failures(account)

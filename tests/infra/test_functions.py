@@ -121,6 +121,20 @@ def test_cross_resource_grants(demo: Synthesized) -> None:
     )
 
 
+def test_the_authorizer_reads_the_public_keys_never_the_private(skyreel: Synthesized) -> None:
+    secrets = skyreel.stack.secrets
+    statements = role_statements(skyreel, "auth_authorizer")
+    assert "secretsmanager:GetSecretValue" in actions_on(statements, ref(secrets.secrets["jwt_public_keys"]))
+    assert actions_on(statements, ref(secrets.secrets["jwt_signing_keys"])) == set()
+    assert "jwt_signing_keys" not in json.dumps(statements)
+    env = lambda_props(skyreel, "auth_authorizer")["Environment"]["Variables"]
+    assert "JWT_SIGNING_KEYS_SECRET_ID" not in env
+    assert "JWT_PUBLIC_KEYS_SECRET_ID" in env
+    # The key generator writes the public half where the authorizer reads it.
+    keygen = props(skyreel.template, logical_id(secrets.keygens["jwt_signing_keys"]))
+    assert keygen["PublicSecretArn"] == ref(secrets.secrets["jwt_public_keys"])
+
+
 def test_media_signers_get_the_key_pair_id_and_the_signing_secret(synthesized: Synthesized) -> None:
     media, stack = synthesized.topology.media, synthesized.stack
     assert media is not None

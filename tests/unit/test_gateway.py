@@ -114,6 +114,16 @@ def test_authorizer_result_is_cached_per_identity_and_context_passed(fns: Functi
     assert event["requestContext"]["authorizer"] == {"principalId": "user-1", "scopes": "videos:read", "n": 3}
 
 
+def test_the_authorizer_event_names_the_route_template_and_method(fns: Functions) -> None:
+    """As API Gateway's REQUEST event does: the authorizer decides from (method, template), exactly."""
+    gw = ApiGateway(api(), fns)
+    gw.handle(request("GET", "/api/v1/videos/v-1", {"Authorization": "Bearer a"}))
+    [(_, event)] = [e for e in fns.events if e[0] == "authz"]
+    assert event["type"] == "REQUEST"
+    assert (event["httpMethod"], event["resource"]) == ("GET", "/api/v1/videos/{id}")
+    assert event["methodArn"].endswith("/local/GET/api/v1/videos/v-1")
+
+
 def test_unauthorized_error_is_401_and_deny_is_403(fns: Functions) -> None:
     fns.answers["authz"] = InvocationError("Exception", "Unauthorized")
     assert (
