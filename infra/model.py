@@ -214,6 +214,8 @@ class Function:
     state_machines: tuple[str, ...] = ()  # may start executions
     environment: Mapping[str, str] = field(default_factory=dict)
     packaging: Packaging = Packaging.ZIP
+    # May create and delete API Gateway API keys and attach them to the API's usage plans (USAGE_PLANS).
+    manages_usage_keys: bool = False
 
     def __post_init__(self) -> None:
         _check_id("function", self.id)
@@ -299,12 +301,34 @@ GATEWAY_RESPONSES = (
     GatewayResponse("ACCESS_DENIED", 403, "forbidden", "These credentials may not call this route."),
     GatewayResponse("MISSING_AUTHENTICATION_TOKEN", 404, "not_found", "No such route."),
     GatewayResponse("THROTTLED", 429, "throttled", "Too many requests; slow down and retry."),
+    GatewayResponse(
+        "QUOTA_EXCEEDED", 429, "quota_exceeded", "This account's daily request quota is used up."
+    ),
+    GatewayResponse("INVALID_API_KEY", 403, "forbidden", "This account has no usage plan."),
     GatewayResponse("REQUEST_TOO_LARGE", 413, "payload_too_large", "The request body is over 10 MB."),
     GatewayResponse("AUTHORIZER_FAILURE", 500, "internal_error", "The authorizer failed."),
     GatewayResponse("INTEGRATION_FAILURE", 502, "bad_gateway", "The function failed to answer."),
     GatewayResponse("INTEGRATION_TIMEOUT", 504, "gateway_timeout", "The function did not answer in time."),
     GatewayResponse("DEFAULT_5XX", 502, "bad_gateway", "The function failed to answer."),
 )
+
+
+@dataclass(frozen=True)
+class UsagePlan:
+    """An API Gateway usage plan: each caller's own token bucket (`rate_per_s`, `burst`) and daily quota.
+
+    Every protected route is metered. The authorizer names the caller's API Gateway API key (one per
+    account, made by the registration saga) as `usageIdentifierKey`; the key's plan sets its limits.
+    The first plan of `Api.usage_plans` is the one new accounts join.
+    """
+
+    id: str
+    rate_per_s: float
+    burst: int
+    quota_per_day: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_id("usage plan", self.id)
 
 
 @dataclass(frozen=True)
@@ -320,6 +344,8 @@ class Api:
     throttle_rate: int = 2000
     throttle_burst: int = 4000
     max_body_bytes: int = 10 * 1024 * 1024  # API Gateway's payload limit
+    usage_plans: tuple[UsagePlan, ...] = ()  # per-caller limits on protected routes; the first is the default
+    usage_key_salt: str | None = None  # the secret each account's metering key is derived with
 
     def gateway_response(self, response_type: str) -> GatewayResponse:
         for response in self.gateway_responses:
@@ -486,6 +512,9 @@ class Topology:
         if self.media is not None and fn.id in self.media.signers:
             env[self.secret(self.media.signing_secret).env_var] = names.secret(self.media.signing_secret)
             env["MEDIA_KEY_PAIR_ID"] = names.media_key_pair_id()
+        if fn.manages_usage_keys:
+            plans = {p.id: names.usage_plan(p.id) for p in self.api.usage_plans}
+            env["USAGE_PLANS"] = json.dumps(plans, separators=(",", ":"))
         if self.api.authorizer is not None and fn.id == self.api.authorizer.function:
             env["ROUTE_SCOPES"] = self.route_scopes_json()
         elif any(r.auth is Auth.PROTECTED for r in self.routes_of(fn.id)):
@@ -561,6 +590,13 @@ class Topology:
             self.function(self.api.authorizer.function)
         elif any(r.auth is Auth.PROTECTED for r in self.api.routes):
             raise ValueError("protected routes need an API authorizer")
+        if self.api.usage_key_salt is not None:
+            self.secret(self.api.usage_key_salt)
+        elif self.api.usage_plans:
+            raise ValueError("usage plans need usage_key_salt: the secret metering keys are derived with")
+        plan_ids = [p.id for p in self.api.usage_plans]
+        if len(plan_ids) != len(set(plan_ids)):
+            raise ValueError(f"duplicate usage plans: {plan_ids}")
 
     def _validate_wiring(self) -> None:
         for machine in self.state_machines:
@@ -620,6 +656,10 @@ class ResourceNames:
 
     def media_key_pair_id(self) -> str:
         """The id under which the CDN knows the media signing key's public half."""
+        raise NotImplementedError
+
+    def usage_plan(self, plan_id: str) -> str:
+        """An API Gateway usage plan's name (functions find the plan by it)."""
         raise NotImplementedError
 
 

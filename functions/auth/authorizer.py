@@ -20,6 +20,7 @@ from functions.auth import settings
 from functions.auth.logic import Principal
 from functions.auth.policy import policy_document
 from functions.auth.tokens import fingerprint
+from functions.auth.usage import usage_key
 from functions.shared.errors import DependencyUnavailableError, UnauthenticatedError
 from functions.shared.observability import logger
 from functions.shared.principal import route_scopes
@@ -53,7 +54,11 @@ def policy_for(principal: Principal, event: dict[str, Any]) -> dict[str, Any]:
         str(event.get("httpMethod", "")),
         str(event.get("resource", "")),
     )
-    return {"principalId": principal.user_id, "context": principal.context(), "policyDocument": document}
+    response = {"principalId": principal.user_id, "context": principal.context(), "policyDocument": document}
+    salt = settings.usage_key_salt()
+    if salt is not None:  # metered per account, whichever credential it used (functions/auth/usage.py)
+        response["usageIdentifierKey"] = usage_key(salt.value(), principal.user_id)
+    return response
 
 
 def _cached_principal(credential: str) -> Principal | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.auth.models import ApiKeyRecord, RefreshRecord, RegistrationInput, SessionRecord, UserRecord
 from functions.auth.throttle import WINDOW_S, FailureCounter
+from functions.auth.usage import usage_key, usage_key_name
 from functions.shared import aws
 from functions.shared.dynamo import from_item, key, to_item
 from functions.shared.errors import ConflictError, DependencyUnavailableError
@@ -509,6 +510,81 @@ class PublicKeyStore(_CachedSecret[dict[str, Any]]):
 
     def refreshed_jwks(self) -> dict[str, Any]:
         return self._refreshed()
+
+
+class UsageKeySalt(_CachedSecret[str]):
+    """The secret each account's usage-plan key is derived with (functions/auth/usage.py)."""
+
+    def _parse(self, text: str) -> str:
+        return text
+
+    def value(self) -> str:
+        return self._current()
+
+
+class UsageKeys:
+    """Per-account API Gateway API keys and their usage plan membership. Every call is idempotent:
+    the registration saga retries its steps."""
+
+    def __init__(
+        self, plans: Mapping[str, str], salt: Callable[[], str], client: Callable[[], Any] = aws.apigateway
+    ) -> None:
+        self.plans = dict(plans)  # plan id -> usage plan name, the default first
+        self.salt = salt
+        self.client = client
+
+    @property
+    def _apigw(self) -> Any:
+        return self.client()
+
+    def _key_id(self, user_id: str) -> str | None:
+        with _dependency("API Gateway"):
+            items = self._apigw.get_api_keys(nameQuery=usage_key_name(user_id), includeValues=False)["items"]
+        return next((k["id"] for k in items if k.get("name") == usage_key_name(user_id)), None)
+
+    def _plan_id(self, plan: str) -> str:
+        name = self.plans[plan]
+        with _dependency("API Gateway"):
+            pages = self._apigw.get_paginator("get_usage_plans").paginate()
+            found = [p["id"] for page in pages for p in page["items"] if p.get("name") == name]
+        if not found:
+            raise DependencyUnavailableError(f"The usage plan {name} does not exist.")
+        return str(found[0])
+
+    def ensure(self, user_id: str, plan: str | None = None) -> None:
+        """The account's key exists and is on `plan` (default: the first plan)."""
+        plan = plan or next(iter(self.plans))
+        key_id = self._key_id(user_id)
+        if key_id is None:
+            with _dependency("API Gateway"):
+                key_id = self._apigw.create_api_key(
+                    name=usage_key_name(user_id),
+                    value=usage_key(self.salt(), user_id),
+                    enabled=True,
+                    description="Meters this account's requests (usage plans); not a credential",
+                )["id"]
+        plan_id = self._plan_id(plan)
+        _tolerating(
+            "ConflictException",
+            lambda: self._apigw.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY"),
+        )  # Conflict: already on the plan (a retried step)
+
+    def remove(self, user_id: str) -> None:
+        """Delete the account's key (and with it its plan membership); nothing to do if there is none."""
+        key_id = self._key_id(user_id)
+        if key_id is not None:
+            _tolerating("NotFoundException", lambda: self._apigw.delete_api_key(apiKey=key_id))
+
+
+def _tolerating(code: str, call: Callable[[], Any]) -> None:
+    """Run an API Gateway call for which the error `code` means "already done"."""
+    try:
+        call()
+    except ClientError as exc:
+        if _code(exc) != code:
+            raise DependencyUnavailableError(f"API Gateway did not answer ({_code(exc)}).") from exc
+    except BotoCoreError as exc:
+        raise DependencyUnavailableError("API Gateway did not answer.") from exc
 
 
 class RegistrationFailedError(DependencyUnavailableError):

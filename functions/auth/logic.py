@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from functions.auth import apikeys, passwords, throttle, tokens
-from functions.auth.dal import AnalyticsProfiles, AuthRepository, KeyStore, RegistrationPendingError
+from functions.auth.dal import (
+    AnalyticsProfiles,
+    AuthRepository,
+    KeyStore,
+    RegistrationPendingError,
+    UsageKeys,
+)
 from functions.auth.models import (
     ApiKeyOut,
     ApiKeyRecord,
@@ -322,6 +328,7 @@ class RegistrationSteps:
     repo: AuthRepository
     analytics: AnalyticsProfiles
     events: Publisher
+    usage: UsageKeys | None = None  # None where the API has no usage plans
 
     def load(self, user_id: str) -> RegistrationInput | None:
         """What a step works on: the pending registration, or once it is gone (a step retried after the
@@ -365,6 +372,15 @@ class RegistrationSteps:
 
     def delete_analytics_profile(self, r: RegistrationInput) -> None:
         self.analytics.delete(r.user_id)
+
+    def create_usage_key(self, r: RegistrationInput) -> None:
+        """The account's API Gateway API key on the default usage plan: what its requests are metered by."""
+        if self.usage is not None:
+            self.usage.ensure(r.user_id)
+
+    def delete_usage_key(self, r: RegistrationInput) -> None:
+        if self.usage is not None:
+            self.usage.remove(r.user_id)
 
     def publish_registered(self, r: RegistrationInput) -> None:
         self.events.publish(

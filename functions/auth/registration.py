@@ -23,14 +23,16 @@ STEPS = (
     "create_user",
     "create_profile",
     "create_analytics_profile",
+    "create_usage_key",
     "publish_registered",
+    "delete_usage_key",
     "delete_analytics_profile",
     "delete_profile",
     "delete_user",
 )
 
 
-UNDO_STEPS = frozenset({"delete_analytics_profile", "delete_profile", "delete_user"})
+UNDO_STEPS = frozenset({"delete_usage_key", "delete_analytics_profile", "delete_profile", "delete_user"})
 
 
 class EmailTaken(Exception):  # noqa: N818 - the state machine catches it by this name
@@ -47,7 +49,10 @@ def _steps() -> RegistrationSteps:
     if s.analytics_table is None or s.event_bus is None:
         raise RuntimeError("the registration function needs the analytics table and the event bus")
     return RegistrationSteps(
-        AuthRepository(s.table), AnalyticsProfiles(s.analytics_table), EventPublisher(s.event_bus, "auth")
+        AuthRepository(s.table),
+        AnalyticsProfiles(s.analytics_table),
+        EventPublisher(s.event_bus, "auth"),
+        settings.usage_keys(),
     )
 
 

@@ -27,6 +27,7 @@ class CdkResourceNames(ResourceNames):
         secrets: Mapping[str, secretsmanager.ISecret],
         state_machine_arns: Mapping[str, str],
         media_key_pair_id: str | None = None,
+        usage_plan_prefix: str = "",
     ) -> None:
         self.stage = stage
         self._tables = tables
@@ -36,6 +37,7 @@ class CdkResourceNames(ResourceNames):
         self._secrets = secrets
         self._state_machine_arns = state_machine_arns
         self._media_key_pair_id = media_key_pair_id
+        self._usage_plan_prefix = usage_plan_prefix
 
     def table(self, table_id: str) -> str:
         return self._tables[table_id].table_name
@@ -63,6 +65,14 @@ class CdkResourceNames(ResourceNames):
         if self._media_key_pair_id is None:
             raise ValueError("the topology declares no media, so there is no media key pair id")
         return self._media_key_pair_id
+
+    def usage_plan(self, plan_id: str) -> str:
+        return usage_plan_name(self._usage_plan_prefix, plan_id)
+
+
+def usage_plan_name(prefix: str, plan_id: str) -> str:
+    """A usage plan's fixed name: functions find the plan by it, with no dependency on the API."""
+    return f"{prefix}-{plan_id}"
 
 
 def state_machine_name(scope: Construct, machine: StateMachine) -> str:

@@ -44,6 +44,7 @@ from infra.local.runtime import LambdaRuntime
 from infra.local.signing import Verifier, key_id_for
 from infra.local.sources import start_pollers
 from infra.local.state import StateStore
+from infra.local.usage import PlanDirectory, create_plans, reconcile_keys
 from infra.model import ROOT, Function, Topology
 
 log = logging.getLogger("skyreel.local")
@@ -229,6 +230,7 @@ class LocalCloud:
             if restored["items"] or restored["objects"]:
                 log.info("restored %(items)d items and %(objects)d objects", restored)
         provisioner.wire_triggers()
+        self._usage_plans()
 
         functions = [(fn, self.sandbox_environment(fn)) for fn in self.topology.functions]
         self.runtime = LambdaRuntime(functions, self.log_sink)
@@ -240,7 +242,9 @@ class LocalCloud:
         self._stop = threading.Event()
         self._pollers = start_pollers(self.topology, self.names, self.aws, self.runtime, self._stop)
         self.gateway = ApiGateway(
-            self.topology.api, lambda fid, event: self.runtime.invoke(fid, event).result
+            self.topology.api,
+            lambda fid, event: self.runtime.invoke(fid, event).result,
+            usage_plan_of=PlanDirectory(self.topology, self.names, self.aws.client("apigateway")),
         )
         self._serve()
         if self.prewarm:
@@ -323,6 +327,18 @@ class LocalCloud:
             self.store.save()
         except Exception:
             log.exception("snapshot failed; the previous one is kept")
+
+    def _usage_plans(self) -> None:
+        """The API's usage plans, and every account's metering key on its plan (moto keeps no state)."""
+        if not self.topology.api.usage_plans:
+            return
+        create_plans(self.topology, self.names, self.aws.client("apigateway"))
+        salt_id = self.topology.api.usage_key_salt
+        assert salt_id is not None  # the topology refuses usage plans without it
+        salt = self.aws.client("secretsmanager").get_secret_value(SecretId=self.names.secret(salt_id))
+        checked = reconcile_keys(self.topology, self.names, self.aws, salt["SecretString"])
+        if checked:
+            log.info("usage plan keys checked for %d accounts", checked)
 
     def stop(self) -> None:
         """Stop whatever has started; safe after a start() that failed or was interrupted midway."""

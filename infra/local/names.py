@@ -50,6 +50,9 @@ class LocalNames(ResourceNames):
             raise RuntimeError("the media key id is known only after the signing secret is provisioned")
         return self.media_key_id
 
+    def usage_plan(self, plan_id: str) -> str:
+        return self._name(plan_id)
+
     def function_name(self, fn: Function) -> str:
         return self._name(fn.id)
 

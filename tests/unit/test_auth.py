@@ -15,6 +15,7 @@ from moto import mock_aws
 
 from functions.auth import apikeys, authorizer, passwords, policy, rotate_keys, throttle, tokens
 from functions.auth.logic import Principal
+from functions.auth.usage import usage_key
 from functions.shared.errors import UnauthenticatedError, ValidationFailedError
 from functions.shared.keyset import KeySet, new_keyset, parse_public_jwks
 from functions.shared.principal import parse_route_scopes, route_scopes
@@ -182,11 +183,29 @@ def _event(method: str, resource: str, path: str, headers: dict[str, str] | None
     }
 
 
+class _Salt:
+    def value(self) -> str:
+        return "a-test-salt"
+
+
 @pytest.fixture(autouse=True)
 def _routes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROUTE_SCOPES", json.dumps(ROUTES))
     route_scopes.cache_clear()
     authorizer._cache.clear()
+    monkeypatch.setattr(authorizer.settings, "usage_key_salt", _Salt)
+
+
+def test_every_caller_is_metered_under_its_accounts_key() -> None:
+    """A signed-in user and that user's API keys share one usage-plan key; other accounts do not."""
+    event = _event("GET", "/api/v1/anyone", "/api/v1/anyone")
+    by_token = authorizer.policy_for(Principal("u1", ("account",), "jwt"), event)["usageIdentifierKey"]
+    by_key = authorizer.policy_for(Principal("u1", ("search",), "api_key", api_key_id="k"), event)
+    other = authorizer.policy_for(Principal("u2", ("account",), "jwt"), event)["usageIdentifierKey"]
+    assert by_token == by_key["usageIdentifierKey"] == usage_key("a-test-salt", "u1")
+    assert other != by_token
+    assert len(by_token) == 64
+    assert usage_key("another-salt", "u1") != by_token  # not derivable from the user id alone
 
 
 def _decision(principal: Principal, method: str, resource: str, path: str) -> bool:
