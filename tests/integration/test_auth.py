@@ -430,6 +430,51 @@ def test_api_key_scopes_are_checked(http: httpx.Client, user: User, scopes: list
     assert response.status_code == 422
 
 
+def _move_to_plan(cloud: LocalCloud, user_id: str, plan_id: str) -> None:
+    """What a plan change does in API Gateway: the account's key leaves its plan and joins another."""
+    apigw = cloud.aws.client("apigateway")
+    [key] = [k for k in apigw.get_api_keys()["items"] if k["name"] == f"account-{user_id}"]
+    plans = {p["name"]: p["id"] for p in apigw.get_usage_plans()["items"]}
+    for current in apigw.get_usage_plans(keyId=key["id"])["items"]:
+        apigw.delete_usage_plan_key(usagePlanId=current["id"], keyId=key["id"])
+    apigw.create_usage_plan_key(
+        usagePlanId=plans[cloud.names.usage_plan(plan_id)], keyId=key["id"], keyType="API_KEY"
+    )
+
+
+def test_a_caller_past_its_plans_burst_gets_429_and_others_do_not(
+    http: httpx.Client, cloud: LocalCloud
+) -> None:
+    """Usage plans meter each account, signed in or by API key: a burst past the plan's limit is 429 with
+    Retry-After for that caller only."""
+    hasty, calm = sign_up(http), sign_up(http)
+    hasty_id = http.get(f"{AUTH}/me", headers=hasty.headers).json()["id"]
+    key = http.post(f"{AUTH}/api-keys", headers=hasty.headers, json={"name": "ci", "scopes": ["videos:read"]})
+    assert key.status_code == 201, key.text
+    by_key = {"X-API-Key": key.json()["key"]}
+    _move_to_plan(cloud, hasty_id, "tiny")  # 1 request a second, bursts of 3
+    time.sleep(1.2)  # the gateway reads a key's plan afresh after a second
+
+    # Signed-in requests and the account's API key alternate: one account, one bucket.
+    hurried = [
+        http.get(f"{AUTH}/me", headers=hasty.headers)
+        if i % 2 == 0
+        else http.get("/api/v1/videos", headers=by_key)
+        for i in range(10)
+    ]
+    statuses = [r.status_code for r in hurried]
+    assert statuses[:3] == [200, 200, 200], statuses  # the burst
+    assert statuses.count(429) >= 4, statuses  # then one a second, far slower than these requests
+    assert 429 in statuses[1::2], statuses  # the API key's requests too
+    refused = next(r for r in hurried if r.status_code == 429)
+    assert refused.json()["error"]["code"] == "throttled"
+    assert int(refused.headers["retry-after"]) >= 1
+    calm_statuses = [http.get(f"{AUTH}/me", headers=calm.headers).status_code for _ in range(10)]
+    assert calm_statuses == [200] * 10  # another account: unaffected
+    time.sleep(int(refused.headers["retry-after"]) + 0.2)
+    assert http.get(f"{AUTH}/me", headers=hasty.headers).status_code == 200  # it waited: served again
+
+
 # --- hostile tokens ------------------------------------------------------------------------------------
 
 

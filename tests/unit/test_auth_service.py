@@ -36,6 +36,7 @@ from functions.auth.dal import (
 )
 from functions.auth.logic import FREE_QUOTA_BYTES, AuthService, RegistrationSteps
 from functions.auth.models import ApiKeyRequest, RegisterRequest, RegistrationInput, TokenPair
+from functions.auth.usage import usage_key
 from functions.shared import aws
 from functions.shared.api import status_for
 from functions.shared.dynamo import from_item
@@ -58,6 +59,7 @@ KEYS = new_keyset()  # RSA generation is slow: one set for the module
 ISS, AUD = "skyreel", "skyreel-api"
 AUTH_TABLE, ANALYTICS_TABLE = "skyreel-auth", "skyreel-analytics"
 SECRET, BUS = "skyreel/jwt_signing_keys", "skyreel-events"
+SALT_SECRET, PLAN_NAME = "skyreel/usage_key_salt", "skyreel-free"
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:skyreel-registration"
 PASSWORD = "a long enough passphrase"
 IP = "192.0.2.10"
@@ -171,6 +173,8 @@ def _clear_caches() -> None:
     aws.reset_clients()
     settings.settings.cache_clear()
     settings.service.cache_clear()
+    settings.usage_key_salt.cache_clear()
+    settings.usage_keys.cache_clear()
     registration._steps.cache_clear()
 
 
@@ -182,6 +186,10 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         ddb.create_table(**_table_request(TOPOLOGY.table("auth"), AUTH_TABLE))
         ddb.create_table(**_table_request(TOPOLOGY.table("analytics"), ANALYTICS_TABLE))
         boto3.client("secretsmanager").create_secret(Name=SECRET, SecretString=KEYS.to_json())
+        boto3.client("secretsmanager").create_secret(Name=SALT_SECRET, SecretString="salt-for-tests")
+        boto3.client("apigateway").create_usage_plan(
+            name=PLAN_NAME, throttle={"rateLimit": 5, "burstLimit": 5}
+        )
         # Whatever reaches the bus lands in a queue the tests read.
         sqs = boto3.client("sqs")
         queue = sqs.create_queue(QueueName="captured-events")["QueueUrl"]
@@ -199,6 +207,8 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
             "ANALYTICS_TABLE_NAME": ANALYTICS_TABLE,
             "EVENTS_EVENT_BUS_NAME": BUS,
             "JWT_SIGNING_KEYS_SECRET_ID": SECRET,
+            "USAGE_KEY_SALT_SECRET_ID": SALT_SECRET,
+            "USAGE_PLANS": json.dumps({"free": PLAN_NAME}),
         }.items():
             monkeypatch.setenv(name, value)
         sfn = InProcessStepFunctions()
@@ -238,6 +248,17 @@ def published(env: Env) -> list[dict[str, Any]]:
     return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
 
 
+def usage_plan_of(user_id: str) -> str | None:
+    """The name of the usage plan the account's metering key is on (None: no key)."""
+    apigw = boto3.client("apigateway")
+    keys = [k for k in apigw.get_api_keys(includeValues=True)["items"] if k["name"] == f"account-{user_id}"]
+    if not keys:
+        return None
+    assert keys[0]["value"] == usage_key("salt-for-tests", user_id)
+    plans = apigw.get_usage_plans(keyId=keys[0]["id"])["items"]
+    return str(plans[0]["name"]) if plans else None
+
+
 def sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -266,9 +287,12 @@ def test_register_runs_every_step_and_stores_the_account(env: Env) -> None:
         "CreateUser",
         "CreateProfile",
         "CreateAnalyticsProfile",
+        "CreateUsageKey",
         "PublishRegistered",
         "Registered",
     ]
+    # Metered from its first request: the account's key is on the default usage plan.
+    assert usage_plan_of(user.id) == PLAN_NAME
     account = stored(f"USER#{user.id}", "USER")
     assert account is not None
     assert (account["email"], account["display_name"]) == ("ada@example.com", "Ada")
@@ -342,7 +366,8 @@ def test_a_weak_password_is_a_422_and_writes_nothing(env: Env, password: str, ru
         ("create_user", ["UndoUser"]),
         ("create_profile", ["UndoProfile", "UndoUser"]),
         ("create_analytics_profile", ["UndoAnalyticsProfile", "UndoProfile", "UndoUser"]),
-        ("publish_registered", ["UndoAnalyticsProfile", "UndoProfile", "UndoUser"]),
+        ("create_usage_key", ["UndoUsageKey", "UndoAnalyticsProfile", "UndoProfile", "UndoUser"]),
+        ("publish_registered", ["UndoUsageKey", "UndoAnalyticsProfile", "UndoProfile", "UndoUser"]),
     ],
 )
 def test_a_failing_saga_step_is_undone_and_leaves_the_tables_clean(
@@ -359,6 +384,7 @@ def test_a_failing_saga_step_is_undone_and_leaves_the_tables_clean(
     assert env.sfn.visited[-len(undone_by) - 1 :] == [*undone_by, "RegistrationFailed"]
     assert scan(AUTH_TABLE) == []
     assert scan(ANALYTICS_TABLE) == []
+    assert boto3.client("apigateway").get_api_keys()["items"] == []  # no metering key is left either
     # Nothing was kept, so the same email registers once the fault is gone.
     assert register(env, "ada@example.com").email == "ada@example.com"
 
@@ -445,6 +471,18 @@ def test_profile_steps_and_their_undo(env: Env) -> None:
         env.steps.delete_profile(r)
     assert scan(AUTH_TABLE) == scan(ANALYTICS_TABLE) == []
     assert not AnalyticsProfiles(ANALYTICS_TABLE).exists("u1")
+
+
+def test_the_usage_key_step_and_its_undo_are_idempotent(env: Env) -> None:
+    steps = registration._steps()  # the handler's own wiring: the plans and salt from the environment
+    r = _input()
+    for _ in range(2):
+        steps.create_usage_key(r)
+    assert usage_plan_of("u1") == PLAN_NAME
+    assert len(boto3.client("apigateway").get_api_keys()["items"]) == 1
+    for _ in range(2):
+        steps.delete_usage_key(r)
+    assert usage_plan_of("u1") is None
 
 
 def test_publish_registered_announces_the_account_without_its_hash(env: Env) -> None:
