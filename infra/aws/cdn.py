@@ -147,7 +147,11 @@ def _api_behavior(
         allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
         cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
         # Host must be the API's own, or API Gateway cannot route the request. Headers the viewer-request
-        # function adds count as viewer headers, so X-Forwarded-Host reaches the API.
+        # function adds count as viewer headers, so X-Forwarded-Host reaches the API. This managed policy
+        # also forwards CloudFront's own headers, CloudFront-Viewer-Address among them (`ip:port`, set by
+        # CloudFront, which the login throttle keys on); a custom policy cannot: "all viewer headers except
+        # Host" and "plus CloudFront headers" are exclusive header behaviours, and Authorization can only
+        # travel in an all-viewer policy when caching is off.
         origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
         function_associations=[forward_host],
     )
