@@ -161,6 +161,11 @@ class AuthRepository:
         with _dependency("the auth table"):
             self._ddb.put_item(TableName=self.table, Item=to_item(item))
 
+    def get_plan(self, user_id: str) -> str:
+        """The account's plan from its profile ("free" when it has none yet)."""
+        profile = self._get(f"USER#{user_id}", "PROFILE", consistent=False)
+        return str(profile.get("plan") or "free") if profile else "free"
+
     def delete_profile(self, user_id: str) -> None:
         with _dependency("the auth table"):
             self._ddb.delete_item(TableName=self.table, Key=key(f"USER#{user_id}", "PROFILE"))

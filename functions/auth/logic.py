@@ -66,9 +66,15 @@ class Principal:
     api_key_id: str | None = None
     session_id: str | None = None
     expires_at: int | None = None  # a token's `exp`: no cache may keep this principal longer
+    plan: str = tokens.DEFAULT_PLAN  # the account's plan (storage quota and limits depend on it)
 
     def context(self) -> dict[str, str]:
-        ctx = {"user_id": self.user_id, "scopes": " ".join(self.scopes), "auth_type": self.auth_type}
+        ctx = {
+            "user_id": self.user_id,
+            "scopes": " ".join(self.scopes),
+            "auth_type": self.auth_type,
+            "plan": self.plan,
+        }
         if self.api_key_id:
             ctx["api_key_id"] = self.api_key_id
         return ctx
@@ -183,6 +189,7 @@ class AuthService:
             audience=self.audience,
             user_id=user_id,
             session_id=session_id,
+            plan=self.repo.get_plan(user_id),
             now=self.clock(),
         )
         return TokenPair(
@@ -300,6 +307,7 @@ class Authenticator:
             "jwt",
             session_id=claims.session_id,
             expires_at=claims.expires_at,
+            plan=claims.plan,
         )
 
     def _from_api_key(self, key: str) -> Principal:
@@ -313,7 +321,8 @@ class Authenticator:
             record.last_used_at is None or record.last_used_at < recent
         ):  # a write per call would cost more than it tells
             self.repo.touch_api_key(record, _iso(now), recent)
-        return Principal(record.user_id, tuple(record.scopes), "api_key", api_key_id=record.id)
+        plan = self.repo.get_plan(record.user_id)  # the owner's, read now: a key has no claims to carry it
+        return Principal(record.user_id, tuple(record.scopes), "api_key", api_key_id=record.id, plan=plan)
 
 
 def _iso(epoch: int) -> str:

@@ -17,6 +17,7 @@ class Caller:
     scopes: frozenset[str]
     auth_type: str
     api_key_id: str | None = None
+    plan: str = "free"
 
 
 def caller_from(request_context: dict[str, Any]) -> Caller:
@@ -30,6 +31,7 @@ def caller_from(request_context: dict[str, Any]) -> Caller:
         scopes=frozenset(str(authorizer.get("scopes", "")).split()),
         auth_type=str(authorizer.get("auth_type", "")),
         api_key_id=authorizer.get("api_key_id"),
+        plan=str(authorizer.get("plan") or "free"),
     )
 
 

@@ -227,6 +227,7 @@ def test_a_read_key_gets_no_write_route_nested_under_a_read_route() -> None:
         "scopes": "videos:read",
         "auth_type": "api_key",
         "api_key_id": "k1",
+        "plan": "free",
     }
 
 

@@ -838,6 +838,25 @@ def test_using_an_api_key_records_its_last_use_at_most_once_a_minute(env: Env) -
     assert env.service.list_api_keys("u1")[0].last_used_at == iso(env.clock.now)
 
 
+def test_the_callers_plan_reaches_the_authorizer_context(env: Env) -> None:
+    """Handlers look up quotas by plan: from the token's `plan` claim, or the API key owner's profile."""
+    user_id = env.register("ada@example.com")
+    env.steps.create_profile(_input(user_id))
+    pair = env.login("ada@example.com")
+    assert env.service.authenticate(_bearer(pair)).context()["plan"] == "free"
+    key = env.service.create_api_key(user_id, ApiKeyRequest(name="ci", scopes=["videos:read"]))
+    boto3.client("dynamodb").update_item(
+        TableName=AUTH_TABLE,
+        Key={"pk": {"S": f"USER#{user_id}"}, "sk": {"S": "PROFILE"}},
+        UpdateExpression="SET #p = :pro",
+        ExpressionAttributeNames={"#p": "plan"},
+        ExpressionAttributeValues={":pro": {"S": "pro"}},
+    )
+    assert env.service.authenticate({"X-API-Key": key.key}).context()["plan"] == "pro"  # read now
+    assert env.service.authenticate(_bearer(env.login("ada@example.com"))).plan == "pro"  # a new token
+    assert env.service.authenticate(_bearer(pair)).plan == "free"  # an old token keeps its claim
+
+
 def test_a_revoked_api_key_is_refused(env: Env) -> None:
     created = env.service.create_api_key("u1", ApiKeyRequest(name="ci", scopes=["search"]))
     other = env.service.create_api_key("u1", ApiKeyRequest(name="kept", scopes=["search"]))
