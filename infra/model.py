@@ -134,6 +134,9 @@ class SecretKind(StrEnum):
     # functions/shared/media_token.py; in AWS the keygen resource also puts them in the CDN's key value store.
     MEDIA_TOKEN_KEYS = "media_token_keys"  # noqa: S105 - a kind of secret, not a secret
     RANDOM = "random"  # 48 random url-safe characters
+    # The public keys of an RSA_KEYSET secret as a JWKS (`derived_from` names it), written wherever that
+    # set is made or rotated, so verifiers can be granted the public keys without the private ones.
+    PUBLIC_JWKS = "public_jwks"
 
 
 @dataclass(frozen=True)
@@ -141,9 +144,14 @@ class Secret:
     id: str
     description: str
     kind: SecretKind = SecretKind.RANDOM
+    derived_from: str | None = None  # PUBLIC_JWKS: the RSA_KEYSET secret it publishes
 
     def __post_init__(self) -> None:
         _check_id("secret", self.id)
+        if (self.kind is SecretKind.PUBLIC_JWKS) != (self.derived_from is not None):
+            raise ValueError(
+                f"secret {self.id}: a {SecretKind.PUBLIC_JWKS.value} secret, and only one, names derived_from"
+            )
 
     @property
     def env_var(self) -> str:
@@ -211,6 +219,8 @@ class Function:
     state_machines: tuple[str, ...] = ()  # may start executions
     environment: Mapping[str, str] = field(default_factory=dict)
     packaging: Packaging = Packaging.ZIP
+    # May create and delete API Gateway API keys and attach them to the API's usage plans (USAGE_PLANS).
+    manages_usage_keys: bool = False
 
     def __post_init__(self) -> None:
         _check_id("function", self.id)
@@ -296,12 +306,34 @@ GATEWAY_RESPONSES = (
     GatewayResponse("ACCESS_DENIED", 403, "forbidden", "These credentials may not call this route."),
     GatewayResponse("MISSING_AUTHENTICATION_TOKEN", 404, "not_found", "No such route."),
     GatewayResponse("THROTTLED", 429, "throttled", "Too many requests; slow down and retry."),
+    GatewayResponse(
+        "QUOTA_EXCEEDED", 429, "quota_exceeded", "This account's daily request quota is used up."
+    ),
+    GatewayResponse("INVALID_API_KEY", 403, "forbidden", "This account has no usage plan."),
     GatewayResponse("REQUEST_TOO_LARGE", 413, "payload_too_large", "The request body is over 10 MB."),
     GatewayResponse("AUTHORIZER_FAILURE", 500, "internal_error", "The authorizer failed."),
     GatewayResponse("INTEGRATION_FAILURE", 502, "bad_gateway", "The function failed to answer."),
     GatewayResponse("INTEGRATION_TIMEOUT", 504, "gateway_timeout", "The function did not answer in time."),
     GatewayResponse("DEFAULT_5XX", 502, "bad_gateway", "The function failed to answer."),
 )
+
+
+@dataclass(frozen=True)
+class UsagePlan:
+    """An API Gateway usage plan: each caller's own token bucket (`rate_per_s`, `burst`) and daily quota.
+
+    Every protected route is metered. The authorizer names the caller's API Gateway API key (one per
+    account, made by the registration saga) as `usageIdentifierKey`; the key's plan sets its limits.
+    The first plan of `Api.usage_plans` is the one new accounts join.
+    """
+
+    id: str
+    rate_per_s: float
+    burst: int
+    quota_per_day: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_id("usage plan", self.id)
 
 
 @dataclass(frozen=True)
@@ -324,6 +356,8 @@ class Api:
     # A RANDOM secret the CDN sends the API origin (header X-Origin-Verify) and every function serving a
     # route, and the authorizer, checks: the API answers only requests that came through the CDN.
     origin_secret: str | None = None
+    usage_plans: tuple[UsagePlan, ...] = ()  # per-caller limits on protected routes; the first is the default
+    usage_key_salt: str | None = None  # the secret each account's metering key is derived with
 
     def gateway_response(self, response_type: str) -> GatewayResponse:
         for response in self.gateway_responses:
@@ -464,6 +498,10 @@ class Topology:
     def state_machine(self, machine_id: str) -> StateMachine:
         return _find(self.state_machines, machine_id, "state machine")
 
+    def public_keys_of(self, secret_id: str) -> Secret | None:
+        """The PUBLIC_JWKS secret that publishes an RSA_KEYSET secret, if one is declared."""
+        return next((s for s in self.secrets if s.derived_from == secret_id), None)
+
     def routes_of(self, function_id: str) -> tuple[Route, ...]:
         return tuple(r for r in self.api.routes if r.function == function_id)
 
@@ -475,6 +513,14 @@ class Topology:
             "POWERTOOLS_METRICS_NAMESPACE": "Skyreel",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
+        env.update(self._grant_environment(fn, names))
+        env.update(self._api_environment(fn, names))
+        env.update(fn.environment)
+        return env
+
+    def _grant_environment(self, fn: Function, names: ResourceNames) -> dict[str, str]:
+        """Where each resource the function was granted is: a grant is also its configuration."""
+        env: dict[str, str] = {}
         for grant in fn.tables:
             env[self.table(grant.resource).env_var] = names.table(grant.resource)
         for grant in fn.buckets:
@@ -487,18 +533,28 @@ class Topology:
             env[self.secret(secret_id).env_var] = names.secret(secret_id)
         for machine_id in fn.state_machines:
             env[self.state_machine(machine_id).env_var] = names.state_machine_arn(machine_id)
+        return env
+
+    def _api_environment(self, fn: Function, names: ResourceNames) -> dict[str, str]:
+        """What the function's role in the API and the CDN needs: signing, invalidating, metering, scopes."""
+        env: dict[str, str] = {}
         if self.media is not None and fn.id in self.media.signers:
             env[self.secret(self.media.signing_secret).env_var] = names.secret(self.media.signing_secret)
             env["CDN_URL"] = names.cdn_url()
         if self.media is not None and fn.id in self.media.invalidators:
             env["CDN_DISTRIBUTION_ID"] = names.cdn_distribution_id()
+        if fn.manages_usage_keys:
+            plans = {p.id: names.usage_plan(p.id) for p in self.api.usage_plans}
+            env["USAGE_PLANS"] = json.dumps(plans, separators=(",", ":"))
         if self.api.authorizer is not None and fn.id == self.api.authorizer.function:
             env["ROUTE_SCOPES"] = self.route_scopes_json()
+        elif any(r.auth is Auth.PROTECTED for r in self.routes_of(fn.id)):
+            # The handler's second line (functions/shared/principal.py) checks its own routes' scopes.
+            env["ROUTE_SCOPES"] = self.route_scopes_json(fn.id)
         if fn.id == self.api.document_function:
             env["API_HANDLER_MODULES"] = ",".join(self.api_handler_modules())
         if self.api.origin_secret is not None and fn.id in self.origin_checkers():
             env["ORIGIN_SECRET_ID"] = names.secret(self.api.origin_secret)
-        env.update(fn.environment)
         return env
 
     def origin_checkers(self) -> frozenset[str]:
@@ -515,9 +571,14 @@ class Topology:
         """The handler module of every function that serves an API route."""
         return sorted({self.function(r.function).module for r in self.api.routes})
 
-    def route_scopes_json(self) -> str:
-        """What the authorizer needs to build a policy: each protected route and the scope it takes."""
-        routes = [[r.method, r.path, r.scope] for r in self.api.routes if r.auth is Auth.PROTECTED]
+    def route_scopes_json(self, function_id: str | None = None) -> str:
+        """Each protected route and the scope it takes: every route (the authorizer builds its policy from
+        them), or one function's own (its handler checks them again)."""
+        routes = [
+            [r.method, r.path, r.scope]
+            for r in self.api.routes
+            if r.auth is Auth.PROTECTED and function_id in (None, r.function)
+        ]
         return json.dumps(routes, separators=(",", ":"))
 
     def validate(self) -> None:
@@ -553,6 +614,14 @@ class Topology:
             _ = [self.bus(b) for b in fn.buses]
             _ = [self.secret(s) for s in fn.secrets]
             _ = [self.state_machine(m) for m in fn.state_machines]
+        for secret in self.secrets:
+            if (
+                secret.derived_from is not None
+                and self.secret(secret.derived_from).kind is not SecretKind.RSA_KEYSET
+            ):
+                raise ValueError(
+                    f"secret {secret.id}: derived_from must name an {SecretKind.RSA_KEYSET.value} secret"
+                )
 
     def _validate_api(self) -> None:
         fn_ids = {f.id for f in self.functions}
@@ -573,6 +642,13 @@ class Topology:
             self.function(self.api.authorizer.function)
         elif any(r.auth is Auth.PROTECTED for r in self.api.routes):
             raise ValueError("protected routes need an API authorizer")
+        if self.api.usage_key_salt is not None:
+            self.secret(self.api.usage_key_salt)
+        elif self.api.usage_plans:
+            raise ValueError("usage plans need usage_key_salt: the secret metering keys are derived with")
+        plan_ids = [p.id for p in self.api.usage_plans]
+        if len(plan_ids) != len(set(plan_ids)):
+            raise ValueError(f"duplicate usage plans: {plan_ids}")
 
     def _validate_wiring(self) -> None:
         for machine in self.state_machines:
@@ -639,6 +715,10 @@ class ResourceNames:
 
     def cdn_distribution_id(self) -> str:
         """The distribution whose cached media is invalidated when a video goes private or is deleted."""
+        raise NotImplementedError
+
+    def usage_plan(self, plan_id: str) -> str:
+        """An API Gateway usage plan's name (functions find the plan by it)."""
         raise NotImplementedError
 
 

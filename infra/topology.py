@@ -30,6 +30,7 @@ from infra.model import (
     StateMachine,
     Table,
     Topology,
+    UsagePlan,
 )
 
 API_V1 = "/api/v1"
@@ -98,7 +99,8 @@ auth_authorizer = Function(
     memory_mb=512,
     timeout_s=10,
     tables=(Grant("auth"),),
-    secrets=("jwt_signing_keys",),
+    # Verifies tokens with the public keys, never the private ones; names each account's usage-plan key.
+    secrets=("jwt_public_keys", "usage_key_salt"),
 )
 
 auth_registration = Function(
@@ -109,6 +111,8 @@ auth_registration = Function(
     timeout_s=10,
     tables=(Grant("auth"), Grant("analytics")),
     buses=("events",),
+    secrets=("usage_key_salt",),
+    manages_usage_keys=True,  # each account's API key on the default usage plan, and its undo
 )
 
 videos = Function(
@@ -242,6 +246,9 @@ TOPOLOGY = Topology(
         prefixes=("/api/", "/.well-known/"),
         document_function="platform",
         origin_secret="origin_verify",  # noqa: S106 - the secret's id, not its value
+        # Per account, on every protected route (the stage throttle above bounds everyone together).
+        usage_plans=(UsagePlan("free", rate_per_s=50, burst=100, quota_per_day=100_000),),
+        usage_key_salt="usage_key_salt",
     ),
     tables=DOMAIN_TABLES,
     buckets=BUCKETS,
@@ -278,6 +285,16 @@ TOPOLOGY = Topology(
             id="origin_verify",
             description="Sent by the CDN to the API origin (X-Origin-Verify): the API answers nothing else",
             kind=SecretKind.RANDOM,
+        ),
+        Secret(
+            id="jwt_public_keys",
+            description="The public half of jwt_signing_keys as a JWKS: what token verifiers may read",
+            kind=SecretKind.PUBLIC_JWKS,
+            derived_from="jwt_signing_keys",
+        ),
+        Secret(
+            id="usage_key_salt",
+            description="Derives each account's API Gateway API key, the key its requests are metered by",
         ),
     ),
     state_machines=(

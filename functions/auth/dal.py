@@ -10,24 +10,27 @@ The auth table (pk/sk):
     SESSION#<id>     SESSION          a refresh-token family: one login on one device
     REFRESH#<sha256> REFRESH          one refresh token (its family, used or not)
     THROTTLE#<kind>#<subject> THROTTLE failed-login counter
+    REGISTRATION#<id> PENDING         a registration in progress (email, hash): the saga's input is the id
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.auth.models import ApiKeyRecord, RefreshRecord, RegistrationInput, SessionRecord, UserRecord
 from functions.auth.throttle import WINDOW_S, FailureCounter
+from functions.auth.usage import usage_key, usage_key_name
 from functions.shared import aws
 from functions.shared.dynamo import from_item, key, to_item
 from functions.shared.errors import ConflictError, DependencyUnavailableError
-from functions.shared.keyset import KeySet
+from functions.shared.keyset import KeySet, parse_public_jwks
 
 T = TypeVar("T")
 
@@ -110,6 +113,26 @@ class AuthRepository:
                 if _code(exc) != "ConditionalCheckFailedException":
                     raise
 
+    # --- pending registrations: what the saga needs, kept here so its execution data holds only ids ---
+
+    def put_pending_registration(self, registration: RegistrationInput, expires_at: int) -> None:
+        item = {
+            "pk": f"REGISTRATION#{registration.user_id}",
+            "sk": "PENDING",
+            **registration.model_dump(),
+            "expires_at": expires_at,
+        }
+        with _dependency("the auth table"):
+            self._ddb.put_item(TableName=self.table, Item=to_item(item))
+
+    def get_pending_registration(self, user_id: str) -> RegistrationInput | None:
+        item = self._get(f"REGISTRATION#{user_id}", "PENDING")
+        return RegistrationInput.model_validate(item) if item else None
+
+    def delete_pending_registration(self, user_id: str) -> None:
+        with _dependency("the auth table"):
+            self._ddb.delete_item(TableName=self.table, Key=key(f"REGISTRATION#{user_id}", "PENDING"))
+
     def get_user(self, user_id: str) -> UserRecord | None:
         item = self._get(f"USER#{user_id}", "USER")
         return UserRecord.model_validate(item) if item else None
@@ -137,6 +160,11 @@ class AuthRepository:
         }
         with _dependency("the auth table"):
             self._ddb.put_item(TableName=self.table, Item=to_item(item))
+
+    def get_plan(self, user_id: str) -> str:
+        """The account's plan from its profile ("free" when it has none yet)."""
+        profile = self._get(f"USER#{user_id}", "PROFILE", consistent=False)
+        return str(profile.get("plan") or "free") if profile else "free"
 
     def delete_profile(self, user_id: str) -> None:
         with _dependency("the auth table"):
@@ -299,38 +327,97 @@ class AuthRepository:
 
     # --- failed-login counters -----------------------------------------------------------------
 
-    def failure_counter(self, subject: str) -> FailureCounter | None:
+    def failure_counter(self, subject: str, now: float | None = None) -> FailureCounter | None:
         item = self._get(f"THROTTLE#{subject}", "THROTTLE", consistent=True)
-        if not item or item.get("expires_at", 0) < time.time():
+        if not item or item.get("expires_at", 0) < (time.time() if now is None else now):
             return None
         return FailureCounter(int(item["failures"]), int(item["last_failure_at"]))
 
-    def record_failure(self, subject: str, now: int) -> None:
+    def take_failure_slot(self, subject: str, seen: FailureCounter | None, now: int) -> bool:
+        """Count one more failure, only if the counter still holds what was read (`seen`): a conditional
+        write, so parallel attempts cannot all pass one read. False if another attempt got there first.
+
+        TTL deletes expired items late (up to days), so a counter past its window counts as absent: an old
+        count must not lock out today's first typo.
+        """
         counter_key = key(f"THROTTLE#{subject}", "THROTTLE")
-        values = {":now": {"N": str(now)}, ":exp": {"N": str(now + WINDOW_S)}, ":one": {"N": "1"}}
-        with _dependency("the auth table"):
-            try:
-                # Count on only while the window is open: TTL deletes expired items late (up to days),
-                # and an old count must not lock out today's first typo.
+        values = {":now": {"N": str(now)}, ":exp": {"N": str(now + WINDOW_S)}}
+        try:
+            with _dependency("the auth table"):
+                if seen is None:
+                    self._ddb.put_item(
+                        TableName=self.table,
+                        Item={
+                            **counter_key,
+                            "failures": {"N": "1"},
+                            "last_failure_at": values[":now"],
+                            "expires_at": values[":exp"],
+                        },
+                        ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                        ExpressionAttributeValues={":now": values[":now"]},
+                    )
+                else:
+                    self._ddb.update_item(
+                        TableName=self.table,
+                        Key=counter_key,
+                        UpdateExpression="SET failures = :next, last_failure_at = :now, expires_at = :exp",
+                        ConditionExpression="failures = :seen AND expires_at >= :now",
+                        ExpressionAttributeValues={
+                            **values,
+                            ":seen": {"N": str(seen.failures)},
+                            ":next": {"N": str(seen.failures + 1)},
+                        },
+                    )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def restart_lock(self, subject: str, now: int) -> None:
+        """A failure's wait counts from when it was known to be one (the verify ends), not from its slot."""
+        try:
+            with _dependency("the auth table"):
+                self._ddb.update_item(
+                    TableName=self.table,
+                    Key=key(f"THROTTLE#{subject}", "THROTTLE"),
+                    UpdateExpression="SET last_failure_at = :now",
+                    ConditionExpression="attribute_exists(pk) AND last_failure_at < :now",
+                    ExpressionAttributeValues={":now": {"N": str(now)}},
+                )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def release_failure_slot(self, subject: str) -> None:
+        """Give back a slot taken for an attempt that was not a failure: the last one deletes the counter,
+        any other is an atomic decrement."""
+        counter_key = key(f"THROTTLE#{subject}", "THROTTLE")
+        one = {":one": {"N": "1"}}
+        try:
+            with _dependency("the auth table"):
+                self._ddb.delete_item(
+                    TableName=self.table,
+                    Key=counter_key,
+                    ConditionExpression="failures = :one",
+                    ExpressionAttributeValues=one,
+                )
+            return
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+        try:
+            with _dependency("the auth table"):
                 self._ddb.update_item(
                     TableName=self.table,
                     Key=counter_key,
-                    UpdateExpression="SET last_failure_at = :now, expires_at = :exp ADD failures :one",
-                    ConditionExpression="attribute_not_exists(expires_at) OR expires_at >= :now",
-                    ExpressionAttributeValues=values,
+                    UpdateExpression="ADD failures :minus_one",
+                    ConditionExpression="failures > :one",
+                    ExpressionAttributeValues={**one, ":minus_one": {"N": "-1"}},
                 )
-            except ClientError as exc:
-                if _code(exc) != "ConditionalCheckFailedException":
-                    raise
-                self._ddb.put_item(
-                    TableName=self.table,
-                    Item={
-                        **counter_key,
-                        "failures": values[":one"],
-                        "last_failure_at": values[":now"],
-                        "expires_at": values[":exp"],
-                    },
-                )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
 
     def clear_failures(self, subject: str) -> None:
         with _dependency("the auth table"):
@@ -359,8 +446,8 @@ class AnalyticsProfiles:
             )
 
 
-class KeyStore:
-    """The signing key set from Secrets Manager, cached per sandbox and re-read after `ttl_s`."""
+class _CachedSecret(Generic[T]):
+    """A secret parsed once and cached per sandbox, re-read after `ttl_s`."""
 
     REFRESH_MIN_INTERVAL_S = 1
 
@@ -370,18 +457,21 @@ class KeyStore:
         self.secret_id = secret_id
         self.ttl_s = ttl_s
         self.clock = clock
-        self._cached: tuple[float, KeySet] | None = None
+        self._cached: tuple[float, T] | None = None
         self._lock = threading.Lock()
 
-    def keyset(self) -> KeySet:
+    def _parse(self, text: str) -> T:
+        raise NotImplementedError
+
+    def _current(self) -> T:
         return self._no_older_than(self.ttl_s)
 
-    def refreshed(self) -> KeySet:
-        """Re-read now, unless the set was read in the last few seconds: tokens with made-up key ids
+    def _refreshed(self) -> T:
+        """Re-read now, unless the secret was read in the last few seconds: tokens with made-up key ids
         must not turn into a Secrets Manager call each."""
         return self._no_older_than(self.REFRESH_MIN_INTERVAL_S)
 
-    def _no_older_than(self, max_age_s: float) -> KeySet:
+    def _no_older_than(self, max_age_s: float) -> T:
         with self._lock:
             if self._cached is None or self.clock() - self._cached[0] >= max_age_s:
                 self._read()
@@ -391,11 +481,123 @@ class KeyStore:
     def _read(self) -> None:
         with _dependency("Secrets Manager"):
             text = aws.secrets().get_secret_value(SecretId=self.secret_id)["SecretString"]
-        self._cached = (self.clock(), KeySet.from_json(text))
+        self._cached = (self.clock(), self._parse(text))
+
+
+class KeyStore(_CachedSecret[KeySet]):
+    """The signing key set (private keys) from Secrets Manager: for the function that issues tokens."""
+
+    def _parse(self, text: str) -> KeySet:
+        return KeySet.from_json(text)
+
+    def keyset(self) -> KeySet:
+        return self._current()
+
+    def refreshed(self) -> KeySet:
+        return self._refreshed()
+
+    def jwks(self) -> dict[str, Any]:
+        return self.keyset().jwks()
+
+    def refreshed_jwks(self) -> dict[str, Any]:
+        return self.refreshed().jwks()
+
+
+class PublicKeyStore(_CachedSecret[dict[str, Any]]):
+    """The published JWKS (public keys only) from its own secret: all a verifier needs, and all the
+    authorizer may read. Written next to the key set wherever keys are made or rotated."""
+
+    def _parse(self, text: str) -> dict[str, Any]:
+        return parse_public_jwks(text)
+
+    def jwks(self) -> dict[str, Any]:
+        return self._current()
+
+    def refreshed_jwks(self) -> dict[str, Any]:
+        return self._refreshed()
+
+
+class UsageKeySalt(_CachedSecret[str]):
+    """The secret each account's usage-plan key is derived with (functions/auth/usage.py)."""
+
+    def _parse(self, text: str) -> str:
+        return text
+
+    def value(self) -> str:
+        return self._current()
+
+
+class UsageKeys:
+    """Per-account API Gateway API keys and their usage plan membership. Every call is idempotent:
+    the registration saga retries its steps."""
+
+    def __init__(
+        self, plans: Mapping[str, str], salt: Callable[[], str], client: Callable[[], Any] = aws.apigateway
+    ) -> None:
+        self.plans = dict(plans)  # plan id -> usage plan name, the default first
+        self.salt = salt
+        self.client = client
+
+    @property
+    def _apigw(self) -> Any:
+        return self.client()
+
+    def _key_id(self, user_id: str) -> str | None:
+        with _dependency("API Gateway"):
+            items = self._apigw.get_api_keys(nameQuery=usage_key_name(user_id), includeValues=False)["items"]
+        return next((k["id"] for k in items if k.get("name") == usage_key_name(user_id)), None)
+
+    def _plan_id(self, plan: str) -> str:
+        name = self.plans[plan]
+        with _dependency("API Gateway"):
+            pages = self._apigw.get_paginator("get_usage_plans").paginate()
+            found = [p["id"] for page in pages for p in page["items"] if p.get("name") == name]
+        if not found:
+            raise DependencyUnavailableError(f"The usage plan {name} does not exist.")
+        return str(found[0])
+
+    def ensure(self, user_id: str, plan: str | None = None) -> None:
+        """The account's key exists and is on `plan` (default: the first plan)."""
+        plan = plan or next(iter(self.plans))
+        key_id = self._key_id(user_id)
+        if key_id is None:
+            with _dependency("API Gateway"):
+                key_id = self._apigw.create_api_key(
+                    name=usage_key_name(user_id),
+                    value=usage_key(self.salt(), user_id),
+                    enabled=True,
+                    description="Meters this account's requests (usage plans); not a credential",
+                )["id"]
+        plan_id = self._plan_id(plan)
+        _tolerating(
+            "ConflictException",
+            lambda: self._apigw.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY"),
+        )  # Conflict: already on the plan (a retried step)
+
+    def remove(self, user_id: str) -> None:
+        """Delete the account's key (and with it its plan membership); nothing to do if there is none."""
+        key_id = self._key_id(user_id)
+        if key_id is not None:
+            _tolerating("NotFoundException", lambda: self._apigw.delete_api_key(apiKey=key_id))
+
+
+def _tolerating(code: str, call: Callable[[], Any]) -> None:
+    """Run an API Gateway call for which the error `code` means "already done"."""
+    try:
+        call()
+    except ClientError as exc:
+        if _code(exc) != code:
+            raise DependencyUnavailableError(f"API Gateway did not answer ({_code(exc)}).") from exc
+    except BotoCoreError as exc:
+        raise DependencyUnavailableError("API Gateway did not answer.") from exc
 
 
 class RegistrationFailedError(DependencyUnavailableError):
     pass
+
+
+class RegistrationPendingError(RegistrationFailedError):
+    """The saga is still running after the wait: it may yet finish, so its pending record stays."""
 
 
 class RegistrationWorkflow:
@@ -406,10 +608,12 @@ class RegistrationWorkflow:
         self.wait_s = wait_s
 
     def run(self, request: RegistrationInput) -> None:
+        """Only the id enters Step Functions (its execution data and logs keep inputs): each step reads
+        the pending registration (email, hash) through the repository."""
         sfn = aws.stepfunctions()
         with _dependency("Step Functions"):
             execution = sfn.start_execution(
-                stateMachineArn=self.arn, name=request.user_id, input=request.model_dump_json()
+                stateMachineArn=self.arn, name=request.user_id, input=json.dumps({"user_id": request.user_id})
             )["executionArn"]
         result = _poll(
             lambda: sfn.describe_execution(executionArn=execution),
@@ -417,7 +621,7 @@ class RegistrationWorkflow:
             self.wait_s,
         )
         if result is None:
-            raise RegistrationFailedError("Registration is taking too long; try signing in shortly.")
+            raise RegistrationPendingError("Registration is taking too long; try signing in shortly.")
         if result["status"] == "SUCCEEDED":
             return
         error = result.get("error", "")

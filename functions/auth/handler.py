@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.auth import settings
+from functions.auth import settings, throttle
 from functions.auth.dal import RegistrationWorkflow
 from functions.auth.models import (
     ApiKeyList,
@@ -28,6 +28,7 @@ from functions.shared.principal import caller_from
 
 app = create_resolver()
 AUTH = f"{API_PREFIX}/auth"
+VIEWER_ADDRESS_HEADER = "cloudfront-viewer-address"
 
 
 def _caller_id() -> str:
@@ -54,8 +55,11 @@ def register(body: RegisterRequest) -> Response[str]:
 
 @app.post(f"{AUTH}/login", summary="Sign in: an access token and a refresh token", tags=["auth"])
 def login(body: LoginRequest) -> TokenPair:
-    source_ip = app.current_event.request_context.identity.source_ip or "unknown"
-    return settings.service().login(body.email, body.password, source_ip)
+    # The viewer's address as CloudFront passes it on (the source address is the edge's). Trusted because
+    # the API answers only requests that came through the CDN; the local front door sets it the same way.
+    headers = {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
+    viewer_ip = throttle.viewer_ip(headers.get(VIEWER_ADDRESS_HEADER))
+    return settings.service().login(body.email, body.password, viewer_ip)
 
 
 @app.post(

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from functions.auth import apikeys, passwords, throttle, tokens
-from functions.auth.dal import AnalyticsProfiles, AuthRepository, KeyStore
+from functions.auth.dal import (
+    AnalyticsProfiles,
+    AuthRepository,
+    KeyStore,
+    RegistrationPendingError,
+    UsageKeys,
+)
 from functions.auth.models import (
     ApiKeyOut,
     ApiKeyRecord,
@@ -30,6 +36,8 @@ from functions.shared.observability import count
 FREE_QUOTA_BYTES = 5 * 1024**3
 WRONG_CREDENTIALS = "The email or the password is wrong."
 API_KEY_TOUCH_INTERVAL_S = 60
+PENDING_REGISTRATION_TTL_S = 3600  # longer than the saga's own 60 s timeout
+FAILURE_SLOT_ATTEMPTS = 5  # conditional writes lost to parallel attempts before refusing
 
 
 class Workflow(Protocol):
@@ -38,6 +46,14 @@ class Workflow(Protocol):
 
 class Publisher(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+class VerifyingKeys(Protocol):
+    """The published JWKS: `jwks()` may be cached, `refreshed_jwks()` re-reads (rate-limited)."""
+
+    def jwks(self) -> Mapping[str, Any]: ...
+
+    def refreshed_jwks(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -49,9 +65,16 @@ class Principal:
     auth_type: str  # "jwt" or "api_key"
     api_key_id: str | None = None
     session_id: str | None = None
+    expires_at: int | None = None  # a token's `exp`: no cache may keep this principal longer
+    plan: str = tokens.DEFAULT_PLAN  # the account's plan (storage quota and limits depend on it)
 
     def context(self) -> dict[str, str]:
-        ctx = {"user_id": self.user_id, "scopes": " ".join(self.scopes), "auth_type": self.auth_type}
+        ctx = {
+            "user_id": self.user_id,
+            "scopes": " ".join(self.scopes),
+            "auth_type": self.auth_type,
+            "plan": self.plan,
+        }
         if self.api_key_id:
             ctx["api_key_id"] = self.api_key_id
         return ctx
@@ -76,7 +99,16 @@ class AuthService:
             password_hash=passwords.hash_password(request.password),
             created_at=now_iso(),
         )
-        workflow.run(registration)
+        # The saga's input is the id alone: the hash and email wait here for its steps, briefly.
+        self.repo.put_pending_registration(registration, self.clock() + PENDING_REGISTRATION_TTL_S)
+        try:
+            workflow.run(registration)
+        except RegistrationPendingError:
+            raise  # still running: its steps still read the record (its TTL removes it later)
+        except Exception:
+            self.repo.delete_pending_registration(registration.user_id)
+            raise
+        self.repo.delete_pending_registration(registration.user_id)
         user = self.repo.get_user(registration.user_id)
         if user is None:  # the saga said it succeeded; a missing user is a bug worth a loud 500
             raise RuntimeError(f"registration of {registration.user_id} succeeded but the user is missing")
@@ -84,34 +116,56 @@ class AuthService:
 
     # --- sessions --------------------------------------------------------------------------------
 
-    def login(self, email: str, password: str, source_ip: str) -> TokenPair:
+    def login(self, email: str, password: str, viewer_ip: str | None) -> TokenPair:
+        """Sign in. Each attempt first takes a failure slot on its counters (per email, and per viewer
+        address when known), atomically, before the slow verify: parallel guesses cannot all pass one
+        check. A right password clears the email's count and gives the address's slot back."""
         email = email.strip().lower()
-        subjects = (f"account#{email}", f"ip#{source_ip}")
-        self._refuse_if_throttled(subjects)
+        account = f"account#{email}"
+        subjects = [(account, throttle.ACCOUNT_FREE_FAILURES)]
+        if viewer_ip:
+            subjects.append((f"ip#{viewer_ip}", throttle.IP_FREE_FAILURES))
+        taken: list[str] = []
+        try:
+            for subject, free in subjects:
+                self._take_failure_slot(subject, free)
+                taken.append(subject)
+        except ThrottledError:
+            for subject in taken:
+                self.repo.release_failure_slot(subject)
+            raise
         user = self.repo.find_user_by_email(email)
         # Verify even for an unknown email (against a dummy hash): both failures take the same time.
+        count("PasswordVerified")  # how many attempts reached argon2: the slots bound it
         if not passwords.verify_password(user.password_hash if user else None, password) or user is None:
-            now = self.clock()
-            for subject in subjects:
-                self.repo.record_failure(subject, now)
+            for subject in taken:
+                self.repo.restart_lock(subject, self.clock())
             count("SignInFailed")
             raise UnauthenticatedError(WRONG_CREDENTIALS)
-        self.repo.clear_failures(subjects[0])
+        self.repo.clear_failures(account)
+        for subject in taken[1:]:
+            self.repo.release_failure_slot(subject)
         if passwords.needs_rehash(user.password_hash):
             self.repo.set_password_hash(user.id, passwords.hash_password(password))
         count("SignIn")
         return self._start_session(user.id)
 
-    def _refuse_if_throttled(self, subjects: tuple[str, str]) -> None:
-        now = self.clock()
-        limits = (throttle.ACCOUNT_FREE_FAILURES, throttle.IP_FREE_FAILURES)
-        wait = max(
-            throttle.locked_until(self.repo.failure_counter(s), free) - now
-            for s, free in zip(subjects, limits, strict=True)
-        )
-        if wait > 0:
-            count("SignInThrottled")
-            raise ThrottledError("Too many failed sign-ins; wait before trying again.", retry_after_s=wait)
+    def _take_failure_slot(self, subject: str, free_failures: int) -> None:
+        """Refuse while the subject is locked; else count this attempt as a failure until proven right."""
+        for _ in range(FAILURE_SLOT_ATTEMPTS):
+            now = self.clock()
+            counter = self.repo.failure_counter(subject, now)
+            wait = throttle.locked_until(counter, free_failures) - now
+            if wait > 0:
+                count("SignInThrottled")
+                raise ThrottledError(
+                    "Too many failed sign-ins; wait before trying again.", retry_after_s=wait
+                )
+            if self.repo.take_failure_slot(subject, counter, now):
+                return
+        # Lost the race every time: a burst of parallel attempts on one subject. Refuse this one.
+        count("SignInThrottled")
+        raise ThrottledError("Too many sign-ins at once; wait before trying again.", retry_after_s=1)
 
     def _start_session(self, user_id: str) -> TokenPair:
         now = self.clock()
@@ -135,6 +189,7 @@ class AuthService:
             audience=self.audience,
             user_id=user_id,
             session_id=session_id,
+            plan=self.repo.get_plan(user_id),
             now=self.clock(),
         )
         return TokenPair(
@@ -200,7 +255,24 @@ class AuthService:
             raise NotFoundError(f"No API key {key_id}.")
         self.repo.revoke_api_key(record, now_iso())
 
-    # --- the authorizer --------------------------------------------------------------------------
+    # --- the authorizer ------------------------------------------------------------------------
+
+    def authenticate(self, headers: Mapping[str, str]) -> Principal:
+        """Who presents these headers (see Authenticator), verifying tokens with this service's key set."""
+        return Authenticator(self.repo, self.keys, self.issuer, self.audience, self.clock).authenticate(
+            headers
+        )
+
+
+@dataclass
+class Authenticator:
+    """Who is calling: a bearer JWT (verified against public keys only) or an API key."""
+
+    repo: AuthRepository
+    verifying_keys: VerifyingKeys
+    issuer: str
+    audience: str
+    clock: Callable[[], int] = field(default=lambda: int(time.time()))
 
     def authenticate(self, headers: Mapping[str, str]) -> Principal:
         """Who presents these headers: a bearer JWT or an API key. Raises UnauthenticatedError."""
@@ -216,22 +288,27 @@ class AuthService:
         raise UnauthenticatedError("No credentials.")
 
     def _from_jwt(self, token: str) -> Principal:
-        keyset = self.keys.keyset()
         try:
             claims = tokens.verify_access_token(
-                token, keyset.jwks(), issuer=self.issuer, audience=self.audience
+                token, self.verifying_keys.jwks(), issuer=self.issuer, audience=self.audience
             )
         except tokens.UnknownSigningKeyError:
             # A key rotated in since we cached the set looks unknown: re-read before refusing. Only for an
             # unknown key id (an expired or forged token is refused as it is), and the store rate-limits it.
-            keyset = self.keys.refreshed()
             claims = tokens.verify_access_token(
-                token, keyset.jwks(), issuer=self.issuer, audience=self.audience
+                token, self.verifying_keys.refreshed_jwks(), issuer=self.issuer, audience=self.audience
             )
         session = self.repo.get_session(claims.session_id)
         if session is None or session.revoked:
             raise UnauthenticatedError("This session has ended.")
-        return Principal(claims.user_id, claims.scopes, "jwt", session_id=claims.session_id)
+        return Principal(
+            claims.user_id,
+            claims.scopes,
+            "jwt",
+            session_id=claims.session_id,
+            expires_at=claims.expires_at,
+            plan=claims.plan,
+        )
 
     def _from_api_key(self, key: str) -> Principal:
         apikeys.parse_prefix(key)
@@ -244,7 +321,8 @@ class AuthService:
             record.last_used_at is None or record.last_used_at < recent
         ):  # a write per call would cost more than it tells
             self.repo.touch_api_key(record, _iso(now), recent)
-        return Principal(record.user_id, tuple(record.scopes), "api_key", api_key_id=record.id)
+        plan = self.repo.get_plan(record.user_id)  # the owner's, read now: a key has no claims to carry it
+        return Principal(record.user_id, tuple(record.scopes), "api_key", api_key_id=record.id, plan=plan)
 
 
 def _iso(epoch: int) -> str:
@@ -259,6 +337,24 @@ class RegistrationSteps:
     repo: AuthRepository
     analytics: AnalyticsProfiles
     events: Publisher
+    usage: UsageKeys | None = None  # None where the API has no usage plans
+
+    def load(self, user_id: str) -> RegistrationInput | None:
+        """What a step works on: the pending registration, or once it is gone (a step retried after the
+        API stopped waiting), the user the saga already made. None: neither exists."""
+        pending = self.repo.get_pending_registration(user_id)
+        if pending is not None:
+            return pending
+        user = self.repo.get_user(user_id)
+        if user is None:
+            return None
+        return RegistrationInput(
+            user_id=user.id,
+            email=user.email,
+            display_name=user.display_name,
+            password_hash=user.password_hash,
+            created_at=user.created_at,
+        )
 
     def create_user(self, r: RegistrationInput) -> None:
         self.repo.create_user(
@@ -285,6 +381,15 @@ class RegistrationSteps:
 
     def delete_analytics_profile(self, r: RegistrationInput) -> None:
         self.analytics.delete(r.user_id)
+
+    def create_usage_key(self, r: RegistrationInput) -> None:
+        """The account's API Gateway API key on the default usage plan: what its requests are metered by."""
+        if self.usage is not None:
+            self.usage.ensure(r.user_id)
+
+    def delete_usage_key(self, r: RegistrationInput) -> None:
+        if self.usage is not None:
+            self.usage.remove(r.user_id)
 
     def publish_registered(self, r: RegistrationInput) -> None:
         self.events.publish(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 ACCOUNT_FREE_FAILURES = 5  # per email address
@@ -26,3 +27,18 @@ def locked_until(counter: FailureCounter | None, free_failures: int) -> int:
         return 0
     delay: int = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (counter.failures - free_failures))
     return counter.last_failure_at + delay
+
+
+def viewer_ip(viewer_address: str | None) -> str | None:
+    """The IP from CloudFront's `CloudFront-Viewer-Address` (`ip:port`; IPv6 unbracketed), or None.
+
+    Behind CloudFront the connection's source is the edge, shared by everyone it serves: counting it
+    would let one attacker lock out a city. Without a viewer address there is no per-address count.
+    """
+    if not viewer_address:
+        return None
+    host = viewer_address.strip().rpartition(":")[0].strip("[]")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None

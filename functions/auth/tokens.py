@@ -19,6 +19,7 @@ ALGORITHM = "RS256"  # the only one we accept: a token naming any other (includi
 ACCESS_TOKEN_TTL_S = 15 * 60
 REFRESH_TOKEN_TTL_S = 30 * 24 * 3600
 USER_SCOPES = ("account", "videos:read", "videos:write", "search", "analytics:read")
+DEFAULT_PLAN = "free"
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,18 @@ class AccessClaims:
     session_id: str
     scopes: tuple[str, ...]
     expires_at: int
+    plan: str = DEFAULT_PLAN
 
 
 def issue_access_token(
-    keys: KeySet, *, issuer: str, audience: str, user_id: str, session_id: str, now: int | None = None
+    keys: KeySet,
+    *,
+    issuer: str,
+    audience: str,
+    user_id: str,
+    session_id: str,
+    plan: str = DEFAULT_PLAN,
+    now: int | None = None,
 ) -> str:
     now = int(time.time()) if now is None else now
     claims = {
@@ -43,6 +52,7 @@ def issue_access_token(
         "exp": now + ACCESS_TOKEN_TTL_S,
         "jti": uuid.uuid4().hex,
         "scope": " ".join(USER_SCOPES),
+        "plan": plan,  # the account's plan when the token was issued (handlers look up its quotas)
     }
     key = keys.active
     return jwt.encode(claims, key.private_key(), algorithm=ALGORITHM, headers={"kid": key.kid})
@@ -81,6 +91,7 @@ def verify_access_token(token: str, jwks: Mapping[str, Any], *, issuer: str, aud
         str(claims["sid"]),
         tuple(str(claims.get("scope", "")).split()),
         int(claims["exp"]),
+        str(claims.get("plan") or DEFAULT_PLAN),
     )
 
 

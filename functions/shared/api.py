@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.shared import errors, origin
 from functions.shared.observability import logger
+from functions.shared.principal import enforce_route_scope
 
 API_PREFIX = "/api/v1"
 
@@ -136,6 +137,14 @@ def create_resolver() -> APIGatewayRestResolver:
     """An API Gateway (REST) resolver with pydantic validation and Skyreel's error contract."""
     app = APIGatewayRestResolver(enable_validation=True)
     app.use(middlewares=[_through_the_cdn])
+
+    def _route_scope(app: APIGatewayRestResolver, next_middleware: Any) -> Response[str]:
+        # The authorizer's policy is the first line; this is the second, from the same ROUTE_SCOPES.
+        enforce_route_scope(app.current_event.raw_event)
+        response: Response[str] = next_middleware(app)
+        return response
+
+    app.use(middlewares=[_route_scope])
 
     @app.exception_handler(errors.SkyreelError)
     def _domain_error(exc: errors.SkyreelError) -> Response[str]:

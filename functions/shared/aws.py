@@ -72,6 +72,10 @@ def stepfunctions() -> SFNClient:
     return client("stepfunctions")  # type: ignore[no-any-return]
 
 
+def apigateway() -> Any:
+    return client("apigateway")
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests that switch endpoints or mock_aws contexts call this)."""
     client.cache_clear()

@@ -84,6 +84,10 @@ class KeySet:
         kept = tuple(k for k in self.keys if k.retired_at is None or now - k.retired_at <= retired_for_s)
         return KeySet(self.active_kid, kept)
 
+    def public_jwks_json(self) -> str:
+        """What the public keys secret holds: the JWKS, with no private member (verifiers read only this)."""
+        return json.dumps(self.jwks())
+
     def to_json(self) -> str:
         keys = [
             {
@@ -111,6 +115,23 @@ class KeySet:
         keyset = cls(data["active_kid"], keys)
         keyset.active  # noqa: B018 - refuse a set whose active key is missing, at load
         return keyset
+
+
+_PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+def parse_public_jwks(text: str) -> dict[str, Any]:
+    """Read a JWKS of RSA public keys; refuse one carrying private key material (a wiring mistake)."""
+    document = json.loads(text)
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list):
+        raise ValueError("a JWKS needs a list of keys")
+    for key in keys:
+        if not isinstance(key, dict) or key.get("kty") != "RSA" or not key.get("kid"):
+            raise ValueError("every key must be an RSA JWK with a kid")
+        if _PRIVATE_JWK_MEMBERS & set(key):
+            raise ValueError(f"key {key['kid']} carries private key material")
+    return {"keys": keys}
 
 
 @functools.lru_cache(maxsize=32)

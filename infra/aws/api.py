@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.aws.nag import acknowledge, acknowledge_all
-from infra.model import Auth, Authorizer, GatewayResponse, Route, Topology
+from infra.aws.names import usage_plan_name
+from infra.model import Auth, Authorizer, GatewayResponse, Route, Topology, UsagePlan
 
 PUSH_TO_LOGS = (
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
@@ -37,16 +38,21 @@ class RestApi(Construct):
             description=f"{topology.name} API behind CloudFront ({' '.join(topology.api.prefixes)})",
             # CloudFront is already in front; an edge-optimized endpoint would add a second distribution.
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Usage plans meter by the key the authorizer names (usageIdentifierKey), never by a header a
+            # client sends: every signed-in caller is metered, and a caller cannot pick another's key.
+            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER if topology.api.usage_plans else None,
             cloud_watch_role=True,
             deploy_options=self._stage_options(topology),
         )
         acknowledge(self.api, PUSH_TO_LOGS, "the AWS-managed role API Gateway needs to write execution logs")
         self._authorizer_model = topology.api.authorizer
+        self._metered = bool(topology.api.usage_plans)
         self._authorizer: apigw.RequestAuthorizer | None = None
         for route in topology.api.routes:
             self._add_route(route)
         for response in topology.api.gateway_responses:
             self._add_gateway_response(response)
+        self.usage_plans = {plan.id: self._usage_plan(topology, plan) for plan in topology.api.usage_plans}
         acknowledge_all(
             self.api,
             {
@@ -109,6 +115,8 @@ class RestApi(Construct):
             self._integration(route.function),
             authorizer=self._shared_authorizer() if protected else None,
             authorization_type=apigw.AuthorizationType.CUSTOM if protected else apigw.AuthorizationType.NONE,
+            # A usage plan meters only methods that require a key; the authorizer supplies it.
+            api_key_required=protected and self._metered,
         )
         if not protected:
             acknowledge(method, "AwsSolutions-APIG4", f"{route.method} {route.path} is declared Auth.PUBLIC")
@@ -120,6 +128,23 @@ class RestApi(Construct):
             type=apigw.ResponseType.of(response.type),
             status_code=str(response.status),
             templates={"application/json": response.body()},
+            # A throttled caller's bucket refills within a second at any plan's rate.
+            response_headers={"Retry-After": "'1'"} if response.type == "THROTTLED" else None,
+        )
+
+    def _usage_plan(self, topology: Topology, plan: UsagePlan) -> apigw.UsagePlan:
+        """Per-caller throttle and quota. Its keys (one per account) are added by the registration saga."""
+        return self.api.add_usage_plan(
+            f"UsagePlan-{plan.id}",
+            name=usage_plan_name(Stack.of(self).stack_name, plan.id),
+            description=f"{topology.name} {plan.id} plan: per-account throttle and daily quota",
+            throttle=apigw.ThrottleSettings(rate_limit=plan.rate_per_s, burst_limit=plan.burst),
+            quota=(
+                apigw.QuotaSettings(limit=plan.quota_per_day, period=apigw.Period.DAY)
+                if plan.quota_per_day is not None
+                else None
+            ),
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
         )
 
     def _integration(self, function_id: str) -> apigw.LambdaIntegration:

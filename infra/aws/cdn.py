@@ -121,7 +121,11 @@ def _api_behavior(api: cloudfront.IOrigin) -> cloudfront.BehaviorOptions:
         allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
         cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
         # Host must be the API's own, or API Gateway cannot route the request. The API builds no URL from
-        # any header: playback URLs come from the configured CDN domain (CDN_URL).
+        # any header: playback URLs come from the configured CDN domain (CDN_URL). This managed policy
+        # also forwards CloudFront's own headers, CloudFront-Viewer-Address among them (`ip:port`, set by
+        # CloudFront, which the login throttle keys on); a custom policy cannot: "all viewer headers except
+        # Host" and "plus CloudFront headers" are exclusive header behaviours, and Authorization can only
+        # travel in an all-viewer policy when caching is off.
         origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
     )
 

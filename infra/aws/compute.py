@@ -136,6 +136,8 @@ class Compute(Construct):
             self._storage.buses[bus_id].grant_put_events_to(function)
         for secret_id in self._readable_secrets(fn):
             self._secrets.secrets[secret_id].grant_read(function)
+        if fn.manages_usage_keys:
+            self._grant_usage_keys(function)
         for machine_id in fn.state_machines:
             function.add_to_role_policy(
                 iam.PolicyStatement(
@@ -151,6 +153,24 @@ class Compute(Construct):
                 function,
                 wildcard_arn(executions, function),
                 f"execution names are chosen per run; the grant covers only the {machine_id} workflow's executions",
+            )
+
+    def _grant_usage_keys(self, function: lambda_.Function) -> None:
+        """API keys (one per account) and their usage plan membership: made and undone by the
+        registration saga. API Gateway's IAM has no narrower resource than these paths."""
+        region = Stack.of(self).region
+        paths = ("/apikeys", "/apikeys/*", "/usageplans", "/usageplans/*/keys", "/usageplans/*/keys/*")
+        resources = [f"arn:{Stack.of(self).partition}:apigateway:{region}::{p}" for p in paths]
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["apigateway:GET", "apigateway:POST", "apigateway:DELETE"], resources=resources
+            )
+        )
+        for path in ("/apikeys/*", "/usageplans/*/keys", "/usageplans/*/keys/*"):
+            acknowledge(
+                function,
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::{path}]",
+                "per-account API keys have generated ids; the grant covers only API keys and usage plan keys",
             )
 
     def _readable_secrets(self, fn: Function) -> tuple[str, ...]:

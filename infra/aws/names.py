@@ -27,6 +27,7 @@ class CdkResourceNames(ResourceNames):
         buses: Mapping[str, events.IEventBus],
         secrets: Mapping[str, secretsmanager.ISecret],
         state_machine_arns: Mapping[str, str],
+        usage_plan_prefix: str = "",
     ) -> None:
         self.stage = stage
         self._tables = tables
@@ -38,6 +39,7 @@ class CdkResourceNames(ResourceNames):
         # The CDN is built after the functions (it fronts their API): its URL and id are filled in then.
         self.cdn_url_value = Later("the CDN's URL")
         self.cdn_distribution_id_value = Later("the CDN's distribution id")
+        self._usage_plan_prefix = usage_plan_prefix
 
     def table(self, table_id: str) -> str:
         return self._tables[table_id].table_name
@@ -66,6 +68,9 @@ class CdkResourceNames(ResourceNames):
     def cdn_distribution_id(self) -> str:
         return self.cdn_distribution_id_value.token()
 
+    def usage_plan(self, plan_id: str) -> str:
+        return usage_plan_name(self._usage_plan_prefix, plan_id)
+
 
 @jsii.implements(IStableStringProducer)
 class Later:
@@ -87,6 +92,11 @@ class Later:
 
     def token(self) -> str:
         return Lazy.string(self)
+
+
+def usage_plan_name(prefix: str, plan_id: str) -> str:
+    """A usage plan's fixed name: functions find the plan by it, with no dependency on the API."""
+    return f"{prefix}-{plan_id}"
 
 
 def state_machine_name(scope: Construct, machine: StateMachine) -> str:

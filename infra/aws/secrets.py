@@ -84,16 +84,21 @@ class Secrets(Construct):
             resource = self.secrets[secret.id] = self._secret(secret)
             rotation = {
                 SecretKind.RSA_KEYSET: KEYSET_ROTATION_REASON,
+                SecretKind.PUBLIC_JWKS: KEYSET_ROTATION_REASON,
                 SecretKind.RANDOM: RANDOM_ROTATION_REASON,
             }.get(secret.kind, ROTATION_REASON)
             acknowledge(resource, "AwsSolutions-SMG4", rotation)
+        for secret in topology.secrets:
             if secret.kind in KEYGEN_RESOURCE_TYPES:
                 store = (
                     self.media_key_store
                     if topology.media is not None and secret.id == topology.media.signing_secret
                     else None
                 )
-                self.keygens[secret.id] = self._generated_key(secret, resource, store)
+                public = topology.public_keys_of(secret.id)
+                self.keygens[secret.id] = self._generated_key(
+                    secret, resource, store, self.secrets[public.id] if public else None
+                )
 
     def _secret(self, secret: Secret) -> secretsmanager.Secret:
         # RSA secrets start with a random placeholder; the keygen resource replaces it with keys once.
@@ -108,7 +113,11 @@ class Secrets(Construct):
         )
 
     def _generated_key(
-        self, secret: Secret, resource: secretsmanager.Secret, store: cloudfront.KeyValueStore | None
+        self,
+        secret: Secret,
+        resource: secretsmanager.Secret,
+        store: cloudfront.KeyValueStore | None,
+        public: secretsmanager.Secret | None,
     ) -> CustomResource:
         provider = self._keygen_provider()
         resource.grant_read(provider.on_event_handler)
@@ -129,6 +138,9 @@ class Secrets(Construct):
                     resources=[store.key_value_store_arn],
                 )
             )
+        if public is not None:  # the key set's public half, for verifiers that must not read the private
+            public.grant_write(provider.on_event_handler)
+            properties["PublicSecretArn"] = public.secret_arn
         return CustomResource(
             self,
             f"Keygen-{secret.id}",

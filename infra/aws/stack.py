@@ -50,6 +50,7 @@ class SkyreelStack(Stack):
             buses=self.storage.buses,
             secrets=self.secrets.secrets,
             state_machine_arns=state_machine_arns(self, topology),
+            usage_plan_prefix=self.stack_name,
         )
         self.compute = Compute(
             self,

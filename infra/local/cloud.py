@@ -35,8 +35,7 @@ from botocore.credentials import Credentials
 from moto.server import ThreadedMotoServer
 
 from functions.shared.media_token import MediaKeys
-from infra.local import stepfunctions, uploads
-from infra.local.atomic import make_dynamodb_requests_atomic
+from infra.local import dynamodb, stepfunctions, uploads
 from infra.local.frontdoor import FrontDoor
 from infra.local.gateway import ApiGateway
 from infra.local.names import REGION, LocalNames
@@ -44,6 +43,7 @@ from infra.local.provision import Provisioner
 from infra.local.runtime import LambdaRuntime
 from infra.local.sources import start_pollers
 from infra.local.state import StateStore
+from infra.local.usage import PlanDirectory, create_plans, reconcile_keys
 from infra.model import ROOT, Function, Topology
 
 log = logging.getLogger("skyreel.local")
@@ -211,7 +211,6 @@ class LocalCloud:
         self.aws_port = self.aws_port or free_port()
         # moto's Step Functions engine calls Lambda back through this port (see ARCHITECTURE.md).
         os.environ["MOTO_PORT"] = str(self.aws_port)
-        make_dynamodb_requests_atomic()  # as in DynamoDB, a conditional write sees no other write midway
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines drown ours
         self._moto.start()
@@ -230,17 +229,21 @@ class LocalCloud:
             if restored["items"] or restored["objects"]:
                 log.info("restored %(items)d items and %(objects)d objects", restored)
         provisioner.wire_triggers()
+        self._usage_plans()
 
         functions = [(fn, self.sandbox_environment(fn)) for fn in self.topology.functions]
         self.runtime = LambdaRuntime(functions, self.log_sink)
         self._uninstall_hook = stepfunctions.install(
             self.runtime, {self.names.function_name(fn): fn.id for fn in self.topology.functions}
         )
+        self._uninstall_atomic_dynamodb = dynamodb.install()  # conditional writes race in moto otherwise
 
         self._stop = threading.Event()
         self._pollers = start_pollers(self.topology, self.names, self.aws, self.runtime, self._stop)
         self.gateway = ApiGateway(
-            self.topology.api, lambda fid, event: self.runtime.invoke(fid, event).result
+            self.topology.api,
+            lambda fid, event: self.runtime.invoke(fid, event).result,
+            usage_plan_of=PlanDirectory(self.topology, self.names, self.aws.client("apigateway")),
         )
         self._serve()
         if self.prewarm:
@@ -337,6 +340,18 @@ class LocalCloud:
         except Exception:
             log.exception("snapshot failed; the previous one is kept")
 
+    def _usage_plans(self) -> None:
+        """The API's usage plans, and every account's metering key on its plan (moto keeps no state)."""
+        if not self.topology.api.usage_plans:
+            return
+        create_plans(self.topology, self.names, self.aws.client("apigateway"))
+        salt_id = self.topology.api.usage_key_salt
+        assert salt_id is not None  # the topology refuses usage plans without it
+        salt = self.aws.client("secretsmanager").get_secret_value(SecretId=self.names.secret(salt_id))
+        checked = reconcile_keys(self.topology, self.names, self.aws, salt["SecretString"])
+        if checked:
+            log.info("usage plan keys checked for %d accounts", checked)
+
     def stop(self) -> None:
         """Stop whatever has started; safe after a start() that failed or was interrupted midway."""
         started = vars(self)
@@ -352,6 +367,8 @@ class LocalCloud:
             self.runtime.close()
         if "_uninstall_hook" in started:
             self._uninstall_hook()
+        if "_uninstall_atomic_dynamodb" in started:
+            self._uninstall_atomic_dynamodb()
         if "_moto" in started:
             self._moto.stop()
 

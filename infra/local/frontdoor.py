@@ -39,6 +39,11 @@ _CHUNK = 1024 * 1024
 AccessLog = Callable[[str], None]
 
 
+def _viewer_address(request: Request) -> str:
+    """`ip:port` of the client, as CloudFront's CloudFront-Viewer-Address header gives it."""
+    return f"{request.client.host}:{request.client.port}" if request.client else "127.0.0.1:0"
+
+
 class FrontDoor:
     def __init__(
         self,
@@ -90,7 +95,12 @@ class FrontDoor:
         http_request = HttpRequest(
             method=request.method,
             path=request.url.path,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+            headers=[
+                (k.decode("latin-1"), v.decode("latin-1"))
+                for k, v in request.headers.raw
+                if k.lower() != b"cloudfront-viewer-address"  # CloudFront's to set, never the client's
+            ]
+            + [("cloudfront-viewer-address", _viewer_address(request))],
             query=[(k, v) for k, v in request.query_params.multi_items()],
             body=await request.body(),
             source_ip=request.client.host if request.client else "127.0.0.1",

@@ -10,14 +10,18 @@ from __future__ import annotations
 import base64
 import fnmatch
 import json
+import math
 import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
+
+from cachetools import LRUCache
 
 from infra.local.names import ACCOUNT, REGION
 from infra.local.runtime import InvocationError, ThrottledError
@@ -54,12 +58,16 @@ class _CachedPolicy:
     policy: dict[str, Any]
     context: dict[str, Any]
     expires: float
+    usage_key: str | None = None  # the authorizer's usageIdentifierKey
+
+
+UsagePlanOf = Callable[[str], str | None]  # an API key's value -> the id of the usage plan it is on
 
 
 class _TokenBucket:
     """The stage throttle: `rate` requests a second on average, bursts of up to `burst`."""
 
-    def __init__(self, rate: int, burst: int) -> None:
+    def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.capacity = float(rate), float(burst)
         self.tokens, self.updated = float(burst), time.monotonic()
         self.lock = threading.Lock()
@@ -73,6 +81,11 @@ class _TokenBucket:
                 return False
             self.tokens -= 1
             return True
+
+    def retry_after_s(self) -> int:
+        """Whole seconds until the next token (what a 429's Retry-After says): at least 1."""
+        with self.lock:
+            return max(1, math.ceil((1 - self.tokens) / self.rate))
 
 
 def _multi(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
@@ -116,6 +129,8 @@ class ApiGateway:
     _routes: list[tuple[Route, re.Pattern[str]]] = field(init=False)
     _cache: dict[tuple[str, ...], _CachedPolicy] = field(init=False, default_factory=dict)
     _cache_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    # Where a metered caller's key is looked up (the usage plans of the local AWS endpoint).
+    usage_plan_of: UsagePlanOf | None = None
     authorizer_calls: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -123,6 +138,11 @@ class ApiGateway:
         ordered = sorted(self.api.routes, key=lambda r: (r.path.count("{"), -len(r.path)))
         self._routes = [(route, route.regex()) for route in ordered]
         self._throttle = _TokenBucket(self.api.throttle_rate, self.api.throttle_burst)
+        self._plans = {plan.id: plan for plan in self.api.usage_plans}
+        # Per caller and plan: bounded, as a flood of distinct keys must not grow the process.
+        self._caller_buckets: LRUCache[tuple[str, str], _TokenBucket] = LRUCache(maxsize=100_000)
+        self._quota_used: LRUCache[tuple[str, str, str], int] = LRUCache(maxsize=100_000)
+        self._meter_lock = threading.Lock()
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route, pattern in self._routes:
@@ -151,10 +171,12 @@ class ApiGateway:
         if len(request.body) > self.api.max_body_bytes:
             return self._gateway("REQUEST_TOO_LARGE", request_id)
         if not self._throttle.take():
-            return self._gateway("THROTTLED", request_id)
+            return self._gateway("THROTTLED", request_id, [("retry-after", "1")])
         event = self._proxy_event(request, route, path_params, request_id)
         if route.auth is Auth.PROTECTED:
             denied = self._authorize(event, request_id)
+            if denied is None and self._plans:
+                denied = self._meter(event["requestContext"]["identity"].get("apiKey"), request_id)
             if denied is not None:
                 return denied
         try:
@@ -258,6 +280,7 @@ class ApiGateway:
                 result["policyDocument"],
                 _stringify_context(result.get("context") or {}),
                 time.monotonic() + authorizer.ttl_s,
+                result.get("usageIdentifierKey") or None,
             )
             if authorizer.identity_headers and authorizer.ttl_s:
                 with self._cache_lock:
@@ -265,6 +288,35 @@ class ApiGateway:
         if not _allows(cached.policy, method_arn):
             return self._gateway("ACCESS_DENIED", request_id)
         event["requestContext"]["authorizer"] = {"principalId": cached.principal_id, **cached.context}
+        if cached.usage_key and self._plans:  # API Gateway names the metering key here
+            event["requestContext"]["identity"]["apiKey"] = cached.usage_key
+        return None
+
+    def _meter(self, usage_key: str | None, request_id: str) -> HttpResponse | None:
+        """A usage plan's per-caller token bucket and daily quota, keyed on the authorizer's
+        usageIdentifierKey: a key on no plan is refused (403), a caller past its limits gets 429."""
+        plan_id = usage_key and self.usage_plan_of and self.usage_plan_of(usage_key)
+        plan = self._plans.get(plan_id) if plan_id else None
+        if usage_key is None or plan is None:
+            return self._gateway("INVALID_API_KEY", request_id)
+        with self._meter_lock:
+            bucket = self._caller_buckets.get((usage_key, plan.id))
+            if bucket is None:
+                bucket = self._caller_buckets[(usage_key, plan.id)] = _TokenBucket(
+                    plan.rate_per_s, plan.burst
+                )
+        if not bucket.take():
+            return self._gateway("THROTTLED", request_id, [("retry-after", str(bucket.retry_after_s()))])
+        if plan.quota_per_day is not None:
+            now = datetime.now(UTC)
+            day = (usage_key, plan.id, now.date().isoformat())
+            with self._meter_lock:
+                used = self._quota_used.get(day, 0)
+                if used >= plan.quota_per_day:
+                    midnight = datetime.combine(now.date() + timedelta(days=1), dt_time(), UTC)
+                    wait = str(max(1, math.ceil((midnight - now).total_seconds())))
+                    return self._gateway("QUOTA_EXCEEDED", request_id, [("retry-after", wait)])
+                self._quota_used[day] = used + 1
         return None
 
     def _cached(self, identity: tuple[str, ...]) -> _CachedPolicy | None:

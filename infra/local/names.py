@@ -54,6 +54,9 @@ class LocalNames(ResourceNames):
     def cdn_distribution_id(self) -> str:
         return NO_CACHE_DISTRIBUTION_ID  # the front door caches nothing
 
+    def usage_plan(self, plan_id: str) -> str:
+        return self._name(plan_id)
+
     def function_name(self, fn: Function) -> str:
         return self._name(fn.id)
 

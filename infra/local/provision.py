@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.shared.keyset import new_keyset
+from functions.shared.keyset import KeySet, new_keyset
 from functions.shared.media_token import new_media_keys
 from infra.local.names import LocalNames
 from infra.model import Secret, SecretKind, Table, Topology, placeholders, substitutions
@@ -184,6 +184,8 @@ class Provisioner:
     def _secrets(self) -> None:
         sm = self.aws.client("secretsmanager")
         for secret in self.topology.secrets:
+            if secret.kind is SecretKind.PUBLIC_JWKS:
+                continue
             name = self.names.secret(secret.id)
             try:
                 sm.describe_secret(SecretId=name)
@@ -193,6 +195,24 @@ class Provisioner:
                 sm.create_secret(
                     Name=name, Description=secret.description, SecretString=generate_secret_value(secret)
                 )
+        for secret in self.topology.secrets:
+            if secret.kind is SecretKind.PUBLIC_JWKS:
+                self.publish_public_keys(secret)
+
+    def publish_public_keys(self, secret: Secret) -> None:
+        """Write the public half of the key set it derives from, on every start: restored or rotated
+        keys are published again, so verifiers (granted only this secret) see the current set."""
+        assert secret.derived_from is not None
+        sm = self.aws.client("secretsmanager")
+        source = sm.get_secret_value(SecretId=self.names.secret(secret.derived_from))["SecretString"]
+        value = KeySet.from_json(source).public_jwks_json()
+        name = self.names.secret(secret.id)
+        try:
+            sm.create_secret(Name=name, Description=secret.description, SecretString=value)
+        except ClientError as exc:
+            if not _already(exc, "ResourceExistsException"):
+                raise
+            sm.put_secret_value(SecretId=name, SecretString=value)
 
     def state_machine_definition(self, machine_id: str) -> str:
         machine = self.topology.state_machine(machine_id)

@@ -7,7 +7,7 @@ from aws_cdk.assertions import Match
 
 from infra.model import Auth
 from tests.infra.conftest import Synthesized
-from tests.infra.helpers import logical_id, methods_by_route, resources
+from tests.infra.helpers import logical_id, methods_by_route, policy_statements, props, resources
 
 pytestmark = pytest.mark.infra
 
@@ -94,3 +94,43 @@ def test_gateway_responses_speak_the_api_error_shape(synthesized: Synthesized) -
     for declared in synthesized.topology.api.gateway_responses:
         assert responses[declared.type]["StatusCode"] == str(declared.status)
         assert responses[declared.type]["ResponseTemplates"] == {"application/json": declared.body()}
+
+
+def test_usage_plans_meter_every_protected_route_by_the_authorizers_key(skyreel: Synthesized) -> None:
+    api = skyreel.topology.api
+    assert api.usage_plans, "the shipped API declares usage plans"
+    rest_api = next(iter(resources(skyreel.template, "AWS::ApiGateway::RestApi").values()))["Properties"]
+    assert rest_api["ApiKeySourceType"] == "AUTHORIZER"  # never a header a client sends
+    routes = methods_by_route(skyreel.template)
+    for route in api.routes:
+        assert routes[(route.method, route.path)].get("ApiKeyRequired", False) == (
+            route.auth is Auth.PROTECTED
+        ), route
+    plans = {
+        p["Properties"]["UsagePlanName"]: p["Properties"]
+        for p in resources(skyreel.template, "AWS::ApiGateway::UsagePlan").values()
+    }
+    for plan in api.usage_plans:
+        [(name, declared)] = [
+            (n, p) for n, p in plans.items() if str(n).endswith(f"-{plan.id}") or plan.id in str(n)
+        ]
+        assert declared["Throttle"] == {"RateLimit": plan.rate_per_s, "BurstLimit": plan.burst}
+        assert declared["Quota"] == {"Limit": plan.quota_per_day, "Period": "DAY"}
+        assert declared["ApiStages"], name
+    throttled = [
+        r["Properties"]
+        for r in resources(skyreel.template, "AWS::ApiGateway::GatewayResponse").values()
+        if r["Properties"]["ResponseType"] == "THROTTLED"
+    ]
+    assert throttled[0]["ResponseParameters"] == {"gatewayresponse.header.Retry-After": "'1'"}
+
+
+def test_the_registration_saga_may_manage_usage_keys_and_nothing_else_may(skyreel: Synthesized) -> None:
+    for fn in skyreel.topology.functions:
+        role = skyreel.stack.compute.functions[fn.id].role
+        assert role is not None
+        statements = policy_statements(skyreel.template, logical_id(role))
+        managing = [s for s in statements if "apigateway:POST" in str(s.get("Action"))]
+        assert bool(managing) == fn.manages_usage_keys, fn.id
+    env = props(skyreel.template, logical_id(skyreel.stack.compute.functions["auth_registration"]))
+    assert "USAGE_PLANS" in env["Environment"]["Variables"]

@@ -178,6 +178,20 @@ def test_cross_resource_grants(demo: Synthesized) -> None:
     )
 
 
+def test_the_authorizer_reads_the_public_keys_never_the_private(skyreel: Synthesized) -> None:
+    secrets = skyreel.stack.secrets
+    statements = role_statements(skyreel, "auth_authorizer")
+    assert "secretsmanager:GetSecretValue" in actions_on(statements, ref(secrets.secrets["jwt_public_keys"]))
+    assert actions_on(statements, ref(secrets.secrets["jwt_signing_keys"])) == set()
+    assert "jwt_signing_keys" not in json.dumps(statements)
+    env = lambda_props(skyreel, "auth_authorizer")["Environment"]["Variables"]
+    assert "JWT_SIGNING_KEYS_SECRET_ID" not in env
+    assert "JWT_PUBLIC_KEYS_SECRET_ID" in env
+    # The key generator writes the public half where the authorizer reads it.
+    keygen = props(skyreel.template, logical_id(secrets.keygens["jwt_signing_keys"]))
+    assert keygen["PublicSecretArn"] == ref(secrets.secrets["jwt_public_keys"])
+
+
 def test_media_signers_get_the_cdn_url_and_the_token_keys(synthesized: Synthesized) -> None:
     """Playback URLs are built from configuration: the distribution's own domain, straight from
     CloudFormation, never from a request header."""

@@ -21,7 +21,7 @@ import pytest
 from botocore.exceptions import MissingDependencyException
 from moto import mock_aws
 
-from functions.shared.keyset import KeySet, new_keyset
+from functions.shared.keyset import KeySet, new_keyset, parse_public_jwks
 from functions.shared.media_token import MediaKeys
 from infra.aws.keygen import handler
 from infra.aws.layer import KEYGEN_EXPORT
@@ -204,6 +204,16 @@ def test_create_generates_a_valid_keyset_once(secret_arn: str) -> None:
     assert again == result
     assert KeySet.from_json(value(secret_arn)) == keyset
     assert versions(secret_arn) == 2  # the placeholder and the one key set: never rotated
+
+
+def test_the_public_keys_secret_gets_the_jwks_and_no_private_key(secret_arn: str) -> None:
+    public_arn = boto3.client("secretsmanager").create_secret(Name="public", SecretString=PLACEHOLDER)["ARN"]
+    create = event("Create", secret_arn, SecretKind.RSA_KEYSET)
+    create["ResourceProperties"]["PublicSecretArn"] = public_arn
+    handler.on_event(create, None)
+    keyset = KeySet.from_json(value(secret_arn))
+    assert parse_public_jwks(value(public_arn)) == keyset.jwks()
+    assert "PRIVATE" not in value(public_arn)
 
 
 def test_an_existing_keyset_is_left_unchanged(secret_arn: str) -> None:

@@ -28,6 +28,7 @@ from infra.model import (
     StreamTrigger,
     Table,
     Topology,
+    UsagePlan,
 )
 from infra.topology import TOPOLOGY
 
@@ -107,6 +108,8 @@ def fixture_topology() -> Topology:
                 Route("GET", "/api/test/scoped", "echo", scope="videos:read"),
                 Route("GET", "/api/test/crash", "crash", Auth.PUBLIC),
             ),
+            # A small plan a test moves its own account to (the shipped default stays the first).
+            usage_plans=(*base.api.usage_plans, UsagePlan("tiny", rate_per_s=1, burst=3)),
         ),
         tables=(*base.tables, Table("records"), Table("inbox", stream=True)),
         queues=(*base.queues, Queue("jobs", visibility_timeout_s=2, max_receive_count=2), Queue("drops")),

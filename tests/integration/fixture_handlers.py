@@ -87,7 +87,8 @@ def failing_registration_step(event: dict[str, Any], context: Any) -> dict[str, 
     """
     from functions.auth import registration
 
-    if f"+fail-{event['step']}@" in event["registration"]["email"]:
+    pending = registration._steps().load(event["registration"]["user_id"])  # the input holds only the id
+    if pending is not None and f"+fail-{event['step']}@" in pending.email:
         raise RuntimeError(f"injected failure in {event['step']}")
     return registration.lambda_handler(event, context)
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from functions.auth.throttle import IP_FREE_FAILURES
 from functions.shared.keyset import KeySet, new_signing_key
 from infra.local.cloud import LocalCloud
+from infra.topology import TOPOLOGY
 from tests.integration.conftest import User, eventually, records, sign_up
 
 pytestmark = pytest.mark.integration
@@ -116,6 +118,45 @@ def test_a_failing_saga_step_leaves_nothing_behind(http: httpx.Client, cloud: Lo
         http.post(f"{AUTH}/login", json={"email": email, "password": "a long enough passphrase"}).status_code
         == 401
     )
+
+
+def _execution_data(cloud: LocalCloud, user_id: str) -> str:
+    """Everything Step Functions keeps about one registration: its input, output and history."""
+    sfn = cloud.aws.client("stepfunctions")
+    arn = cloud.names.state_machine_arn("registration").replace(":stateMachine:", ":execution:")
+    execution = f"{arn}:{user_id}"
+    described = sfn.describe_execution(executionArn=execution)
+    history = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    return json.dumps([described, history], default=str)
+
+
+def test_step_functions_never_hold_the_hash_or_the_email(http: httpx.Client, cloud: LocalCloud) -> None:
+    email = _email()
+    response = http.post(f"{AUTH}/register", json={"email": email, "password": "a long enough passphrase"})
+    assert response.status_code == 201, response.text
+    user_id = response.json()["user"]["id"]
+    data = _execution_data(cloud, user_id)
+    assert user_id in data  # the execution is the right one: it carries the id
+    assert email not in data
+    assert "$argon2" not in data
+    assert _stored(cloud, f"REGISTRATION#{user_id}", "PENDING") is None  # the pending record is gone
+    # A failed registration (its errors and compensations) and a taken email (the 409 path) too.
+    failing = _email("+fail-create_profile")
+    body = {"email": failing, "password": "a long enough passphrase"}
+    assert http.post(f"{AUTH}/register", json=body).status_code == 503
+    body = {"email": email, "password": "a long enough passphrase"}
+    assert http.post(f"{AUTH}/register", json=body).status_code == 409
+    pages = (
+        cloud.aws.client("stepfunctions")
+        .get_paginator("list_executions")
+        .paginate(stateMachineArn=cloud.names.state_machine_arn("registration"))
+    )
+    executions = [e for page in pages for e in page["executions"]]
+    assert {e["status"] for e in executions} >= {"SUCCEEDED", "FAILED"}
+    for execution in executions:
+        data = _execution_data(cloud, execution["name"])
+        assert "@example.com" not in data, execution["name"]
+        assert "$argon2" not in data, execution["name"]
 
 
 # --- sessions --------------------------------------------------------------------------------------
@@ -231,6 +272,81 @@ def test_failed_logins_are_throttled_per_source_address(
     assert attempt(user.email, user.password, source="10.255.255.254").status_code == 200
 
 
+def _address() -> str:
+    """A made-up client address: the front door takes it from X-Forwarded-For on a connection from
+    127.0.0.1 (uvicorn's trusted proxy), so other tests' failures from 127.0.0.1 do not add up."""
+    return f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
+
+
+def _warm_auth_sandboxes(http: httpx.Client, parallel: int = 8) -> None:
+    """Start the auth function's sandboxes before a burst: several cold starts at once on a loaded machine
+    can outlast Lambda's 10 s init limit (a 504), which is not what the burst is testing. Each warming
+    call runs argon2 (an unknown email from an address of its own), so all of them overlap."""
+
+    def slow_call(_: int) -> int:
+        body = {"email": _email(), "password": "not the passphrase"}
+        return http.post(f"{AUTH}/login", json=body, headers={"X-Forwarded-For": _address()}).status_code
+
+    for _ in range(6):  # best effort: a sandbox whose init timed out is started again next round
+        with ThreadPoolExecutor(parallel) as pool:
+            if all(status == 401 for status in pool.map(slow_call, range(parallel))):
+                return
+
+
+def test_parallel_wrong_passwords_cannot_all_reach_argon2(http: httpx.Client, cloud: LocalCloud) -> None:
+    victim = sign_up(http)
+    address = _address()
+
+    def attempt(password: str) -> httpx.Response:
+        return http.post(
+            f"{AUTH}/login",
+            json={"email": victim.email, "password": password},
+            headers={"X-Forwarded-For": address},
+        )
+
+    assert [attempt(f"guess {i}").status_code for i in range(5)] == [401] * 5  # the free failures
+    # Ten failures, the last long ago: the lock is over, and the next failure locks the account for
+    # 2**6 = 64 s, longer than the burst can take even when sandboxes start slowly.
+    cloud.aws.client("dynamodb").update_item(
+        TableName=cloud.names.table("auth"),
+        Key={"pk": {"S": f"THROTTLE#account#{victim.email}"}, "sk": {"S": "THROTTLE"}},
+        UpdateExpression="SET failures = :ten, last_failure_at = :long_ago",
+        ExpressionAttributeValues={":ten": {"N": "10"}, ":long_ago": {"N": str(int(time.time()) - 3600)}},
+    )
+    before = _stored(cloud, f"THROTTLE#account#{victim.email}", "THROTTLE")
+    assert before is not None
+    _warm_auth_sandboxes(http)
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(lambda i: attempt(f"parallel guess {i}").status_code, range(12)))
+    # One slot was free: at most one attempt reached argon2, every other one was refused before it.
+    # (Checked the lock, then verified, then counted, all of them would pass the check together and be
+    # verified.) A 504 is a sandbox whose init outlasted Lambda's 10 s on an overloaded machine: that
+    # request never reached the handler.
+    assert set(statuses) <= {401, 429, 504}, statuses
+    assert statuses.count(401) <= 1, statuses
+    assert statuses.count(429) >= 12 - statuses.count(504) - 1, statuses
+    assert statuses.count(504) <= 6, statuses  # most reached the handler
+    after = _stored(cloud, f"THROTTLE#account#{victim.email}", "THROTTLE")
+    assert after is not None
+    assert int(after["failures"]["N"]) - int(before["failures"]["N"]) == 1  # one slot, taken once
+
+
+def test_a_client_cannot_choose_its_viewer_address(http: httpx.Client, cloud: LocalCloud) -> None:
+    """The per-address count keys on CloudFront-Viewer-Address, which CloudFront sets; locally the front
+    door sets it from the connection and drops a client's own."""
+    real, forged = _address(), _address()
+    response = http.post(
+        f"{AUTH}/login",
+        json={"email": _email(), "password": "not the passphrase"},
+        headers={"X-Forwarded-For": real, "CloudFront-Viewer-Address": f"{forged}:443"},
+    )
+    assert response.status_code == 401
+    counted = _stored(cloud, f"THROTTLE#ip#{real}", "THROTTLE")
+    assert counted is not None
+    assert counted["failures"]["N"] == "1"
+    assert _stored(cloud, f"THROTTLE#ip#{forged}", "THROTTLE") is None
+
+
 # --- API keys ----------------------------------------------------------------------------------------
 
 
@@ -283,10 +399,82 @@ def test_api_keys_are_private_to_their_owner(http: httpx.Client, user: User) -> 
     assert http.get(f"{AUTH}/api-keys", headers=other.headers).json()["items"] == []
 
 
+def test_a_read_key_gets_exactly_the_read_routes(http: httpx.Client, user: User) -> None:
+    """`GET /videos/{id}` must not open `GET /videos/{id}/upload` (presigned upload URLs) to a read key."""
+    body = {"title": "x", "upload": {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 10}}
+    created = http.post("/api/v1/videos", headers=user.headers, json=body)
+    assert created.status_code == 201, created.text
+    video_id = created.json()["video"]["id"]
+    key = http.post(
+        f"{AUTH}/api-keys", headers=user.headers, json={"name": "reader", "scopes": ["videos:read"]}
+    ).json()["key"]
+    reader = {"X-API-Key": key}
+    routes = [r for r in TOPOLOGY.api.routes if r.scope in {"videos:read", "videos:write"}]
+    assert any(r.method == "GET" and r.path.endswith("/upload") for r in routes)
+    for route in routes:
+        path = route.path.replace("{video_id}", video_id)
+        response = http.request(
+            route.method, path, headers=reader, json={} if route.method != "GET" else None
+        )
+        if route.scope == "videos:write":
+            assert response.status_code == 403, (route.method, route.path, response.text)
+            assert response.json()["error"]["code"] == "forbidden"
+        elif route.path.endswith("/playback"):
+            assert response.status_code == 409, response.text  # the handler's answer: not ready yet
+        else:
+            assert response.status_code == 200, (route.method, route.path, response.text)
+    assert http.get(f"/api/v1/videos/{video_id}/upload", headers=user.headers).status_code == 200
+
+
 @pytest.mark.parametrize("scopes", [[], ["account"], ["videos:read", "admin"]])
 def test_api_key_scopes_are_checked(http: httpx.Client, user: User, scopes: list[str]) -> None:
     response = http.post(f"{AUTH}/api-keys", headers=user.headers, json={"name": "x", "scopes": scopes})
     assert response.status_code == 422
+
+
+def _move_to_plan(cloud: LocalCloud, user_id: str, plan_id: str) -> None:
+    """What a plan change does in API Gateway: the account's key leaves its plan and joins another."""
+    apigw = cloud.aws.client("apigateway")
+    [key] = [k for k in apigw.get_api_keys()["items"] if k["name"] == f"account-{user_id}"]
+    plans = {p["name"]: p["id"] for p in apigw.get_usage_plans()["items"]}
+    for current in apigw.get_usage_plans(keyId=key["id"])["items"]:
+        apigw.delete_usage_plan_key(usagePlanId=current["id"], keyId=key["id"])
+    apigw.create_usage_plan_key(
+        usagePlanId=plans[cloud.names.usage_plan(plan_id)], keyId=key["id"], keyType="API_KEY"
+    )
+
+
+def test_a_caller_past_its_plans_burst_gets_429_and_others_do_not(
+    http: httpx.Client, cloud: LocalCloud
+) -> None:
+    """Usage plans meter each account, signed in or by API key: a burst past the plan's limit is 429 with
+    Retry-After for that caller only."""
+    hasty, calm = sign_up(http), sign_up(http)
+    hasty_id = http.get(f"{AUTH}/me", headers=hasty.headers).json()["id"]
+    key = http.post(f"{AUTH}/api-keys", headers=hasty.headers, json={"name": "ci", "scopes": ["videos:read"]})
+    assert key.status_code == 201, key.text
+    by_key = {"X-API-Key": key.json()["key"]}
+    _move_to_plan(cloud, hasty_id, "tiny")  # 1 request a second, bursts of 3
+    time.sleep(1.2)  # the gateway reads a key's plan afresh after a second
+
+    # Signed-in requests and the account's API key alternate: one account, one bucket.
+    hurried = [
+        http.get(f"{AUTH}/me", headers=hasty.headers)
+        if i % 2 == 0
+        else http.get("/api/v1/videos", headers=by_key)
+        for i in range(10)
+    ]
+    statuses = [r.status_code for r in hurried]
+    assert statuses[:3] == [200, 200, 200], statuses  # the burst
+    assert statuses.count(429) >= 4, statuses  # then one a second, far slower than these requests
+    assert 429 in statuses[1::2], statuses  # the API key's requests too
+    refused = next(r for r in hurried if r.status_code == 429)
+    assert refused.json()["error"]["code"] == "throttled"
+    assert int(refused.headers["retry-after"]) >= 1
+    calm_statuses = [http.get(f"{AUTH}/me", headers=calm.headers).status_code for _ in range(10)]
+    assert calm_statuses == [200] * 10  # another account: unaffected
+    time.sleep(int(refused.headers["retry-after"]) + 0.2)
+    assert http.get(f"{AUTH}/me", headers=hasty.headers).status_code == 200  # it waited: served again
 
 
 # --- hostile tokens ------------------------------------------------------------------------------------
@@ -349,8 +537,11 @@ def test_jwks_publishes_the_verifying_keys(http: httpx.Client, user: User) -> No
 def test_key_rotation_keeps_old_tokens_valid(http: httpx.Client, cloud: LocalCloud, user: User) -> None:
     sm = cloud.aws.client("secretsmanager")
     secret_id = cloud.names.secret("jwt_signing_keys")
+    public_id = cloud.names.secret("jwt_public_keys")
     before = _keyset(cloud)
     rotated = before.rotated()
+    # As rotate_keys does: publish the public half (what the authorizer reads) before signing with it.
+    sm.put_secret_value(SecretId=public_id, SecretString=rotated.public_jwks_json())
     sm.put_secret_value(SecretId=secret_id, SecretString=rotated.to_json())
     try:
         # A token signed before the rotation still verifies (its key is still published).
@@ -372,3 +563,4 @@ def test_key_rotation_keeps_old_tokens_valid(http: httpx.Client, cloud: LocalClo
         assert before.active_kid in kids  # the old key stays published while its tokens live
     finally:
         sm.put_secret_value(SecretId=secret_id, SecretString=before.to_json())
+        sm.put_secret_value(SecretId=public_id, SecretString=before.public_jwks_json())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from typing import Any
@@ -9,12 +10,17 @@ from typing import Any
 import boto3
 import jwt
 import pytest
+from cachetools import TLRUCache
 from moto import mock_aws
 
-from functions.auth import apikeys, authorizer, passwords, rotate_keys, throttle, tokens
+from functions.auth import apikeys, authorizer, passwords, policy, rotate_keys, throttle, tokens
 from functions.auth.logic import Principal
+from functions.auth.usage import usage_key
 from functions.shared.errors import UnauthenticatedError, ValidationFailedError
-from functions.shared.keyset import KeySet, new_keyset
+from functions.shared.keyset import KeySet, new_keyset, parse_public_jwks
+from functions.shared.principal import parse_route_scopes, route_scopes
+from infra.local.gateway import _allows as gateway_allows
+from infra.topology import TOPOLOGY
 
 KEYS = new_keyset()
 ISS, AUD = "skyreel", "skyreel-api"
@@ -135,11 +141,23 @@ def test_rotate_keys_command_against_secrets_manager(capsys: pytest.CaptureFixtu
     with mock_aws():
         client = boto3.client("secretsmanager")
         client.create_secret(Name="keys", SecretString=KEYS.to_json())
-        assert rotate_keys.main(["--secret-id", "keys"]) == 0
+        client.create_secret(Name="public", SecretString=KEYS.public_jwks_json())
+        assert rotate_keys.main(["--secret-id", "keys", "--public-secret-id", "public"]) == 0
         stored = KeySet.from_json(client.get_secret_value(SecretId="keys")["SecretString"])
+        public = parse_public_jwks(client.get_secret_value(SecretId="public")["SecretString"])
     assert stored.active_kid != KEYS.active_kid
     assert stored.key(KEYS.active_kid).retired_at is not None
     assert stored.active_kid in capsys.readouterr().out
+    # The verifiers' secret publishes the new set, and no private key.
+    assert public == stored.jwks()
+    assert {k["kid"] for k in public["keys"]} == {KEYS.active_kid, stored.active_kid}
+
+
+def test_a_public_jwks_with_private_material_is_refused() -> None:
+    leaked = {"keys": [{**KEYS.jwks()["keys"][0], "d": "secret"}]}
+    with pytest.raises(ValueError, match="private key material"):
+        parse_public_jwks(json.dumps(leaked))
+    assert parse_public_jwks(KEYS.public_jwks_json()) == KEYS.jwks()
 
 
 # --- the authorizer -----------------------------------------------------------------------------------
@@ -147,41 +165,123 @@ def test_rotate_keys_command_against_secrets_manager(capsys: pytest.CaptureFixtu
 ROUTES = [
     ["GET", "/api/v1/auth/me", "account"],
     ["GET", "/api/v1/videos/{id}", "videos:read"],
+    ["GET", "/api/v1/videos/{id}/upload", "videos:write"],
     ["POST", "/api/v1/videos", "videos:write"],
     ["GET", "/api/v1/anyone", None],
 ]
-ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/api/v1/videos/v1"
+BASE = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod"
+ARN = f"{BASE}/GET/api/v1/videos/v1"
+
+
+def _event(method: str, resource: str, path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "REQUEST",
+        "methodArn": f"{BASE}/{method}{path}",
+        "httpMethod": method,
+        "resource": resource,
+        "headers": headers or {},
+    }
+
+
+class _Salt:
+    def value(self) -> str:
+        return "a-test-salt"
 
 
 @pytest.fixture(autouse=True)
 def _routes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROUTE_SCOPES", json.dumps(ROUTES))
-    authorizer._route_scopes.cache_clear()
+    route_scopes.cache_clear()
     authorizer._cache.clear()
+    monkeypatch.setattr(authorizer.settings, "usage_key_salt", _Salt)
 
 
-def test_policy_allows_exactly_the_routes_in_scope() -> None:
-    policy = authorizer.policy_for(Principal("u1", ("videos:read",), "api_key", api_key_id="k1"), ARN)
-    statement = policy["policyDocument"]["Statement"][0]
-    assert statement["Effect"] == "Allow"
-    base = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod"
-    assert statement["Resource"] == [f"{base}/GET/api/v1/videos/*", f"{base}/GET/api/v1/anyone"]
+def test_every_caller_is_metered_under_its_accounts_key() -> None:
+    """A signed-in user and that user's API keys share one usage-plan key; other accounts do not."""
+    event = _event("GET", "/api/v1/anyone", "/api/v1/anyone")
+    by_token = authorizer.policy_for(Principal("u1", ("account",), "jwt"), event)["usageIdentifierKey"]
+    by_key = authorizer.policy_for(Principal("u1", ("search",), "api_key", api_key_id="k"), event)
+    other = authorizer.policy_for(Principal("u2", ("account",), "jwt"), event)["usageIdentifierKey"]
+    assert by_token == by_key["usageIdentifierKey"] == usage_key("a-test-salt", "u1")
+    assert other != by_token
+    assert len(by_token) == 64
+    assert usage_key("another-salt", "u1") != by_token  # not derivable from the user id alone
+
+
+def _decision(principal: Principal, method: str, resource: str, path: str) -> bool:
+    """What IAM makes of the policy for this request (the local gateway's evaluation)."""
+    policy = authorizer.policy_for(principal, _event(method, resource, path))["policyDocument"]
+    return gateway_allows(policy, f"{BASE}/{method}{path}")
+
+
+def test_a_read_key_gets_no_write_route_nested_under_a_read_route() -> None:
+    reader = Principal("u1", ("videos:read",), "api_key", api_key_id="k1")
+    assert _decision(reader, "GET", "/api/v1/videos/{id}", "/api/v1/videos/v1")
+    assert not _decision(reader, "GET", "/api/v1/videos/{id}/upload", "/api/v1/videos/v1/upload")
+    assert not _decision(reader, "POST", "/api/v1/videos", "/api/v1/videos")
+    assert not _decision(reader, "GET", "/api/v1/auth/me", "/api/v1/auth/me")
+    assert _decision(reader, "GET", "/api/v1/anyone", "/api/v1/anyone")
+    policy = authorizer.policy_for(reader, _event("GET", "/api/v1/videos/{id}", "/api/v1/videos/v1"))
     assert policy["context"] == {
         "user_id": "u1",
         "scopes": "videos:read",
         "auth_type": "api_key",
         "api_key_id": "k1",
+        "plan": "free",
     }
 
 
-def test_a_caller_with_no_usable_scope_is_denied() -> None:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ROUTE_SCOPES", json.dumps(ROUTES[:1]))
-        authorizer._route_scopes.cache_clear()
-        statement = authorizer.policy_for(Principal("u1", ("search",), "api_key"), ARN)["policyDocument"][
-            "Statement"
-        ][0]
-    assert statement["Effect"] == "Deny"
+def test_a_cached_policy_is_exact_for_every_route() -> None:
+    """With API Gateway's cache on, the policy made for one request is evaluated against the others."""
+    for scopes in (("videos:read",), ("videos:write",), ("account", "videos:read"), ()):
+        caller = Principal("u1", scopes, "jwt")
+        policy = authorizer.policy_for(caller, _event("GET", "/api/v1/anyone", "/api/v1/anyone"))
+        for method, template, scope in ROUTES:
+            path = template.replace("{id}", "v1")
+            expected = scope is None or scope in scopes
+            assert gateway_allows(policy["policyDocument"], f"{BASE}/{method}{path}") == expected, (
+                scopes,
+                method,
+                template,
+            )
+
+
+def test_every_shipped_scope_set_gets_an_exact_route_wide_policy() -> None:
+    """The real route table admits an exact policy for any combination of scopes (no fallback)."""
+    routes = parse_route_scopes(TOPOLOGY.route_scopes_json())
+    scopes = sorted({s for s in routes.values() if s is not None})
+    for n in range(len(scopes) + 1):
+        for held in itertools.combinations(scopes, n):
+            statements = policy.route_statements(routes, frozenset(held))
+            assert statements is not None, held
+            for (method, template), scope in routes.items():
+                concrete = template.replace("{video_id}", "v-1").replace("{key_id}", "k-1")
+                assert policy.allows(statements, f"{method}{concrete}") == (scope is None or scope in held)
+
+
+def test_an_ambiguous_route_table_falls_back_to_this_request_only() -> None:
+    """`/a/{x}` and `/a/{x}/b` (read), `/a/{x}/{y}` (write): `/a/*` allows `/a/1/2` too, and the only Deny
+    for it, `/a/*/*`, would also refuse `/a/1/b`. So the policy covers this request alone: exact now,
+    and if cached it refuses other routes until it expires (fails closed), never lets one through."""
+    routes = {
+        ("GET", "/a/{x}"): "read",
+        ("GET", "/a/{x}/b"): "read",
+        ("GET", "/a/{x}/{y}"): "write",
+    }
+    assert policy.route_statements(routes, frozenset({"read"})) is None
+    document = policy.policy_document(routes, ("read",), f"{BASE}/GET/a/1/2", "GET", "/a/{x}/{y}")
+    assert not gateway_allows(document, f"{BASE}/GET/a/1/2")
+    document = policy.policy_document(routes, ("read",), f"{BASE}/GET/a/1", "GET", "/a/{x}")
+    assert gateway_allows(document, f"{BASE}/GET/a/1")
+    assert not gateway_allows(document, f"{BASE}/GET/a/1/2")
+    assert not gateway_allows(document, f"{BASE}/GET/a/1/b")  # refused while cached: closed, not open
+
+
+def test_an_unknown_route_or_missing_template_is_denied() -> None:
+    caller = Principal("u1", ("videos:read", "videos:write", "account"), "jwt")
+    event = _event("GET", "/api/v1/videos/{id}", "/api/v1/videos/v1")
+    del event["resource"]
+    assert not gateway_allows(authorizer.policy_for(caller, event)["policyDocument"], ARN)
 
 
 class _Service:
@@ -203,16 +303,66 @@ class _Context:
     aws_request_id = "r"
 
 
+def _call(token: str) -> dict[str, Any]:
+    event = _event("GET", "/api/v1/videos/{id}", "/api/v1/videos/v1", {"Authorization": f"Bearer {token}"})
+    return authorizer.lambda_handler(event, _Context())  # type: ignore[arg-type]
+
+
 def test_results_are_cached_per_credential(monkeypatch: pytest.MonkeyPatch) -> None:
     service = _Service(Principal("u1", ("account",), "jwt"))
-    monkeypatch.setattr(authorizer.settings, "service", lambda: service)
+    monkeypatch.setattr(authorizer.settings, "authenticator", lambda: service)
     for token in ("a", "a", "a", "b"):
-        event = {"headers": {"Authorization": f"Bearer {token}"}, "methodArn": ARN}
-        assert authorizer.lambda_handler(event, _Context())["principalId"] == "u1"  # type: ignore[arg-type]
+        assert _call(token)["principalId"] == "u1"
     assert service.calls == 2
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_token_is_not_served_from_cache_past_its_exp(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(authorizer, "_cache", TLRUCache(maxsize=100, ttu=authorizer._expires, timer=clock))
+    service = _Service(Principal("u1", ("account",), "jwt", expires_at=int(clock.now) + 5))
+    monkeypatch.setattr(authorizer.settings, "authenticator", lambda: service)
+    _call("short-lived")
+    clock.now += 4
+    _call("short-lived")
+    assert service.calls == 1  # within its exp and the TTL: served from the cache
+    clock.now += 1.5  # past exp, still well inside the 60 s TTL
+    _call("short-lived")
+    assert service.calls == 2  # asked again (and a real authenticate would refuse the expired token)
+    # An API key has no exp: it is cached for the TTL.
+    key = _Service(Principal("u2", ("search",), "api_key", api_key_id="k"))
+    monkeypatch.setattr(authorizer.settings, "authenticator", lambda: key)
+    _call("key")
+    clock.now += authorizer.CACHE_TTL_S - 1
+    _call("key")
+    assert key.calls == 1
+    clock.now += 2
+    _call("key")
+    assert key.calls == 2
+
+
+def test_the_cache_never_exceeds_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert authorizer._cache.maxsize == authorizer.CACHE_MAX_ENTRIES
+    monkeypatch.setattr(authorizer, "_cache", TLRUCache(maxsize=8, ttu=authorizer._expires, timer=time.time))
+    service = _Service(Principal("u1", ("account",), "jwt", expires_at=int(time.time()) + 600))
+    monkeypatch.setattr(authorizer.settings, "authenticator", lambda: service)
+    for i in range(50):
+        _call(f"token-{i}")
+        assert len(authorizer._cache) <= 8
+    calls = service.calls
+    _call("token-49")  # the most recent is still there
+    _call("token-0")  # the oldest was evicted
+    assert service.calls == calls + 1
+
+
 def test_refusal_is_the_unauthorized_contract(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(authorizer.settings, "service", lambda: _Service(None))
+    monkeypatch.setattr(authorizer.settings, "authenticator", lambda: _Service(None))
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.lambda_handler({"headers": {}, "methodArn": ARN}, _Context())  # type: ignore[arg-type]

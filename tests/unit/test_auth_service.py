@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from functions.auth.dal import (
 )
 from functions.auth.logic import FREE_QUOTA_BYTES, AuthService, RegistrationSteps
 from functions.auth.models import ApiKeyRequest, RegisterRequest, RegistrationInput, TokenPair
+from functions.auth.usage import usage_key
 from functions.shared import aws
 from functions.shared.api import status_for
 from functions.shared.dynamo import from_item
@@ -47,6 +50,7 @@ from functions.shared.errors import (
 from functions.shared.events import EventPublisher
 from functions.shared.keyset import new_keyset
 from functions.shared.observability import metrics
+from infra.local import dynamodb as atomic_dynamodb
 from infra.local.provision import _table_request  # the local cloud's own table builder
 from infra.topology import TOPOLOGY
 
@@ -55,6 +59,7 @@ KEYS = new_keyset()  # RSA generation is slow: one set for the module
 ISS, AUD = "skyreel", "skyreel-api"
 AUTH_TABLE, ANALYTICS_TABLE = "skyreel-auth", "skyreel-analytics"
 SECRET, BUS = "skyreel/jwt_signing_keys", "skyreel-events"
+SALT_SECRET, PLAN_NAME = "skyreel/usage_key_salt", "skyreel-free"
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:skyreel-registration"
 PASSWORD = "a long enough passphrase"
 IP = "192.0.2.10"
@@ -168,6 +173,8 @@ def _clear_caches() -> None:
     aws.reset_clients()
     settings.settings.cache_clear()
     settings.service.cache_clear()
+    settings.usage_key_salt.cache_clear()
+    settings.usage_keys.cache_clear()
     registration._steps.cache_clear()
 
 
@@ -179,6 +186,10 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         ddb.create_table(**_table_request(TOPOLOGY.table("auth"), AUTH_TABLE))
         ddb.create_table(**_table_request(TOPOLOGY.table("analytics"), ANALYTICS_TABLE))
         boto3.client("secretsmanager").create_secret(Name=SECRET, SecretString=KEYS.to_json())
+        boto3.client("secretsmanager").create_secret(Name=SALT_SECRET, SecretString="salt-for-tests")
+        boto3.client("apigateway").create_usage_plan(
+            name=PLAN_NAME, throttle={"rateLimit": 5, "burstLimit": 5}
+        )
         # Whatever reaches the bus lands in a queue the tests read.
         sqs = boto3.client("sqs")
         queue = sqs.create_queue(QueueName="captured-events")["QueueUrl"]
@@ -196,6 +207,8 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
             "ANALYTICS_TABLE_NAME": ANALYTICS_TABLE,
             "EVENTS_EVENT_BUS_NAME": BUS,
             "JWT_SIGNING_KEYS_SECRET_ID": SECRET,
+            "USAGE_KEY_SALT_SECRET_ID": SALT_SECRET,
+            "USAGE_PLANS": json.dumps({"free": PLAN_NAME}),
         }.items():
             monkeypatch.setenv(name, value)
         sfn = InProcessStepFunctions()
@@ -235,6 +248,17 @@ def published(env: Env) -> list[dict[str, Any]]:
     return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
 
 
+def usage_plan_of(user_id: str) -> str | None:
+    """The name of the usage plan the account's metering key is on (None: no key)."""
+    apigw = boto3.client("apigateway")
+    keys = [k for k in apigw.get_api_keys(includeValues=True)["items"] if k["name"] == f"account-{user_id}"]
+    if not keys:
+        return None
+    assert keys[0]["value"] == usage_key("salt-for-tests", user_id)
+    plans = apigw.get_usage_plans(keyId=keys[0]["id"])["items"]
+    return str(plans[0]["name"]) if plans else None
+
+
 def sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -263,9 +287,12 @@ def test_register_runs_every_step_and_stores_the_account(env: Env) -> None:
         "CreateUser",
         "CreateProfile",
         "CreateAnalyticsProfile",
+        "CreateUsageKey",
         "PublishRegistered",
         "Registered",
     ]
+    # Metered from its first request: the account's key is on the default usage plan.
+    assert usage_plan_of(user.id) == PLAN_NAME
     account = stored(f"USER#{user.id}", "USER")
     assert account is not None
     assert (account["email"], account["display_name"]) == ("ada@example.com", "Ada")
@@ -288,6 +315,20 @@ def test_register_runs_every_step_and_stores_the_account(env: Env) -> None:
     assert PASSWORD not in everything
     assert account["password_hash"] not in json.dumps(event)
     assert user.model_dump().keys() == {"id", "email", "display_name", "created_at"}
+
+
+def test_the_saga_input_holds_only_the_id(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[str] = []
+    real = env.sfn.start_execution
+
+    def recording(stateMachineArn: str, name: str, input: str) -> dict[str, str]:
+        started.append(input)
+        return real(stateMachineArn=stateMachineArn, name=name, input=input)
+
+    monkeypatch.setattr(env.sfn, "start_execution", recording)
+    user = register(env, "ada@example.com", display_name="Ada")
+    assert [json.loads(i) for i in started] == [{"user_id": user.id}]
+    assert stored(f"REGISTRATION#{user.id}", "PENDING") is None  # the pending record is gone after
 
 
 def test_register_normalises_the_email_and_a_duplicate_is_a_409_that_writes_nothing(env: Env) -> None:
@@ -325,7 +366,8 @@ def test_a_weak_password_is_a_422_and_writes_nothing(env: Env, password: str, ru
         ("create_user", ["UndoUser"]),
         ("create_profile", ["UndoProfile", "UndoUser"]),
         ("create_analytics_profile", ["UndoAnalyticsProfile", "UndoProfile", "UndoUser"]),
-        ("publish_registered", ["UndoAnalyticsProfile", "UndoProfile", "UndoUser"]),
+        ("create_usage_key", ["UndoUsageKey", "UndoAnalyticsProfile", "UndoProfile", "UndoUser"]),
+        ("publish_registered", ["UndoUsageKey", "UndoAnalyticsProfile", "UndoProfile", "UndoUser"]),
     ],
 )
 def test_a_failing_saga_step_is_undone_and_leaves_the_tables_clean(
@@ -342,6 +384,7 @@ def test_a_failing_saga_step_is_undone_and_leaves_the_tables_clean(
     assert env.sfn.visited[-len(undone_by) - 1 :] == [*undone_by, "RegistrationFailed"]
     assert scan(AUTH_TABLE) == []
     assert scan(ANALYTICS_TABLE) == []
+    assert boto3.client("apigateway").get_api_keys()["items"] == []  # no metering key is left either
     # Nothing was kept, so the same email registers once the fault is gone.
     assert register(env, "ada@example.com").email == "ada@example.com"
 
@@ -430,6 +473,18 @@ def test_profile_steps_and_their_undo(env: Env) -> None:
     assert not AnalyticsProfiles(ANALYTICS_TABLE).exists("u1")
 
 
+def test_the_usage_key_step_and_its_undo_are_idempotent(env: Env) -> None:
+    steps = registration._steps()  # the handler's own wiring: the plans and salt from the environment
+    r = _input()
+    for _ in range(2):
+        steps.create_usage_key(r)
+    assert usage_plan_of("u1") == PLAN_NAME
+    assert len(boto3.client("apigateway").get_api_keys()["items"]) == 1
+    for _ in range(2):
+        steps.delete_usage_key(r)
+    assert usage_plan_of("u1") is None
+
+
 def test_publish_registered_announces_the_account_without_its_hash(env: Env) -> None:
     r = _input()
     env.steps.publish_registered(r)
@@ -465,9 +520,11 @@ def test_undoing_a_partial_registration_leaves_the_tables_clean(env: Env, done: 
 
 def test_the_step_handler_names_a_taken_email_as_the_machine_catches_it(env: Env) -> None:
     env.steps.create_user(_input("u1"))
-    event = {"step": "create_user", "registration": _input("u2").model_dump()}
-    with pytest.raises(registration.EmailTaken):
+    env.repo.put_pending_registration(_input("u2"), expires_at=int(time.time()) + 600)
+    event = {"step": "create_user", "registration": {"user_id": "u2"}}
+    with pytest.raises(registration.EmailTaken) as taken:
         registration.lambda_handler(event, LambdaContext())  # type: ignore[arg-type]
+    assert "ada@example.com" not in str(taken.value)  # the cause lands in the execution history
     assert stored("USER#u2", "USER") is None
     with pytest.raises(ValueError, match="unknown registration step"):
         registration.lambda_handler({**event, "step": "drop_tables"}, LambdaContext())  # type: ignore[arg-type]
@@ -517,7 +574,7 @@ def test_sign_ins_are_counted_as_business_metrics(env: Env) -> None:
         env.login("ada@example.com", "not the passphrase")
     recorded = {name: m["Value"] for name, m in metrics.provider.metric_set.items()}
     metrics.clear_metrics()
-    assert recorded == {"SignIn": [1.0], "SignInFailed": [1.0]}
+    assert recorded == {"SignIn": [1.0], "SignInFailed": [1.0], "PasswordVerified": [1.0, 1.0]}
 
 
 def test_an_account_is_throttled_after_five_failures(env: Env) -> None:
@@ -544,6 +601,61 @@ def test_an_account_is_throttled_after_five_failures(env: Env) -> None:
     env.clock.advance(longer.value.retry_after_s)
     env.login("ada@example.com")
     assert failures("account#ada@example.com") is None  # a success clears the account's count
+
+
+def test_parallel_wrong_passwords_cannot_all_reach_argon2(
+    env: Env, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """The slot is taken before the slow verify: 12 parallel guesses, at most the free five verified."""
+    env.register("ada@example.com")
+    verified = []
+    all_in = threading.Barrier(12)
+    real = passwords.verify_password
+
+    def slow_verify(stored_hash: str | None, password: str) -> bool:
+        verified.append(password)
+        time.sleep(0.3)  # argon2 is slow on purpose: every attempt is in flight at once
+        return real(stored_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password", slow_verify)
+    # DynamoDB applies a conditional write atomically; moto only does with the local cloud's lock.
+    uninstall = atomic_dynamodb.install()
+    request.addfinalizer(uninstall)
+
+    def attempt(i: int) -> str:
+        all_in.wait()
+        try:
+            env.login("ada@example.com", f"guess number {i}", ip=f"192.0.2.{i + 1}")
+        except ThrottledError:
+            return "throttled"
+        except UnauthenticatedError:
+            return "wrong"
+        return "signed in"
+
+    with ThreadPoolExecutor(12) as pool:
+        outcomes = list(pool.map(attempt, range(12)))
+    assert len(verified) <= throttle.ACCOUNT_FREE_FAILURES
+    assert outcomes.count("wrong") == len(verified)
+    assert outcomes.count("throttled") == 12 - len(verified)
+    assert failures("account#ada@example.com") == len(verified)
+
+
+def test_a_right_password_gives_the_address_slot_back(env: Env) -> None:
+    env.register("ada@example.com")
+    with pytest.raises(UnauthenticatedError):
+        env.login("someone@example.com", "a wrong passphrase")
+    env.login("ada@example.com")
+    assert failures(f"ip#{IP}") == 1  # the failure counts, the success does not
+    env.service.login("ada@example.com", PASSWORD, None)  # no viewer address: no per-address count
+    assert failures(f"ip#{IP}") == 1
+
+
+def test_the_viewer_address_is_the_ip_of_cloudfronts_header() -> None:
+    assert throttle.viewer_ip("203.0.113.9:46532") == "203.0.113.9"
+    assert throttle.viewer_ip("2001:db8::7:443") == "2001:db8::7"
+    assert throttle.viewer_ip("[2001:db8::7]:443") == "2001:db8::7"
+    assert throttle.viewer_ip("not an address") is None
+    assert throttle.viewer_ip(None) is None
 
 
 def test_a_source_address_is_throttled_across_accounts(env: Env) -> None:
@@ -585,7 +697,7 @@ def test_failures_older_than_the_window_start_a_fresh_count(env: Env) -> None:
     env.register("ada@example.com")
     now = env.clock.now
     env.clock.now = now - throttle.WINDOW_S - 60  # a burst of failures, over a day ago
-    for i in range(10):
+    for i in range(throttle.ACCOUNT_FREE_FAILURES):
         with pytest.raises(UnauthenticatedError):
             env.login("ada@example.com", f"old guess {i}")
     env.clock.now = now
@@ -724,6 +836,25 @@ def test_using_an_api_key_records_its_last_use_at_most_once_a_minute(env: Env) -
     env.service.authenticate({"X-API-Key": created.key})
     assert [i["last_used_at"] for i in _api_key_items()] == [iso(env.clock.now)] * 2
     assert env.service.list_api_keys("u1")[0].last_used_at == iso(env.clock.now)
+
+
+def test_the_callers_plan_reaches_the_authorizer_context(env: Env) -> None:
+    """Handlers look up quotas by plan: from the token's `plan` claim, or the API key owner's profile."""
+    user_id = env.register("ada@example.com")
+    env.steps.create_profile(_input(user_id))
+    pair = env.login("ada@example.com")
+    assert env.service.authenticate(_bearer(pair)).context()["plan"] == "free"
+    key = env.service.create_api_key(user_id, ApiKeyRequest(name="ci", scopes=["videos:read"]))
+    boto3.client("dynamodb").update_item(
+        TableName=AUTH_TABLE,
+        Key={"pk": {"S": f"USER#{user_id}"}, "sk": {"S": "PROFILE"}},
+        UpdateExpression="SET #p = :pro",
+        ExpressionAttributeNames={"#p": "plan"},
+        ExpressionAttributeValues={":pro": {"S": "pro"}},
+    )
+    assert env.service.authenticate({"X-API-Key": key.key}).context()["plan"] == "pro"  # read now
+    assert env.service.authenticate(_bearer(env.login("ada@example.com"))).plan == "pro"  # a new token
+    assert env.service.authenticate(_bearer(pair)).plan == "free"  # an old token keeps its claim
 
 
 def test_a_revoked_api_key_is_refused(env: Env) -> None:

@@ -4,13 +4,14 @@ the gateway's: routing, throttling, the authorizer and its cache, and how functi
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
 
-from infra.local.gateway import ApiGateway, HttpRequest, json_body
+from infra.local.gateway import ApiGateway, HttpRequest, _TokenBucket, json_body
 from infra.local.runtime import InvocationError, ThrottledError
-from infra.model import Api, Auth, Authorizer, Route
+from infra.model import Api, Auth, Authorizer, Route, UsagePlan
 
 
 def allow(principal: str, resource: str = "*", context: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -114,6 +115,16 @@ def test_authorizer_result_is_cached_per_identity_and_context_passed(fns: Functi
     assert event["requestContext"]["authorizer"] == {"principalId": "user-1", "scopes": "videos:read", "n": 3}
 
 
+def test_the_authorizer_event_names_the_route_template_and_method(fns: Functions) -> None:
+    """As API Gateway's REQUEST event does: the authorizer decides from (method, template), exactly."""
+    gw = ApiGateway(api(), fns)
+    gw.handle(request("GET", "/api/v1/videos/v-1", {"Authorization": "Bearer a"}))
+    [(_, event)] = [e for e in fns.events if e[0] == "authz"]
+    assert event["type"] == "REQUEST"
+    assert (event["httpMethod"], event["resource"]) == ("GET", "/api/v1/videos/{id}")
+    assert event["methodArn"].endswith("/local/GET/api/v1/videos/v-1")
+
+
 def test_unauthorized_error_is_401_and_deny_is_403(fns: Functions) -> None:
     fns.answers["authz"] = InvocationError("Exception", "Unauthorized")
     assert (
@@ -173,3 +184,67 @@ def test_multi_value_headers_from_the_function_are_kept(fns: Functions) -> None:
     }
     response = ApiGateway(api(), fns).handle(request("POST", "/api/v1/upload"))
     assert [v for k, v in response.headers if k == "set-cookie"] == ["a=1", "b=2"]
+
+
+# --- usage plans: a token bucket and a daily quota per caller ------------------------------------------
+
+
+def test_the_token_bucket_refills_at_its_rate_up_to_its_burst() -> None:
+    bucket = _TokenBucket(rate=20, burst=2)
+    assert [bucket.take() for _ in range(3)] == [True, True, False]
+    assert bucket.retry_after_s() == 1  # a whole second at least: what Retry-After can say
+    time.sleep(0.06)  # a little over one token's worth at 20/s
+    assert bucket.take()
+    assert not bucket.take()
+    time.sleep(0.3)  # long enough for six tokens, but the burst caps it at two
+    assert [bucket.take() for _ in range(3)] == [True, True, False]
+    slow = _TokenBucket(rate=0.25, burst=1)
+    assert slow.take()
+    assert not slow.take()
+    assert slow.retry_after_s() == 4
+
+
+def metered_api(**plan: Any) -> Api:
+    return api(
+        usage_plans=(UsagePlan("tiny", **{"rate_per_s": 0.5, "burst": 3, **plan}),), usage_key_salt="s"
+    )
+
+
+@pytest.fixture
+def metered(fns: Functions) -> Functions:
+    def authorize(event: dict[str, Any]) -> dict[str, Any]:
+        caller = event["headers"]["Authorization"].removeprefix("Bearer ")
+        return {**allow(caller), "usageIdentifierKey": f"key-{caller}"}
+
+    fns.answers["authz"] = authorize
+    return fns
+
+
+def test_a_caller_past_its_burst_gets_429_with_retry_after_and_others_do_not(metered: Functions) -> None:
+    plans = {"key-a": "tiny", "key-b": "tiny"}
+    gw = ApiGateway(metered_api(), metered, usage_plan_of=plans.get)
+    a = [gw.handle(request("GET", "/api/v1/videos", {"Authorization": "Bearer a"})) for _ in range(5)]
+    assert [r.status for r in a] == [200, 200, 200, 429, 429]
+    assert json_body(a[3])["error"]["code"] == "throttled"
+    assert dict(a[3].headers)["retry-after"] == "2"  # one token at 0.5/s
+    assert gw.handle(request("GET", "/api/v1/videos", {"Authorization": "Bearer b"})).status == 200
+    assert gw.handle(request("GET", "/api/v1/videos/popular")).status == 200  # public routes: not metered
+    _, event = metered.events[-2]
+    assert event["requestContext"]["identity"]["apiKey"] == "key-b"  # as API Gateway names it
+
+
+def test_a_key_on_no_plan_is_403(metered: Functions) -> None:
+    gw = ApiGateway(metered_api(), metered, usage_plan_of={"key-a": "tiny"}.get)
+    response = gw.handle(request("GET", "/api/v1/videos", {"Authorization": "Bearer stranger"}))
+    assert response.status == 403
+    assert json_body(response)["error"]["code"] == "forbidden"
+
+
+def test_a_daily_quota_is_429_until_midnight(metered: Functions) -> None:
+    gw = ApiGateway(
+        metered_api(rate_per_s=100, burst=100, quota_per_day=2), metered, usage_plan_of=lambda k: "tiny"
+    )
+    statuses = [gw.handle(request("GET", "/api/v1/videos", {"Authorization": "Bearer a"})) for _ in range(3)]
+    assert [r.status for r in statuses] == [200, 200, 429]
+    assert json_body(statuses[2])["error"]["code"] == "quota_exceeded"
+    assert 1 <= int(dict(statuses[2].headers)["retry-after"]) <= 86400

@@ -3,7 +3,8 @@
 Two kinds, named by the `Kind` property (`infra.model.SecretKind` values):
 
 - `rsa_keyset`: the JSON key set defined by `functions.shared.keyset` (the only definition of that
-  format; this asset ships that module). The active key id comes back as `ActiveKid`.
+  format; this asset ships that module). The active key id comes back as `ActiveKid`. With a
+  `PublicSecretArn`, the set's public JWKS is written there on every create and update.
 - `media_token_keys`: the HMAC key set defined by `functions.shared.media_token` (shipped too). With a
   `KeyValueStoreArn` property, the store is made to hold exactly the set's keys (by key id): the media
   CloudFront Function reads them there. The KeyValueStore API is signed with SigV4A, which botocore does
@@ -42,6 +43,11 @@ def on_event(event: dict[str, Any], _context: object) -> dict[str, Any]:
     client = boto3.client("secretsmanager")
     if kind == RSA_KEYSET:
         keyset = _stored_keyset(client, secret_id) or _store_new_keyset(client, secret_id)
+        if properties.get("PublicSecretArn"):
+            # Verifiers (the authorizer) are granted only this secret: the JWKS, no private key.
+            client.put_secret_value(
+                SecretId=properties["PublicSecretArn"], SecretString=keyset.public_jwks_json()
+            )
         return {"PhysicalResourceId": secret_id, "Data": {"ActiveKid": keyset.active_kid}}
     if kind == MEDIA_TOKEN_KEYS:
         keys = _stored_media_keys(client, secret_id) or _store_new_media_keys(client, secret_id)

@@ -1,0 +1,101 @@
+"""The handlers' second line behind the authorizer: a protected route's scope, checked again in the
+shared resolver from the same ROUTE_SCOPES data the authorizer's policy is built from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from functions.shared.api import create_resolver
+from functions.shared.principal import route_scopes
+from infra.model import Auth
+from infra.topology import TOPOLOGY
+
+app = create_resolver()
+
+
+@app.get("/api/v1/videos/<video_id>/upload")
+def upload_urls(video_id: str) -> dict[str, str]:
+    return {"video_id": video_id}
+
+
+@app.get("/api/v1/public")
+def public() -> dict[str, str]:
+    return {"ok": "yes"}
+
+
+ROUTES = [["GET", "/api/v1/videos/{video_id}/upload", "videos:write"]]
+
+
+@pytest.fixture(autouse=True)
+def _scopes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("ROUTE_SCOPES", json.dumps(ROUTES))
+    route_scopes.cache_clear()
+    yield
+    route_scopes.cache_clear()
+
+
+def call(resource: str, path: str, authorizer: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
+    event = {
+        "httpMethod": "GET",
+        "path": path,
+        "resource": resource,
+        "headers": {},
+        "requestContext": {"requestId": "r", "stage": "local", "authorizer": authorizer},
+        "queryStringParameters": None,
+        "body": None,
+        "isBase64Encoded": False,
+    }
+    result = app.resolve(event, None)  # type: ignore[arg-type]
+    return result["statusCode"], json.loads(result["body"])
+
+
+def test_a_caller_without_the_routes_scope_is_refused_by_the_handler() -> None:
+    """Even if a policy let the request through, the handler refuses a read key on a write route."""
+    status, body = call(
+        "/api/v1/videos/{video_id}/upload",
+        "/api/v1/videos/v1/upload",
+        {"user_id": "u1", "scopes": "videos:read", "auth_type": "api_key"},
+    )
+    assert status == 403
+    assert body["error"]["code"] == "forbidden"
+    assert "videos:write" in body["error"]["message"]
+
+
+def test_a_caller_with_the_scope_passes_and_public_routes_are_not_checked() -> None:
+    writer = {"user_id": "u1", "scopes": "videos:read videos:write", "auth_type": "jwt"}
+    assert call("/api/v1/videos/{video_id}/upload", "/api/v1/videos/v1/upload", writer) == (
+        200,
+        {"video_id": "v1"},
+    )
+    assert call("/api/v1/public", "/api/v1/public", None)[0] == 200
+
+
+def test_a_protected_route_without_a_caller_is_401() -> None:
+    assert call("/api/v1/videos/{video_id}/upload", "/api/v1/videos/v1/upload", None)[0] == 401
+
+
+def test_every_function_serving_protected_routes_gets_their_scopes() -> None:
+    """The topology hands each handler its own routes' scopes: the same data as the authorizer's."""
+    for fn in TOPOLOGY.functions:
+        protected = {
+            (r.method, r.path): r.scope for r in TOPOLOGY.routes_of(fn.id) if r.auth is Auth.PROTECTED
+        }
+        env = TOPOLOGY.environment_for(fn, _Names())
+        if fn.id == "auth_authorizer":
+            continue
+        if protected:
+            given = {(m, p): s for m, p, s in json.loads(env["ROUTE_SCOPES"])}
+            assert given == protected, fn.id
+        else:
+            assert "ROUTE_SCOPES" not in env, fn.id
+
+
+class _Names:
+    stage = "test"
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args: f"{name}:{args}"
