@@ -97,7 +97,7 @@ class Secrets(Construct):
                 )
                 public = topology.public_keys_of(secret.id)
                 self.keygens[secret.id] = self._generated_key(
-                    secret, resource, store, self.secrets[public.id] if public else None
+                    secret, self.secrets[secret.id], store, self.secrets[public.id] if public else None
                 )
 
     def _secret(self, secret: Secret) -> secretsmanager.Secret:
