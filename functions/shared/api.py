@@ -127,24 +127,23 @@ def _check_origin(app: APIGatewayRestResolver) -> None:
         raise errors.ForbiddenError("Call the API through its public URL.")
 
 
-def _through_the_cdn(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """Refuse a request that did not come through the CDN (functions/shared/origin.py)."""
+def _check_caller(app: APIGatewayRestResolver) -> None:
+    """What every request passes before its handler: it came through the CDN (functions/shared/origin.py),
+    and its caller holds the route's scope (the authorizer's policy is the first line; this is the second,
+    from the same ROUTE_SCOPES)."""
     _check_origin(app)
+    enforce_route_scope(app.current_event.raw_event)
+
+
+def _checked_caller(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    _check_caller(app)
     return next_middleware(app)
 
 
 def create_resolver() -> APIGatewayRestResolver:
     """An API Gateway (REST) resolver with pydantic validation and Skyreel's error contract."""
     app = APIGatewayRestResolver(enable_validation=True)
-    app.use(middlewares=[_through_the_cdn])
-
-    def _route_scope(app: APIGatewayRestResolver, next_middleware: Any) -> Response[str]:
-        # The authorizer's policy is the first line; this is the second, from the same ROUTE_SCOPES.
-        enforce_route_scope(app.current_event.raw_event)
-        response: Response[str] = next_middleware(app)
-        return response
-
-    app.use(middlewares=[_route_scope])
+    app.use(middlewares=[_checked_caller])
 
     @app.exception_handler(errors.SkyreelError)
     def _domain_error(exc: errors.SkyreelError) -> Response[str]:
@@ -159,11 +158,12 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response[str]:
-        # powertools validates before any middleware runs: a caller outside the CDN learns nothing here either.
+        # powertools validates before any middleware runs: a caller outside the CDN, or without the route's
+        # scope, learns nothing about the body's shape here either.
         try:
-            _check_origin(app)
-        except errors.ForbiddenError as refused:
-            return error_response(HTTPStatus.FORBIDDEN, refused.code, refused.message)
+            _check_caller(app)
+        except (errors.ForbiddenError, errors.UnauthenticatedError) as refused:
+            return error_response(status_for(refused), refused.code, refused.message)
         # powertools parses a form body as a form and reports every field missing: say what is wrong instead.
         content_type = _not_json(app)
         if content_type:
