@@ -25,11 +25,23 @@ def _atomic_call_action(self: DynamoHandler) -> Any:
         return _original_call_action(self)
 
 
+_holders: set[object] = (
+    set()
+)  # clouds (or tests) in this process that need the lock; the last to go removes it
+
+
 def install() -> Callable[[], None]:
-    """Serialise DynamoDB requests (process-wide; idempotent). Returns the undo."""
-    DynamoHandler.call_action = _atomic_call_action  # type: ignore[method-assign]
+    """Serialise DynamoDB requests (process-wide; one cloud stopping leaves another's lock in place).
+    Returns the undo."""
+    holder = object()
+    with _lock:
+        _holders.add(holder)
+        DynamoHandler.call_action = _atomic_call_action  # type: ignore[method-assign]
 
     def uninstall() -> None:
-        DynamoHandler.call_action = _original_call_action  # type: ignore[method-assign]
+        with _lock:
+            _holders.discard(holder)
+            if not _holders:
+                DynamoHandler.call_action = _original_call_action  # type: ignore[method-assign]
 
     return uninstall
