@@ -58,12 +58,13 @@ def _dependency(what: str) -> Iterator[None]:
 
 
 class AuthRepository:
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, client: Callable[[], Any] = aws.dynamodb) -> None:
         self.table = table_name
+        self._client = client  # a function's own client by default; maintenance tools may pass theirs
 
     @property
     def _ddb(self) -> Any:
-        return aws.dynamodb()
+        return self._client()
 
     def _get(self, pk: str, sk: str, consistent: bool = True) -> dict[str, Any] | None:
         with _dependency("the auth table"):
@@ -169,6 +170,19 @@ class AuthRepository:
     def delete_profile(self, user_id: str) -> None:
         with _dependency("the auth table"):
             self._ddb.delete_item(TableName=self.table, Key=key(f"USER#{user_id}", "PROFILE"))
+
+    def account_plans(self) -> Iterator[tuple[str, str]]:
+        """Every account that has a profile, with its plan: a full scan, for one-off maintenance only
+        (the usage key backfill), never a request path."""
+        with _dependency("the auth table"):
+            pages = self._ddb.get_paginator("scan").paginate(
+                TableName=self.table,
+                FilterExpression="sk = :profile",
+                ExpressionAttributeValues={":profile": {"S": "PROFILE"}},
+            )
+            for page in pages:
+                for item in page["Items"]:
+                    yield item["pk"]["S"].removeprefix("USER#"), item.get("plan", {}).get("S") or "free"
 
     def items_of_user(self, user_id: str) -> list[dict[str, Any]]:
         with _dependency("the auth table"):

@@ -14,7 +14,8 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from functions.auth.dal import UsageKeys
+from functions.auth.dal import AuthRepository, UsageKeys
+from functions.auth.usage_backfill import backfill
 from infra.local.names import LocalNames
 from infra.model import Topology
 
@@ -37,27 +38,14 @@ def create_plans(topology: Topology, names: LocalNames, apigw: Any) -> None:
 
 
 def reconcile_keys(topology: Topology, names: LocalNames, aws: Any, salt: str) -> int:
-    """Every account with a profile gets its key on its profile's plan (the default if that plan is not
-    declared). Returns how many accounts were checked."""
+    """Every account with a profile gets its key on its profile's plan: the backfill AWS runs by hand
+    (functions/auth/usage_backfill.py), run here on every start. Returns how many accounts were checked."""
     plans = {p.id: names.usage_plan(p.id) for p in topology.api.usage_plans}
     if not plans:
         return 0
-    apigw = aws.client("apigateway")
+    apigw, ddb = aws.client("apigateway"), aws.client("dynamodb")
     keys = UsageKeys(plans, lambda: salt, lambda: apigw)
-    ddb = aws.client("dynamodb")
-    checked = 0
-    pages = ddb.get_paginator("scan").paginate(
-        TableName=names.table("auth"),
-        FilterExpression="sk = :profile",
-        ExpressionAttributeValues={":profile": {"S": "PROFILE"}},
-    )
-    for page in pages:
-        for item in page["Items"]:
-            user_id = item["pk"]["S"].removeprefix("USER#")
-            plan = item.get("plan", {}).get("S")
-            keys.ensure(user_id, plan if plan in plans else None)
-            checked += 1
-    return checked
+    return backfill(AuthRepository(names.table("auth"), lambda: ddb), keys)
 
 
 class PlanDirectory:

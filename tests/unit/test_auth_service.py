@@ -25,7 +25,7 @@ import pytest
 from argon2 import PasswordHasher
 from moto import mock_aws
 
-from functions.auth import passwords, registration, settings, throttle, tokens
+from functions.auth import passwords, registration, settings, throttle, tokens, usage_backfill
 from functions.auth.dal import (
     AnalyticsProfiles,
     AuthRepository,
@@ -483,6 +483,21 @@ def test_the_usage_key_step_and_its_undo_are_idempotent(env: Env) -> None:
     for _ in range(2):
         steps.delete_usage_key(r)
     assert usage_plan_of("u1") is None
+
+
+def test_the_backfill_gives_every_existing_account_its_key_once(env: Env) -> None:
+    """Accounts from before usage plans have no metering key, so API Gateway would refuse them: the
+    backfill (run by hand in AWS, on every start locally) gives each its key on its plan, idempotently."""
+    repo = AuthRepository(AUTH_TABLE)
+    repo.put_profile("old1", FREE_QUOTA_BYTES, "2024-01-01T00:00:00Z")
+    repo.put_profile("old2", FREE_QUOTA_BYTES, "2024-01-01T00:00:00Z")
+    assert usage_plan_of("old1") is usage_plan_of("old2") is None
+    keys = registration._steps().usage
+    assert keys is not None
+    for _ in range(2):
+        assert usage_backfill.backfill(repo, keys) == 2
+    assert usage_plan_of("old1") == usage_plan_of("old2") == PLAN_NAME
+    assert len(boto3.client("apigateway").get_api_keys()["items"]) == 2
 
 
 def test_publish_registered_announces_the_account_without_its_hash(env: Env) -> None:
