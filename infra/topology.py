@@ -247,7 +247,11 @@ TOPOLOGY = Topology(
         document_function="platform",
         origin_secret="origin_verify",  # noqa: S106 - the secret's id, not its value
         # Per account, on every protected route (the stage throttle above bounds everyone together).
-        usage_plans=(UsagePlan("free", rate_per_s=50, burst=100, quota_per_day=100_000),),
+        # The plans of functions/shared/plans.py (which holds their storage quotas), the default first.
+        usage_plans=(
+            UsagePlan("free", rate_per_s=50, burst=100, quota_per_day=100_000),
+            UsagePlan("pro", rate_per_s=500, burst=1_000, quota_per_day=5_000_000),
+        ),
         usage_key_salt="usage_key_salt",
     ),
     tables=DOMAIN_TABLES,

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 import functions
 from functions.platform.openapi import api_resolvers
+from functions.shared.plans import DEFAULT_PLAN, STORAGE_QUOTAS
 from infra.model import Api, Auth, Function, Grant, Route, Table, Topology
 from infra.topology import TOPOLOGY
 
@@ -133,3 +134,10 @@ def test_environment_names_every_granted_resource() -> None:
     assert env["INGEST_QUEUE_URL"] == "q-ingest"
     assert env["POWERTOOLS_SERVICE_NAME"] == "skyreel-platform"
     assert all(re.fullmatch(r"[A-Z0-9_]+", k) for k in env)
+
+
+def test_every_plan_is_both_metered_and_given_a_storage_quota() -> None:
+    """One plan catalogue: a plan the authorizer can name has a usage plan (requests) and a storage quota
+    (videos), and the default plan is the API's default usage plan."""
+    assert [p.id for p in TOPOLOGY.api.usage_plans] == list(STORAGE_QUOTAS)
+    assert TOPOLOGY.api.usage_plans[0].id == DEFAULT_PLAN
