@@ -62,6 +62,7 @@ class FrontDoor:
         self.gateway = gateway
         # As CloudFront's origin custom header: added to every API request, replacing a viewer's own.
         self.origin_headers = [(origin.HEADER.lower(), origin_secret)] if origin_secret else []
+        self.cdn_header_names = frozenset({"cloudfront-viewer-address", origin.HEADER.lower()})
         self.media = media
         self.media_bucket = media_bucket
         self.media_bucket_name = media_bucket_name
@@ -95,21 +96,18 @@ class FrontDoor:
         http_request = HttpRequest(
             method=request.method,
             path=request.url.path,
+            # As CloudFront does: the headers it sets replace any a viewer sent under the same names.
             headers=[
                 (k.decode("latin-1"), v.decode("latin-1"))
                 for k, v in request.headers.raw
-                if k.lower() != b"cloudfront-viewer-address"  # CloudFront's to set, never the client's
+                if k.decode("latin-1").lower() not in self.cdn_header_names
             ]
-            + [("cloudfront-viewer-address", _viewer_address(request))],
+            + [("cloudfront-viewer-address", _viewer_address(request)), *self.origin_headers],
             query=[(k, v) for k, v in request.query_params.multi_items()],
             body=await request.body(),
             source_ip=request.client.host if request.client else "127.0.0.1",
             host=request.headers.get("host", ""),
         )
-        http_request.headers = [
-            *((k, v) for k, v in http_request.headers if k.lower() != origin.HEADER.lower()),
-            *self.origin_headers,
-        ]
         result = await anyio.to_thread.run_sync(self.gateway.handle, http_request, limiter=self.limiter)
         self.access_log(
             f"{request.method} {request.url.path} {result.status} "
