@@ -86,7 +86,9 @@ def scope_for(video_id: str) -> str:
     return f"{SCOPE_PREFIX}{video_id}/"
 
 
-def _signature(key: str, kid: str, expires: int, scope: str) -> str:
+def _signature(key: str, kid: str, expires: str, scope: str) -> str:
+    # `expires` as the token spells it: the signed string is the one in the URL (as the CDN's check does),
+    # so the same expiry spelt another way (leading zeros) is another, unsigned, token.
     message = f"{CANONICAL_VERSION}|{kid}|{expires}|{scope}".encode()
     digest = hmac.new(key.encode(), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -95,7 +97,7 @@ def _signature(key: str, kid: str, expires: int, scope: str) -> str:
 def sign(keys: MediaKeys, video_id: str, expires: int) -> str:
     """The token that opens `hls/<video_id>/` until `expires` (Unix seconds), made with the active key."""
     kid = keys.active_kid
-    return f"{kid}.{expires}.{_signature(keys.keys[kid], kid, expires, scope_for(video_id))}"
+    return f"{kid}.{expires}.{_signature(keys.keys[kid], kid, str(expires), scope_for(video_id))}"
 
 
 def media_key(path: str, keys: Mapping[str, str], now: float | None = None) -> str:
@@ -123,7 +125,7 @@ def check(signed_path: str, keys: Mapping[str, str], now: float | None = None) -
     if key is None:
         raise TokenRejected("unknown key id")
     scope = f"{SCOPE_PREFIX}{video_id}/"
-    if not hmac.compare_digest(signature, _signature(key, kid, int(expires), scope)):
+    if not hmac.compare_digest(signature, _signature(key, kid, expires, scope)):
         raise TokenRejected("signature does not match")
     if (time.time() if now is None else now) >= int(expires):
         raise TokenRejected("token expired")
