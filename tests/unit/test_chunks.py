@@ -4,7 +4,6 @@ continuous timestamps across chunk boundaries, every frame once, and audio witho
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,15 +11,11 @@ import av
 import boto3
 import m3u8
 import pytest
-from moto import mock_aws
 
-from functions.shared import aws
 from functions.transcode import chunks, handler
 from functions.transcode.encoder import LadderJob, encode_ladder
 from functions.transcode.ladder import SEGMENT_S, ladder
 from functions.transcode.probe import SourceInfo, probe
-from infra.local.provision import _table_request
-from infra.topology import TOPOLOGY
 from tests.clips import make_clip
 
 SECONDS, FPS = 26, 25
@@ -121,30 +116,6 @@ def test_master_names_the_audio_group_on_every_variant(chunked: Path) -> None:
 
 
 # --- a silent long source, through the transcode function's chunked steps (plan, chunks, finish) -----
-
-
-@pytest.fixture
-def buckets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The transcode function's environment against moto, chunking anything over 5 s in 4 s chunks."""
-    for name, value in {
-        "VIDEOS_TABLE_NAME": "videos",
-        "UPLOADS_BUCKET_NAME": "uploads",
-        "MEDIA_BUCKET_NAME": "media",
-        "EVENTS_EVENT_BUS_NAME": "bus",
-        "CHUNK_THRESHOLD_S": "5",
-        "CHUNK_S": "4",
-    }.items():
-        monkeypatch.setenv(name, value)
-    handler.settings.cache_clear()
-    with mock_aws():
-        aws.reset_clients()
-        boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
-        for bucket in ("uploads", "media"):
-            boto3.client("s3").create_bucket(Bucket=bucket)
-        boto3.client("events").create_event_bus(Name="bus")
-        yield
-    aws.reset_clients()
-    handler.settings.cache_clear()
 
 
 def test_a_long_silent_source_is_chunked_without_an_audio_rendition(buckets: None, tmp_path: Path) -> None:

@@ -5,13 +5,12 @@ moto; every key written to the media bucket is recorded as it is sent."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from functions.shared import aws
 from functions.shared.cdn import NoCache
@@ -26,8 +25,6 @@ from functions.videos.models import Status, UpdateVideoRequest, UploadRecord, Vi
 from functions.videos.publishing import Publishing
 from functions.videos.storage import UploadStore
 from functions.videos.uploads import UploadLimits
-from infra.local.provision import _table_request
-from infra.topology import TOPOLOGY
 from tests.clips import make_clip
 
 OWNER = Caller("owner", frozenset({"videos:write"}), "jwt")
@@ -59,60 +56,44 @@ def media_keys(prefix: str) -> list[str]:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[[float], World]]:
-    for name, value in {
-        "VIDEOS_TABLE_NAME": "videos",
-        "UPLOADS_BUCKET_NAME": "uploads",
-        "MEDIA_BUCKET_NAME": "media",
-        "EVENTS_EVENT_BUS_NAME": "bus",
-        "CHUNK_THRESHOLD_S": "5",
-        "CHUNK_S": "4",
-    }.items():
-        monkeypatch.setenv(name, value)
-    handler.settings.cache_clear()
-    with mock_aws():
-        aws.reset_clients()
-        boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
-        for bucket in ("uploads", "media"):
-            boto3.client("s3").create_bucket(Bucket=bucket)
-        boto3.client("events").create_event_bus(Name="bus")
+def world(buckets: None, tmp_path: Path) -> Callable[[float], World]:
+    """A public video `v1` uploaded and ready to publish, in the transcode function's moto world
+    (`buckets`, tests/unit/conftest.py); every key written to the media bucket is recorded."""
 
-        def make(seconds: float) -> World:
-            clip = make_clip(tmp_path / "clip.mp4", "426x240", seconds, fps=25, audio=False)
-            etag = boto3.client("s3").put_object(Bucket="uploads", Key=KEY, Body=clip.read_bytes())["ETag"]
-            VideoRepository("videos").create(
-                VideoRecord(
-                    id="v1",
-                    owner_id=OWNER.user_id,
-                    title="clip",
-                    visibility=Visibility.PUBLIC,
-                    status=Status.UPLOADED,
-                    source_etag=etag,
-                    upload=UploadRecord(
-                        key=KEY,
-                        filename="clip.mp4",
-                        content_type="video/mp4",
-                        size_bytes=clip.stat().st_size,
-                        method="PUT",
-                        expires_at=2_000_000_000,
-                    ),
-                    created_at="2026-01-01T00:00:00.000Z",
-                    updated_at="2026-01-01T00:00:00.000Z",
-                )
+    def make(seconds: float) -> World:
+        clip = make_clip(tmp_path / "clip.mp4", "426x240", seconds, fps=25, audio=False)
+        etag = boto3.client("s3").put_object(Bucket="uploads", Key=KEY, Body=clip.read_bytes())["ETag"]
+        VideoRepository("videos").create(
+            VideoRecord(
+                id="v1",
+                owner_id=OWNER.user_id,
+                title="clip",
+                visibility=Visibility.PUBLIC,
+                status=Status.UPLOADED,
+                source_etag=etag,
+                upload=UploadRecord(
+                    key=KEY,
+                    filename="clip.mp4",
+                    content_type="video/mp4",
+                    size_bytes=clip.stat().st_size,
+                    method="PUT",
+                    expires_at=2_000_000_000,
+                ),
+                created_at="2026-01-01T00:00:00.000Z",
+                updated_at="2026-01-01T00:00:00.000Z",
             )
-            made = World(etag)
+        )
+        made = World(etag)
 
-            def record(params: dict[str, Any], **_: Any) -> None:
-                if params.get("Bucket") == "media" and "Key" in params:
-                    made.written.append(params["Key"])
+        def record(params: dict[str, Any], **_: Any) -> None:
+            if params.get("Bucket") == "media" and "Key" in params:
+                made.written.append(params["Key"])
 
-            for operation in ("PutObject", "CreateMultipartUpload", "CopyObject"):
-                aws.s3().meta.events.register(f"provide-client-params.s3.{operation}", record)
-            return made
+        for operation in ("PutObject", "CreateMultipartUpload", "CopyObject"):
+            aws.s3().meta.events.register(f"provide-client-params.s3.{operation}", record)
+        return made
 
-        yield make
-    aws.reset_clients()
-    handler.settings.cache_clear()
+    return make
 
 
 def test_a_video_made_private_during_its_encode_is_never_written_to_public(

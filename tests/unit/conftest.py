@@ -1,0 +1,38 @@
+"""Fixtures shared by the unit tests of more than one module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.shared import aws
+from functions.transcode import handler
+from infra.local.provision import _table_request
+from infra.topology import TOPOLOGY
+
+
+@pytest.fixture
+def buckets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The transcode function's environment against moto, chunking anything over 5 s in 4 s chunks."""
+    for name, value in {
+        "VIDEOS_TABLE_NAME": "videos",
+        "UPLOADS_BUCKET_NAME": "uploads",
+        "MEDIA_BUCKET_NAME": "media",
+        "EVENTS_EVENT_BUS_NAME": "bus",
+        "CHUNK_THRESHOLD_S": "5",
+        "CHUNK_S": "4",
+    }.items():
+        monkeypatch.setenv(name, value)
+    handler.settings.cache_clear()
+    with mock_aws():
+        aws.reset_clients()
+        boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
+        for bucket in ("uploads", "media"):
+            boto3.client("s3").create_bucket(Bucket=bucket)
+        boto3.client("events").create_event_bus(Name="bus")
+        yield
+    aws.reset_clients()
+    handler.settings.cache_clear()
