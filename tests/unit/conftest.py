@@ -36,3 +36,17 @@ def buckets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
     aws.reset_clients()
     handler.settings.cache_clear()
+
+
+@pytest.fixture
+def videos_aws() -> Iterator[None]:
+    """The videos domain's resources in moto: its table (as the topology declares it), the uploads and media
+    buckets and the event bus. Each test module builds its VideoService on it with its own limits."""
+    with mock_aws():
+        aws.reset_clients()
+        boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
+        for bucket in ("uploads", "media"):
+            boto3.client("s3").create_bucket(Bucket=bucket)
+        boto3.client("events").create_event_bus(Name="bus")
+        yield
+    aws.reset_clients()

@@ -11,9 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from functions.shared import aws
 from functions.shared.errors import (
     ConflictError,
     MalformedRequestError,
@@ -28,8 +26,6 @@ from functions.videos.logic import VideoService
 from functions.videos.models import CreateVideoRequest
 from functions.videos.storage import UploadStore
 from functions.videos.uploads import UploadLimits
-from infra.local.provision import _table_request
-from infra.topology import TOPOLOGY
 
 MIB = 2**20
 OWNER = Caller("owner", frozenset({"videos:write"}), "jwt")
@@ -37,24 +33,18 @@ OTHER = Caller("other", frozenset({"videos:write"}), "jwt")
 
 
 @pytest.fixture
-def service(monkeypatch: pytest.MonkeyPatch) -> Iterator[VideoService]:
+def service(videos_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[VideoService]:
     monkeypatch.setenv("VIDEOS_TABLE_NAME", "videos")
     settings.settings.cache_clear()
     idempotency._create_once.cache_clear()
     idempotency.register(SimpleNamespace(get_remaining_time_in_millis=lambda: 29_000))  # type: ignore[arg-type]
-    with mock_aws():
-        aws.reset_clients()
-        boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
-        boto3.client("s3").create_bucket(Bucket="uploads")
-        boto3.client("events").create_event_bus(Name="bus")
-        yield VideoService(
-            VideoRepository("videos"),
-            UploadStore("uploads"),
-            EventPublisher("bus", "videos"),
-            UploadLimits(),
-            storage_quotas={"free": 10 * MIB},
-        )
-    aws.reset_clients()
+    yield VideoService(
+        VideoRepository("videos"),
+        UploadStore("uploads"),
+        EventPublisher("bus", "videos"),
+        UploadLimits(),
+        storage_quotas={"free": 10 * MIB},
+    )
     settings.settings.cache_clear()
     idempotency._create_once.cache_clear()
 

@@ -4,14 +4,11 @@ transaction as the video record, so a retried step changes nothing more."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from functions.shared import aws
 from functions.shared.cdn import NoCache
 from functions.shared.errors import ConflictError, QuotaExceededError
 from functions.shared.events import EventPublisher
@@ -23,8 +20,6 @@ from functions.videos.logic import Deletion, Ingest, Sweeper, VideoService
 from functions.videos.models import CreateVideoRequest
 from functions.videos.storage import UploadStore, delete_prefix
 from functions.videos.uploads import UploadLimits
-from infra.local.provision import _table_request
-from infra.topology import TOPOLOGY
 
 MIB = 2**20
 NOW = 1_800_000_000
@@ -34,22 +29,15 @@ QUOTAS = {"free": 20 * MIB, "pro": 100 * MIB}
 
 
 @pytest.fixture
-def service() -> Iterator[VideoService]:
-    with mock_aws():
-        aws.reset_clients()
-        boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
-        boto3.client("s3").create_bucket(Bucket="uploads")
-        boto3.client("s3").create_bucket(Bucket="media")
-        boto3.client("events").create_event_bus(Name="bus")
-        yield VideoService(
-            VideoRepository("videos"),
-            UploadStore("uploads"),
-            EventPublisher("bus", "videos"),
-            LIMITS,
-            clock=lambda: NOW,
-            storage_quotas=QUOTAS,
-        )
-    aws.reset_clients()
+def service(videos_aws: None) -> VideoService:
+    return VideoService(
+        VideoRepository("videos"),
+        UploadStore("uploads"),
+        EventPublisher("bus", "videos"),
+        LIMITS,
+        clock=lambda: NOW,
+        storage_quotas=QUOTAS,
+    )
 
 
 def create(service: VideoService, size: int, caller: Caller = OWNER) -> Any:

@@ -4,7 +4,6 @@ part URL binds that part's exact length, and a multipart upload can be aborted (
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,9 +11,7 @@ import boto3
 import botocore.auth
 import pytest
 from botocore.config import Config
-from moto import mock_aws
 
-from functions.shared import aws
 from functions.shared.errors import ConflictError, NotFoundError
 from functions.shared.events import EventPublisher
 from functions.shared.principal import Caller
@@ -24,8 +21,6 @@ from functions.videos.logic import UPLOAD_ABORTED, VideoService
 from functions.videos.models import CompleteUploadRequest, CreateVideoRequest, PartIn, Status
 from functions.videos.storage import UploadStore
 from functions.videos.uploads import UploadLimits
-from infra.local.provision import _table_request
-from infra.topology import TOPOLOGY
 
 MIB = 2**20
 NOW = 1_800_000_000  # the service's clock, fixed so URL expiries are known
@@ -37,21 +32,15 @@ LIMITS = UploadLimits(single_put_max_bytes=6 * MIB, min_part_bytes=5 * MIB)
 
 
 @pytest.fixture
-def service(monkeypatch: pytest.MonkeyPatch) -> Iterator[VideoService]:
+def service(videos_aws: None, monkeypatch: pytest.MonkeyPatch) -> VideoService:
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: SIGNED_AT)
-    with mock_aws():
-        aws.reset_clients()
-        boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
-        boto3.client("s3").create_bucket(Bucket="uploads")
-        boto3.client("events").create_event_bus(Name="bus")
-        yield VideoService(
-            VideoRepository("videos"),
-            UploadStore("uploads"),
-            EventPublisher("bus", "videos"),
-            LIMITS,
-            clock=lambda: NOW,
-        )
-    aws.reset_clients()
+    return VideoService(
+        VideoRepository("videos"),
+        UploadStore("uploads"),
+        EventPublisher("bus", "videos"),
+        LIMITS,
+        clock=lambda: NOW,
+    )
 
 
 def create(service: VideoService, size: int, content_type: str = "video/mp4") -> Any:
