@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -14,7 +14,15 @@ from functions.shared.observability import logger
 SOURCE_PREFIX = "skyreel"
 
 
+class Events(Protocol):
+    """The port logic publishes domain events through (fake: tests/fakes/shared.py)."""
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
 class EventPublisher:
+    """`Events` on the platform's EventBridge bus."""
+
     def __init__(self, bus_name: str, domain: str) -> None:
         self.bus_name = bus_name
         self.source = f"{SOURCE_PREFIX}.{domain}"
