@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cachetools import TLRUCache
 
@@ -270,7 +271,7 @@ class AuthService:
             raise NotFoundError("This account no longer exists.")
         return user.public()
 
-    def jwks(self) -> dict[str, object]:
+    def jwks(self) -> dict[str, Any]:
         """The public keys that verify access tokens, as published at /.well-known/jwks.json."""
         return self.keys.keyset().jwks()
 

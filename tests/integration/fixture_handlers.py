@@ -87,7 +87,9 @@ def failing_registration_step(event: dict[str, Any], context: Any) -> dict[str, 
     """
     from functions.auth import registration, wiring
 
-    pending = wiring.registration_steps().load(event["registration"]["user_id"])  # the input holds only the id
+    pending = wiring.registration_steps().load(
+        event["registration"]["user_id"]
+    )  # the input holds only the id
     if pending is not None and f"+fail-{event['step']}@" in pending.email:
         raise RuntimeError(f"injected failure in {event['step']}")
     return registration.lambda_handler(event, context)
