@@ -103,18 +103,3 @@ def registration_steps() -> RegistrationSteps:
         events=EventPublisher(s.event_bus, "auth"),
         usage=UsageKeys(s.usage_plans, salt.value) if s.usage_plans else None,
     )
-
-
-def reset() -> None:
-    """Forget everything built (tests that change the environment between cases)."""
-    for cached in (
-        auth_settings,
-        service,
-        authorizer_settings,
-        authenticator,
-        authentication_cache,
-        usage_key_salt,
-        registration_settings,
-        registration_steps,
-    ):
-        cached.cache_clear()

@@ -12,6 +12,7 @@ import jwt
 import pytest
 from argon2 import PasswordHasher
 from moto import mock_aws
+from pydantic import ValidationError
 
 from functions.auth import apikeys, authorizer, passwords, policy, rotate_keys, throttle, tokens, wiring
 from functions.auth.logic import Authenticated, AuthenticationCache
@@ -419,3 +420,44 @@ def test_refusal_is_the_unauthorized_contract(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(wiring, "authenticator", lambda: _Service(None))
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.lambda_handler({"headers": {}, "methodArn": ARN}, _Context())  # type: ignore[arg-type]
+
+
+# --- settings: one model per function, validated whole on first use -------------------------------------
+
+
+def test_each_auth_function_fails_at_first_use_naming_a_missing_grant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AUTH_TABLE_NAME", "JWT_SIGNING_KEYS_SECRET_ID", "REGISTRATION_STATE_MACHINE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AUTH_TABLE_NAME", "t")
+    monkeypatch.setenv("JWT_SIGNING_KEYS_SECRET_ID", "s")
+    _forget_auth_wiring()
+    try:
+        with pytest.raises(ValidationError, match="REGISTRATION_STATE_MACHINE_ARN"):
+            wiring.service()
+        monkeypatch.setenv("REGISTRATION_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:1:stateMachine:r")
+        assert wiring.service().workflow is not None  # whole, once: no field is checked at a request
+    finally:
+        _forget_auth_wiring()
+
+
+def _forget_auth_wiring() -> None:
+    wiring.auth_settings.cache_clear()
+    wiring.service.cache_clear()
+
+
+def test_the_registration_settings_read_the_usage_plans() -> None:
+    from functions.auth import registration
+
+    environment = {
+        "AUTH_TABLE_NAME": "a",
+        "ANALYTICS_TABLE_NAME": "b",
+        "EVENTS_EVENT_BUS_NAME": "c",
+        "USAGE_KEY_SALT_SECRET_ID": "d",
+        "USAGE_PLANS": '{"free":"skyreel-free","pro":"skyreel-pro"}',
+    }
+    settings = registration.Settings.model_validate(environment)
+    assert list(settings.usage_plans) == ["free", "pro"]  # the order is the topology's: the default first
+    with pytest.raises(ValidationError, match="USAGE_PLANS"):
+        registration.Settings.model_validate({**environment, "USAGE_PLANS": "not json"})
