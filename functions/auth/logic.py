@@ -167,15 +167,7 @@ class AuthService:
         subjects = [(account, throttle.ACCOUNT_FREE_FAILURES)]
         if viewer_ip:
             subjects.append((f"ip#{viewer_ip}", throttle.IP_FREE_FAILURES))
-        taken: list[str] = []
-        try:
-            for subject, free in subjects:
-                self._take_failure_slot(subject, free)
-                taken.append(subject)
-        except ThrottledError:
-            for subject in taken:
-                self.failures.release_failure_slot(subject)
-            raise
+        taken = self._take_failure_slots(subjects)
         user = self.users.find_user_by_email(email)
         # Verify even for an unknown email (against a dummy hash): both failures take the same time.
         count("PasswordVerified")  # how many attempts reached argon2: the slots bound it
@@ -191,6 +183,19 @@ class AuthService:
             self.users.set_password_hash(user.id, self.passwords.hash(password))
         count("SignIn")
         return self._start_session(user.id)
+
+    def _take_failure_slots(self, subjects: list[tuple[str, int]]) -> list[str]:
+        """A slot on every subject's counter, or none: a refusal gives back the slots already taken."""
+        taken: list[str] = []
+        try:
+            for subject, free in subjects:
+                self._take_failure_slot(subject, free)
+                taken.append(subject)
+        except ThrottledError:
+            for subject in taken:
+                self.failures.release_failure_slot(subject)
+            raise
+        return taken
 
     def _take_failure_slot(self, subject: str, free_failures: int) -> None:
         """Refuse while the subject is locked; else count this attempt as a failure until proven right."""
