@@ -29,7 +29,6 @@ __all__ = [
     "RegistrationWorkflow",
     "Sessions",
     "SigningKeys",
-    "UsageKeySalt",
     "UsageKeys",
     "Users",
     "VerifyingKeys",
@@ -141,12 +140,6 @@ class VerifyingKeys(Protocol):
     def jwks(self) -> Mapping[str, Any]: ...
 
     def refreshed_jwks(self) -> Mapping[str, Any]: ...
-
-
-class UsageKeySalt(Protocol):
-    """The secret each account's usage-plan key value is derived with."""
-
-    def value(self) -> str: ...
 
 
 class UsageKeys(Protocol):
