@@ -21,10 +21,11 @@ from functions.auth.models import (
     UserEnvelope,
     UserOut,
 )
-from functions.shared.api import API_PREFIX, create_resolver, json_response
+from functions.shared.api import create_resolver, json_response
 from functions.shared.errors import DependencyUnavailableError
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import caller_from
+from functions.shared.vocabulary import API_PREFIX
 
 app = create_resolver()
 AUTH = f"{API_PREFIX}/auth"
