@@ -59,7 +59,7 @@ def media(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeMedia
 
 
 def invoke(event: dict[str, Any]) -> Any:
-    return handler.lambda_handler(event, LambdaContext())  # type: ignore[arg-type]
+    return handler.lambda_handler(event, LambdaContext())
 
 
 def test_the_chunked_steps_take_what_the_workflow_sends_and_return_what_it_reads(
