@@ -51,9 +51,11 @@ class SupersededError(Exception):
 
 @dataclass(frozen=True)
 class Tunables:
-    work_dir: str = tempfile.gettempdir()  # local disk for the source and the outputs
-    chunk_threshold_s: float = 600  # sources longer than this are encoded in chunks...
-    chunk_s: float = 120  # ...of this many seconds
+    """From the settings (their defaults are there)."""
+
+    work_dir: str  # local disk for the source and the outputs
+    chunk_threshold_s: float  # sources longer than this are encoded in chunks...
+    chunk_s: float  # ...of this many seconds
 
 
 class TranscodePipeline:

@@ -220,6 +220,7 @@ def test_the_plan_carries_the_source_the_ladder_and_the_chunks(long: World) -> N
 
 def test_chunks_then_finish_make_one_playlist_per_rendition_and_clean_up(long: World) -> None:
     plan, results = long.chunked()
+    assert long.media.fetched == [KEY] * 4  # the plan's one fetch, then one per chunk
     assert [r["media_prefix"] for r in results] == [PUBLIC] * 3
     assert long.records.progress("v1") == round(ENCODED * 100)  # the chunks' shares add up
     long.media.fetched.clear()
