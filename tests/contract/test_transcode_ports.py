@@ -1,7 +1,8 @@
 """The transcode pipeline's ports: ONE set of assertions for each, run against its fake
-(tests/fakes/transcode.py) and its real adapter on moto, so a fake cannot drift from what the pipeline
-really gets: `MediaStore` (storage.S3MediaStore) and `RunRecords` (records.RepositoryRunRecords over the
-videos repository)."""
+(tests/fakes/transcode.py) and its real adapter, so a fake cannot drift from what the pipeline really
+gets: `MediaStore` (storage.S3MediaStore on moto), `RunRecords` (records.RepositoryRunRecords over the
+videos repository, on moto) and `Engine` (engine.FFmpegEngine on a short generated clip: the files the
+pipeline reads back are where the fake puts them)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,19 @@ import pytest
 from moto import mock_aws
 
 from functions.shared import aws
-from functions.transcode.ports import MediaStore, MissingObjectError, RunCheck, RunRecords
+from functions.transcode import chunks
+from functions.transcode.engine import FFmpegEngine
+from functions.transcode.ladder import ladder
+from functions.transcode.ports import Engine, MediaStore, MissingObjectError, RunCheck, RunRecords
+from functions.transcode.probe import SourceInfo
 from functions.transcode.records import RepositoryRunRecords
 from functions.transcode.storage import S3MediaStore
 from functions.videos.dal import VideoRepository
 from functions.videos.models import Status, UploadRecord, VideoRecord, Visibility
 from infra.local.provision import _table_request
 from infra.topology import TOPOLOGY
-from tests.fakes.transcode import FakeMediaStore, FakeRunRecords
+from tests.clips import make_clip
+from tests.fakes.transcode import FakeEngine, FakeMediaStore, FakeRunRecords
 
 # --- MediaStore -----------------------------------------------------------------------------------------
 
@@ -278,3 +284,71 @@ def test_nothing_is_written_for_a_video_that_is_gone(videos: RecordsHarness) -> 
     assert not videos.records.raise_progress("v1", 10, "run-1")
     assert videos.records.add_progress("v1", 10, 99, "run-1") is None
     assert videos.records.check("v1") is None
+
+
+# --- Engine -----------------------------------------------------------------------------------------------
+
+CLIP = SourceInfo(6, 640, 360, 0, 25, True, "h264", None)  # what make_clip writes below
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", "640x360", 6, fps=25, gop=50)
+
+
+@pytest.fixture(params=["fake", "ffmpeg"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    return FakeEngine(CLIP) if request.param == "fake" else FFmpegEngine()
+
+
+def _never() -> bool:
+    return False
+
+
+def _named_segments(playlist: Path) -> list[str]:
+    return [line for line in playlist.read_text().splitlines() if line and not line.startswith("#")]
+
+
+def test_the_probe_says_what_the_source_is(engine: Engine, clip: Path) -> None:
+    info = engine.probe(clip)
+    assert (info.width, info.height, info.has_audio) == (CLIP.width, CLIP.height, CLIP.has_audio)
+    assert info.duration_s == pytest.approx(CLIP.duration_s, abs=0.1)
+
+
+def test_the_ladder_is_written_as_the_pipeline_uploads_it(engine: Engine, clip: Path, tmp_path: Path) -> None:
+    renditions = ladder(CLIP)
+    stats = engine.encode_ladder(clip, tmp_path, CLIP, renditions, lambda _: None, _never)
+    assert [s.rendition for s in stats] == renditions
+    assert all(s.peak_bps >= s.average_bps > 0 for s in stats)
+    assert all(s.codecs.startswith("avc1.") and "mp4a.40.2" in s.codecs for s in stats)
+    for r in renditions:
+        segments = _named_segments(tmp_path / r.name / "index.m3u8")
+        assert segments == [f"seg_{i:05d}.ts" for i in range(len(segments))]
+        assert all((tmp_path / r.name / s).is_file() for s in segments)
+    assert _named_segments(tmp_path / "master.m3u8") == [f"{r.name}/index.m3u8" for r in renditions]
+
+
+def test_a_chunk_is_written_where_finish_reads_it(engine: Engine, clip: Path, tmp_path: Path) -> None:
+    renditions = ladder(CLIP)
+    chunk = chunks.plan(CLIP.duration_s, chunk_s=4)[1]  # 4..6 s: its segments numbered from 1
+    codecs = engine.encode_chunk(clip, tmp_path, CLIP, renditions, chunk, lambda _: None, _never)
+    assert set(codecs) == {r.name for r in renditions}
+    assert all(c.startswith("avc1.") and "mp4a" not in c for c in codecs.values())  # video only
+    for r in renditions:
+        segments = _named_segments(tmp_path / r.name / chunk.playlist)
+        assert segments[0] == f"seg_{chunk.first_segment:05d}.ts"
+        assert all((tmp_path / r.name / s).is_file() for s in segments)
+
+
+def test_the_audio_is_one_rendition_of_its_own(engine: Engine, clip: Path, tmp_path: Path) -> None:
+    stats = engine.encode_audio(clip, tmp_path, CLIP.duration_s, lambda _: None, _never)
+    assert stats.codecs == "mp4a.40.2"
+    assert stats.peak_bps >= stats.average_bps > 0
+    segments = _named_segments(tmp_path / "audio" / "index.m3u8")
+    assert segments
+    assert all((tmp_path / "audio" / s).is_file() for s in segments)
+
+
+def test_the_pictures(engine: Engine, clip: Path, tmp_path: Path) -> None:
+    engine.make_pictures(clip, CLIP, tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"poster.jpg", "storyboard.jpg", "storyboard.vtt"}
