@@ -21,9 +21,10 @@ from functions.auth.models import (
     UserOut,
 )
 from functions.auth.settings import AuthSettings
-from functions.shared.api import API_PREFIX, create_resolver, json_response
+from functions.shared.api import create_resolver, json_response
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import caller_from
+from functions.shared.vocabulary import API_PREFIX
 
 Settings = AuthSettings
 app = create_resolver()
