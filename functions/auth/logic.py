@@ -40,6 +40,7 @@ from functions.auth.ports import (
     VerifyingKeys,
 )
 from functions.shared.clock import iso_at, now_iso
+from functions.shared.domain_events import UserRegistered
 from functions.shared.errors import (
     ConflictError,
     DependencyUnavailableError,
@@ -488,15 +489,10 @@ class RegistrationSteps:
 
     def publish_registered(self, user_id: str) -> None:
         r = self._forward(user_id)
-        self.events.publish(
-            "user.registered",
-            {
-                "user_id": r.user_id,
-                "email": r.email,
-                "display_name": r.display_name,
-                "created_at": r.created_at,
-            },
-        )
+        event = UserRegistered(
+            user_id=r.user_id, email=r.email, display_name=r.display_name, created_at=r.created_at
+        )  # the shared payload model: its consumers parse the same one
+        self.events.publish(event.detail_type, event.model_dump())
         count("AccountRegistered")  # the saga's last step: the account is complete
 
 
