@@ -6,6 +6,7 @@ this module turns each error into `{"error": {"code", "message", "details"}}` wi
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from http import HTTPStatus
@@ -121,6 +122,17 @@ def _not_json(app: APIGatewayRestResolver) -> str | None:
     return content_type if event.body and content_type and "json" not in content_type.lower() else None
 
 
+def _body_is_utf8(app: APIGatewayRestResolver) -> bool:
+    event = app.current_event
+    if not event.body or not event.is_base64_encoded:
+        return True
+    try:
+        base64.b64decode(event.body).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def _check_origin(app: APIGatewayRestResolver) -> None:
     if not origin.verified(app.current_event.headers):
         logger.warning("refused: no valid origin header", extra={"path": app.current_event.path})
@@ -187,6 +199,22 @@ def create_resolver() -> APIGatewayRestResolver:
             "The request did not pass validation.",
             details,
         )
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(exc: UnicodeDecodeError) -> Response[str]:
+        # API Gateway passes a body that is not UTF-8 base64-encoded, and powertools' decoded_body raises
+        # this while validating it: the caller sent bytes no JSON can be, so it is their 400.
+        if not _body_is_utf8(app):
+            try:
+                _check_caller(app)
+            except (errors.ForbiddenError, errors.UnauthenticatedError) as refused:
+                return error_response(status_for(refused), refused.code, refused.message)
+            return error_response(
+                HTTPStatus.BAD_REQUEST,
+                errors.MalformedRequestError.code,
+                "The request body is not UTF-8 text, so it cannot be JSON.",
+            )
+        return _unexpected(exc)  # our own decoding bug, not the caller's
 
     @app.exception_handler(ServiceError)
     def _service_error(exc: ServiceError) -> Response[str]:

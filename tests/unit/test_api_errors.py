@@ -1,5 +1,6 @@
 """The one error mapper: every failure leaves as {"error": {code, message, details}} with the right status."""
 
+import base64
 import json
 from typing import Any
 
@@ -150,3 +151,25 @@ def test_unknown_route_is_404_in_the_contract_shape() -> None:
     status, body, _ = call("GET", "/api/v1/nowhere")
     assert status == 404
     assert body["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("raw", [b"\x97", b'{"title": "caf\xe9"}', b"\xff\xfe{}"])
+def test_a_body_that_is_not_utf8_is_400_malformed(raw: bytes) -> None:
+    """API Gateway hands a body that is not UTF-8 over base64-encoded; powertools' decoded_body then raises
+    UnicodeDecodeError inside validation (issue 15, finding 1): a 400, not a 500."""
+    event = {
+        "httpMethod": "POST",
+        "path": "/api/v1/things",
+        "resource": "/api/v1/things",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"requestId": "r", "stage": "local"},
+        "queryStringParameters": None,
+        "body": base64.b64encode(raw).decode(),
+        "isBase64Encoded": True,
+    }
+    result = app.resolve(event, None)  # type: ignore[arg-type]
+    assert result["statusCode"] == 400
+    error = json.loads(result["body"])["error"]
+    assert error["code"] == "malformed_request"
+    assert "UTF-8" in error["message"]
+    assert error["details"] == []
