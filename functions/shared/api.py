@@ -15,7 +15,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.shared import errors, origin
@@ -122,6 +125,14 @@ def _not_json(app: APIGatewayRestResolver) -> str | None:
     return content_type if event.body and content_type and "json" not in content_type.lower() else None
 
 
+def _media_type_refused(content_type: str) -> Response[str]:
+    return error_response(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        errors.UnsupportedMediaTypeError.code,
+        f"Send the body as JSON with `Content-Type: application/json` (got {content_type!r}).",
+    )
+
+
 def _body_is_utf8(app: APIGatewayRestResolver) -> bool:
     event = app.current_event
     if not event.body or not event.is_base64_encoded:
@@ -179,11 +190,7 @@ def create_resolver() -> APIGatewayRestResolver:
         # powertools parses a form body as a form and reports every field missing: say what is wrong instead.
         content_type = _not_json(app)
         if content_type:
-            return error_response(
-                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                errors.UnsupportedMediaTypeError.code,
-                f"Send the body as JSON with `Content-Type: application/json` (got {content_type!r}).",
-            )
+            return _media_type_refused(content_type)
         details = _validation_details(exc)
         # A body that is not JSON at all is malformed (400); JSON of the wrong shape is invalid (422).
         if any(d["type"] == "json_invalid" for d in details):
@@ -199,6 +206,15 @@ def create_resolver() -> APIGatewayRestResolver:
             "The request did not pass validation.",
             details,
         )
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_body(exc: RequestUnsupportedContentType) -> Response[str]:
+        # powertools parses JSON and forms; a body of any other type stops it before validation.
+        try:
+            _check_caller(app)
+        except (errors.ForbiddenError, errors.UnauthenticatedError) as refused:
+            return error_response(status_for(refused), refused.code, refused.message)
+        return _media_type_refused(_not_json(app) or "")
 
     @app.exception_handler(UnicodeDecodeError)
     def _not_utf8(exc: UnicodeDecodeError) -> Response[str]:

@@ -44,6 +44,22 @@ def _viewer_address(request: Request) -> str:
     return f"{request.client.host}:{request.client.port}" if request.client else "127.0.0.1:0"
 
 
+class _ApiFirst:
+    """Every request under an API prefix goes to the gateway, whatever its method and whatever bytes its path
+    holds (a Starlette route matches neither TRACE nor a decoded newline, and the static mount would answer
+    in text/plain); CloudFront sends the whole prefix to API Gateway the same way. The rest is the site."""
+
+    def __init__(self, front: FrontDoor, site: Starlette) -> None:
+        self.front, self.site = front, site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope["path"]).startswith(self.front.gateway.api.prefixes):
+            response = await self.front.api(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self.site(scope, receive, send)
+
+
 class FrontDoor:
     def __init__(
         self,
@@ -86,17 +102,7 @@ class FrontDoor:
             )
         web_root.mkdir(parents=True, exist_ok=True)
         routes.append(Mount("/", StaticFiles(directory=web_root, html=True)))
-        self.site = Starlette(routes=routes)
-
-    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Every request under an API prefix goes to the gateway, whatever its method and whatever bytes its
-        path holds (a Starlette route matches neither TRACE nor a decoded newline, and the static mount
-        would answer in text/plain): CloudFront sends the whole prefix to API Gateway the same way."""
-        if scope["type"] == "http" and str(scope["path"]).startswith(self.gateway.api.prefixes):
-            response = await self.api(Request(scope, receive))
-            await response(scope, receive, send)
-            return
-        await self.site(scope, receive, send)
+        self.app = _ApiFirst(self, Starlette(routes=routes))
 
     async def api(self, request: Request) -> Response:
         started = time.perf_counter()

@@ -173,3 +173,24 @@ def test_a_body_that_is_not_utf8_is_400_malformed(raw: bytes) -> None:
     assert error["code"] == "malformed_request"
     assert "UTF-8" in error["message"]
     assert error["details"] == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/octet-stream"])
+def test_a_body_in_another_media_type_is_415_not_500(content_type: str) -> None:
+    """Found by the fuzzer (issue 15): powertools raises RequestUnsupportedContentType for a body it has no
+    parser for (anything but JSON and forms), which reached the catch-all as a 500."""
+    event = {
+        "httpMethod": "POST",
+        "path": "/api/v1/things",
+        "resource": "/api/v1/things",
+        "headers": {"content-type": content_type},
+        "requestContext": {"requestId": "r", "stage": "local"},
+        "queryStringParameters": None,
+        "body": '{"title": "x"}',
+        "isBase64Encoded": False,
+    }
+    result = app.resolve(event, None)  # type: ignore[arg-type]
+    assert result["statusCode"] == 415
+    error = json.loads(result["body"])["error"]
+    assert error["code"] == "unsupported_media_type"
+    assert "application/json" in error["message"]
