@@ -43,6 +43,7 @@ _STATUS: dict[type[errors.SkyreelError], HTTPStatus] = {
 
 # A 5xx answer says what failed in our words; what AWS said (codes, messages naming account ids, role
 # ARNs and resource names) goes to the log only.
+INTERNAL_ERROR_MESSAGE = "Something went wrong on our side; it has been logged."
 UNAVAILABLE_MESSAGE = "A service we depend on did not answer; try again shortly."
 _AWS_DETAIL = re.compile(r"arn:aws[\w-]*:|\b\d{12}\b")
 
@@ -230,7 +231,10 @@ def create_resolver() -> APIGatewayRestResolver:
                 errors.MalformedRequestError.code,
                 "The request body is not UTF-8 text, so it cannot be JSON.",
             )
-        return _unexpected(exc)  # our own decoding bug, not the caller's
+        logger.exception("unhandled error")  # our own decoding bug, not the caller's
+        return error_response(
+            HTTPStatus.INTERNAL_SERVER_ERROR, errors.SkyreelError.code, INTERNAL_ERROR_MESSAGE
+        )
 
     @app.exception_handler(ServiceError)
     def _service_error(exc: ServiceError) -> Response[str]:
@@ -251,7 +255,7 @@ def create_resolver() -> APIGatewayRestResolver:
         return error_response(
             HTTPStatus.INTERNAL_SERVER_ERROR,
             errors.SkyreelError.code,
-            "Something went wrong on our side; it has been logged.",
+            INTERNAL_ERROR_MESSAGE,
         )
 
     return app

@@ -80,3 +80,21 @@ def test_a_newline_in_a_path_is_json_not_text(cloud: LocalCloud, user: User, pat
     finally:
         connection.close()
     assert_error(response, 404, "not_found")
+
+
+@pytest.mark.parametrize("field", ["title", "description", "tags", "visibility"])
+def test_a_patch_with_null_is_422_and_changes_nothing(http: httpx.Client, user: User, field: str) -> None:
+    """Found by the fuzzer's stateful phase: `{"title": null}` was stored as a null title, the PATCH answered
+    500, and every later read of the video 500 too."""
+    upload = {"filename": "a.mp4", "content_type": "video/mp4", "size_bytes": 10}
+    created = http.post("/api/v1/videos", json={"title": "kept", "upload": upload}, headers=user.headers)
+    assert created.status_code == 201, created.text
+    video = created.json()["video"]
+    assert_error(
+        http.patch(f"/api/v1/videos/{video['id']}", json={field: None}, headers=user.headers),
+        422,
+        "validation_failed",
+    )
+    after = http.get(f"/api/v1/videos/{video['id']}", headers=user.headers)
+    assert after.status_code == 200, after.text
+    assert after.json() == video
