@@ -159,6 +159,22 @@ def _check_caller(app: APIGatewayRestResolver) -> None:
     enforce_route_scope(app.current_event.raw_event)
 
 
+def _refused_caller(app: APIGatewayRestResolver) -> Response[str] | None:
+    """The answer to a caller the checks refuse, else None. powertools parses and validates the body before
+    any middleware runs, so an answer about the body first runs the caller checks: a caller outside the
+    CDN, or without the route's scope, learns nothing about the body's shape."""
+    try:
+        _check_caller(app)
+    except (errors.ForbiddenError, errors.UnauthenticatedError) as refused:
+        return error_response(status_for(refused), refused.code, refused.message)
+    return None
+
+
+def _internal_error() -> Response[str]:
+    logger.exception("unhandled error")
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, errors.SkyreelError.code, INTERNAL_ERROR_MESSAGE)
+
+
 def _checked_caller(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
     _check_caller(app)
     return next_middleware(app)
@@ -184,10 +200,9 @@ def create_resolver() -> APIGatewayRestResolver:
     def _invalid_request(exc: RequestValidationError) -> Response[str]:
         # powertools validates before any middleware runs: a caller outside the CDN, or without the route's
         # scope, learns nothing about the body's shape here either.
-        try:
-            _check_caller(app)
-        except (errors.ForbiddenError, errors.UnauthenticatedError) as refused:
-            return error_response(status_for(refused), refused.code, refused.message)
+        refused = _refused_caller(app)
+        if refused is not None:
+            return refused
         # powertools parses a form body as a form and reports every field missing: say what is wrong instead.
         content_type = _not_json(app)
         if content_type:
@@ -211,29 +226,27 @@ def create_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported_body(exc: RequestUnsupportedContentType) -> Response[str]:
         # powertools parses JSON and forms; a body of any other type stops it before validation.
-        try:
-            _check_caller(app)
-        except (errors.ForbiddenError, errors.UnauthenticatedError) as refused:
-            return error_response(status_for(refused), refused.code, refused.message)
-        return _media_type_refused(_not_json(app) or "")
+        return _refused_caller(app) or _media_type_refused(_not_json(app) or "")
+
+    @app.exception_handler(ValueError)
+    def _unparsable_body(exc: ValueError) -> Response[str]:
+        # powertools raises a bare ValueError for a body it cannot start to parse (multipart/form-data
+        # without a boundary); anywhere else a ValueError is our bug.
+        content_type = _not_json(app)
+        if content_type is None:
+            return _internal_error()
+        return _refused_caller(app) or _media_type_refused(content_type)
 
     @app.exception_handler(UnicodeDecodeError)
     def _not_utf8(exc: UnicodeDecodeError) -> Response[str]:
         # API Gateway passes a body that is not UTF-8 base64-encoded, and powertools' decoded_body raises
         # this while validating it: the caller sent bytes no JSON can be, so it is their 400.
-        if not _body_is_utf8(app):
-            try:
-                _check_caller(app)
-            except (errors.ForbiddenError, errors.UnauthenticatedError) as refused:
-                return error_response(status_for(refused), refused.code, refused.message)
-            return error_response(
-                HTTPStatus.BAD_REQUEST,
-                errors.MalformedRequestError.code,
-                "The request body is not UTF-8 text, so it cannot be JSON.",
-            )
-        logger.exception("unhandled error")  # our own decoding bug, not the caller's
-        return error_response(
-            HTTPStatus.INTERNAL_SERVER_ERROR, errors.SkyreelError.code, INTERNAL_ERROR_MESSAGE
+        if _body_is_utf8(app):
+            return _internal_error()  # our own decoding bug, not the caller's
+        return _refused_caller(app) or error_response(
+            HTTPStatus.BAD_REQUEST,
+            errors.MalformedRequestError.code,
+            "The request body is not UTF-8 text, so it cannot be JSON.",
         )
 
     @app.exception_handler(ServiceError)
@@ -251,11 +264,6 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[str]:
-        logger.exception("unhandled error")
-        return error_response(
-            HTTPStatus.INTERNAL_SERVER_ERROR,
-            errors.SkyreelError.code,
-            INTERNAL_ERROR_MESSAGE,
-        )
+        return _internal_error()
 
     return app

@@ -33,10 +33,11 @@ def test_a_body_that_is_not_utf8_is_400_on_every_json_route(
     assert_error(response, 400, "malformed_request")
 
 
-def test_a_body_of_another_media_type_is_415_not_500(http: httpx.Client) -> None:
-    """Found by the fuzzer's first run: text/plain reached the catch-all."""
+@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data"])
+def test_a_body_of_another_media_type_is_415_not_500(http: httpx.Client, content_type: str) -> None:
+    """Found by the fuzzer: text/plain, and multipart/form-data without a boundary, were 500s."""
     response = http.post(
-        "/api/v1/auth/refresh", content=b'{"refresh_token": "x"}', headers={"Content-Type": "text/plain"}
+        "/api/v1/auth/refresh", content=b'{"refresh_token": "x"}', headers={"Content-Type": content_type}
     )
     assert_error(response, 415, "unsupported_media_type")
 

@@ -175,10 +175,13 @@ def test_a_body_that_is_not_utf8_is_400_malformed(raw: bytes) -> None:
     assert error["details"] == []
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/octet-stream"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/xml", "application/octet-stream", "multipart/form-data"]
+)
 def test_a_body_in_another_media_type_is_415_not_500(content_type: str) -> None:
     """Found by the fuzzer (issue 15): powertools raises RequestUnsupportedContentType for a body it has no
-    parser for (anything but JSON and forms), which reached the catch-all as a 500."""
+    parser for (anything but JSON and forms), and a bare ValueError for multipart/form-data without a
+    boundary; both reached the catch-all as a 500."""
     event = {
         "httpMethod": "POST",
         "path": "/api/v1/things",
@@ -194,3 +197,14 @@ def test_a_body_in_another_media_type_is_415_not_500(content_type: str) -> None:
     error = json.loads(result["body"])["error"]
     assert error["code"] == "unsupported_media_type"
     assert "application/json" in error["message"]
+
+
+@app.get("/api/v1/bug")
+def value_error_bug() -> None:
+    raise ValueError("our own bug")
+
+
+def test_a_value_error_of_our_own_is_still_a_500() -> None:
+    status, body, _ = call("GET", "/api/v1/bug")
+    assert status == 500
+    assert body["error"]["code"] == "internal_error"
