@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "tests" / "fuzz" / "examples"
 CONFIG = ROOT / "tests" / "fuzz" / "schemathesis.toml"
 REPORTS = ROOT / "build" / "fuzz"
+CLOUD_LOG = REPORTS / "cloud.log"
 SEED = 15
 PASSWORD = "fuzzing passphrase 15"
 
@@ -118,17 +120,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz.run", description=__doc__)
     parser.add_argument("--max-time", type=int, default=75, help="seconds per run (two runs)")
     args = parser.parse_args(argv)
-    cloud = LocalCloud(TOPOLOGY, port=free_port(), prewarm=False, log_sink=lambda source, line: None)
+    # The functions' logs (a 5xx's traceback) and the local AWS endpoint's go to a file, not between
+    # schemathesis's lines.
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(filename=CLOUD_LOG, filemode="w", level=logging.WARNING, force=True)
+    with CLOUD_LOG.open("a", encoding="utf-8") as log:
+
+        def sink(source: str, line: str) -> None:
+            log.write(f"{source}: {line}\n")
+
+        return _fuzz(LocalCloud(TOPOLOGY, port=free_port(), prewarm=False, log_sink=sink), args.max_time)
+
+
+def _fuzz(cloud: LocalCloud, max_time: int) -> int:
     cloud.start()
     try:
         token = _sign_up(cloud.url)
         runs = [
-            _schemathesis(cloud.url, "anonymous", args.max_time, []),
-            _schemathesis(cloud.url, "bearer", args.max_time, [f"Authorization: Bearer {token}"]),
+            _schemathesis(cloud.url, "anonymous", max_time, []),
+            _schemathesis(cloud.url, "bearer", max_time, [f"Authorization: Bearer {token}"]),
         ]
     finally:
         cloud.stop()
     print(json.dumps(runs, indent=2))
+    print(f"the local cloud's logs: {CLOUD_LOG}")
     return 0 if all(run["exit"] == 0 for run in runs) else 1
 
 
