@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # This machine has Node 20, past its end of life; jsii still runs on it. Node 22+ silences this by itself.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test setup lint complexity typecheck unit integration infra synth invoke bench coverage clean
+.PHONY: dev test setup lint complexity typecheck unit integration infra synth invoke bench coverage clean openapi fuzz
 
 ## The locked Python environment (runtime, local cloud, CDK and dev tools).
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -54,6 +54,13 @@ infra: setup
 
 test: setup lint typecheck  ## lint, types, then unit + integration + infra tests in parallel
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
+
+openapi: $(VENV)/.synced  ## docs/openapi.json from the handlers (commit it: tests/unit/test_openapi.py checks it is current)
+	$(PY) -m infra.openapi
+
+FUZZ_SECONDS ?= 75
+fuzz: $(VENV)/.synced  ## schemathesis against a local cloud, anonymous then signed in, FUZZ_SECONDS each (issue 15)
+	$(PY) -m tests.fuzz.run --max-time $(FUZZ_SECONDS)
 
 SYNTH_OUT ?= cdk.out
 synth: setup  ## the CloudFormation templates into cdk.out/, offline (the layer build: npx cdk synth)

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.shared import aws
 from functions.shared.api import create_resolver, json_response
+from functions.shared.contract import PROTECTED, documented, link
 from functions.shared.errors import DependencyUnavailableError
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import Caller, caller_from
@@ -19,10 +20,13 @@ from functions.shared.vocabulary import API_PREFIX
 from functions.videos import idempotency, settings
 from functions.videos.models import (
     CompleteUploadRequest,
+    CreatedVideo,
     CreateVideoRequest,
+    Playback,
     Status,
     UpdateVideoRequest,
     UploadProgress,
+    VideoEnvelope,
     VideoList,
     VideoOut,
     Visibility,
@@ -51,6 +55,7 @@ class _StartDelete:
 
 @app.post(
     VIDEOS,
+    operation_id="createVideo",
     summary="Create a video and get where to upload its file",
     tags=["videos"],
     description=(
@@ -58,14 +63,35 @@ class _StartDelete:
         "safe: a create with the same key within 24 h returns the first response, not a second video; "
         "the same key with a different body is a 422."
     ),
-    responses={
-        201: {"description": "Created (or, with a known Idempotency-Key, the first create's response)"},
-        403: {"description": "Past the account's storage quota (`quota_exceeded`)"},
-        409: {"description": "A create with this Idempotency-Key is still in progress"},
-        413: {"description": "Too large"},
-        415: {"description": "Not a video type"},
-        422: {"description": "Invalid, or an Idempotency-Key already used with another body"},
-    },
+    responses=documented(
+        201,
+        CreatedVideo,
+        "Created (or, with a known Idempotency-Key, the first create's response)",
+        links={
+            op: link(op, f"{op} the video just created", video_id="$response.body#/video/id")
+            for op in (
+                "getVideo",
+                "updateVideo",
+                "deleteVideo",
+                "getUploadProgress",
+                "completeUpload",
+                "abortUpload",
+                "getPlayback",
+                "retryTranscode",
+                "cancelTranscode",
+            )
+        },
+        body=True,
+        protected=True,
+        errors={
+            403: "Past the account's storage quota (`quota_exceeded`), or a scope it lacks (`forbidden`)",
+            409: "A create with this Idempotency-Key is still in progress",
+            413: "The file is over the account's size limit, or the body over 10 MB (`payload_too_large`)",
+            415: "The upload's `content_type` is not a video type we accept, or the body is not JSON",
+            422: "Invalid, or an Idempotency-Key already used with another body (`validation_failed`)",
+        },
+    ),
+    security=PROTECTED,
 )
 def create_video(body: CreateVideoRequest) -> Response[str]:
     caller = _caller()
@@ -86,8 +112,17 @@ def create_video(body: CreateVideoRequest) -> Response[str]:
 
 @app.get(
     VIDEOS,
+    operation_id="listVideos",
     summary="List your videos (scope=mine) or the public catalogue (scope=public), newest first",
     tags=["videos"],
+    responses=documented(
+        200,
+        VideoList,
+        "A page of videos; pass `next_cursor` as `cursor` for the next",
+        protected=True,
+        errors={400: "`cursor` is not one this API returned for this listing (`malformed_request`)"},
+    ),
+    security=PROTECTED,
 )
 def list_videos(
     scope: Annotated[str, Query(pattern="^(mine|public)$")] = "mine",
@@ -102,15 +137,33 @@ def list_videos(
     )
 
 
-@app.get(f"{VIDEOS}/<video_id>", summary="A video", tags=["videos"])
+@app.get(
+    f"{VIDEOS}/<video_id>",
+    operation_id="getVideo",
+    summary="A video",
+    tags=["videos"],
+    responses=documented(200, VideoOut, "The video", path=True, protected=True),
+    security=PROTECTED,
+)
 def get_video(video_id: str) -> VideoOut:
     return settings.service().get(video_id, _caller())
 
 
 @app.patch(
     f"{VIDEOS}/<video_id>",
+    operation_id="updateVideo",
     summary="Change a video's details (send `version` to refuse lost updates)",
     tags=["videos"],
+    responses=documented(
+        200,
+        VideoOut,
+        "The video as changed",
+        body=True,
+        path=True,
+        protected=True,
+        errors={409: "`version` is not the current one (`conflict`), or the video is being deleted"},
+    ),
+    security=PROTECTED,
 )
 def update_video(video_id: str, body: UpdateVideoRequest) -> VideoOut:
     return settings.service().update(video_id, body, _caller())
@@ -118,9 +171,19 @@ def update_video(video_id: str, body: UpdateVideoRequest) -> VideoOut:
 
 @app.delete(
     f"{VIDEOS}/<video_id>",
+    operation_id="deleteVideo",
     summary="Delete a video and every file of it (asynchronous)",
     tags=["videos"],
-    responses={202: {"description": "Deletion started"}},
+    description="Safe to repeat: a video already being deleted answers 202 again and starts nothing new.",
+    responses=documented(
+        202,
+        VideoEnvelope,
+        "Deletion started, or already under way (a repeat): the video, `status` `deleting`",
+        path=True,
+        protected=True,
+        errors={409: "The video cannot be deleted in its current state (`conflict`)"},
+    ),
+    security=PROTECTED,
 )
 def delete_video(video_id: str) -> Response[str]:
     machine = settings.settings().delete_machine
@@ -134,9 +197,18 @@ def delete_video(video_id: str) -> Response[str]:
 
 @app.post(
     f"{VIDEOS}/<video_id>/transcode/retry",
+    operation_id="retryTranscode",
     summary="Process a failed video again",
     tags=["videos"],
-    responses={202: {"description": "Processing will start again"}},
+    responses=documented(
+        202,
+        VideoEnvelope,
+        "Processing will start again",
+        path=True,
+        protected=True,
+        errors={409: "The video is not failed, or has no uploaded file (`conflict`)"},
+    ),
+    security=PROTECTED,
 )
 def retry_transcode(video_id: str) -> Response[str]:
     video = settings.service().retry_transcode(video_id, _caller())
@@ -145,9 +217,18 @@ def retry_transcode(video_id: str) -> Response[str]:
 
 @app.post(
     f"{VIDEOS}/<video_id>/transcode/cancel",
+    operation_id="cancelTranscode",
     summary="Stop processing a video",
     tags=["videos"],
-    responses={202: {"description": "Processing is being stopped"}},
+    responses=documented(
+        202,
+        VideoEnvelope,
+        "Processing is being stopped",
+        path=True,
+        protected=True,
+        errors={409: "The video is not being processed (`conflict`)"},
+    ),
+    security=PROTECTED,
 )
 def cancel_transcode(video_id: str) -> Response[str]:
     video = settings.service().cancel_transcode(video_id, _caller())
@@ -156,23 +237,57 @@ def cancel_transcode(video_id: str) -> Response[str]:
 
 @app.get(
     f"{VIDEOS}/<video_id>/upload",
+    operation_id="getUploadProgress",
     summary="Resume an upload: parts received and URLs for the rest",
     tags=["uploads"],
+    responses=documented(
+        200,
+        UploadProgress,
+        "What arrived, and fresh URLs for what is missing",
+        path=True,
+        protected=True,
+        errors={409: "The video is not awaiting its upload (`conflict`)"},
+    ),
+    security=PROTECTED,
 )
 def upload_progress(video_id: str) -> UploadProgress:
     return settings.service().upload_progress(video_id, _caller())
 
 
-@app.post(f"{VIDEOS}/<video_id>/upload/complete", summary="Assemble a multipart upload", tags=["uploads"])
+@app.post(
+    f"{VIDEOS}/<video_id>/upload/complete",
+    operation_id="completeUpload",
+    summary="Assemble a multipart upload",
+    tags=["uploads"],
+    responses=documented(
+        200,
+        VideoOut,
+        "The upload is assembled; processing starts",
+        body=True,
+        path=True,
+        protected=True,
+        errors={409: "Not an open multipart upload, or a part is missing (`conflict`)"},
+    ),
+    security=PROTECTED,
+)
 def complete_upload(video_id: str, body: CompleteUploadRequest) -> VideoOut:
     return settings.service().complete_upload(video_id, body, _caller())
 
 
 @app.post(
     f"{VIDEOS}/<video_id>/upload/abort",
+    operation_id="abortUpload",
     summary="Abandon a multipart upload: S3 drops its parts and the video fails (delete it or create it again)",
     tags=["uploads"],
-    responses={409: {"description": "Not an open multipart upload (a single PUT, or already completed)"}},
+    responses=documented(
+        200,
+        VideoOut,
+        "The upload is abandoned; the video is failed",
+        path=True,
+        protected=True,
+        errors={409: "Not an open multipart upload (a single PUT, or already completed)"},
+    ),
+    security=PROTECTED,
 )
 def abort_upload(video_id: str) -> VideoOut:
     return settings.service().abort_upload(video_id, _caller())
@@ -180,8 +295,18 @@ def abort_upload(video_id: str) -> VideoOut:
 
 @app.get(
     f"{VIDEOS}/<video_id>/playback",
+    operation_id="getPlayback",
     summary="Playback URLs: plain if the video is public, else carrying a playback token in the path",
     tags=["videos"],
+    responses=documented(
+        200,
+        Playback,
+        "Where to play the video from",
+        path=True,
+        protected=True,
+        errors={409: "The video is not ready yet (`conflict`)"},
+    ),
+    security=PROTECTED,
 )
 def playback(video_id: str) -> Response[str]:
     urls = settings.service().playback(video_id, _caller(), settings.signer())
