@@ -1,7 +1,6 @@
 """HTTP entry of the videos function: the catalogue, uploads and playback."""
 
 # No `from __future__ import annotations` here: powertools reads route annotations at runtime.
-import json
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -10,12 +9,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.shared import aws
 from functions.shared.api import API_PREFIX, create_resolver, json_response
-from functions.shared.errors import DependencyUnavailableError
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import Caller, caller_from
-from functions.videos import idempotency, settings
+from functions.videos import idempotency, wiring
 from functions.videos.models import (
     CompleteUploadRequest,
     CreateVideoRequest,
@@ -26,6 +23,7 @@ from functions.videos.models import (
     VideoOut,
     Visibility,
 )
+from functions.videos.settings import ApiSettings as Settings
 
 app = create_resolver()
 VIDEOS = f"{API_PREFIX}/videos"
@@ -33,19 +31,6 @@ VIDEOS = f"{API_PREFIX}/videos"
 
 def _caller() -> Caller:
     return caller_from(app.current_event.request_context.raw_event)
-
-
-class _StartDelete:
-    def __init__(self, arn: str) -> None:
-        self.arn = arn
-
-    def start(self, name: str, payload: dict[str, Any]) -> None:
-        try:
-            aws.stepfunctions().start_execution(
-                stateMachineArn=self.arn, name=name, input=json.dumps(payload)
-            )
-        except Exception as exc:
-            raise DependencyUnavailableError("Could not start deleting the video; try again.") from exc
 
 
 @app.post(
@@ -70,7 +55,7 @@ def create_video(body: CreateVideoRequest) -> Response[str]:
     caller = _caller()
 
     def create() -> dict[str, Any]:
-        created = settings.service().create(body, caller)
+        created = wiring.service().create(body, caller)
         # The video keeps every field (nulls included, as the contract lists them); the upload shows only
         # the fields of its method (a URL for PUT, parts for multipart).
         return {
@@ -96,14 +81,14 @@ def list_videos(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> VideoList:
-    return settings.service().list(
+    return wiring.service().list(
         _caller(), scope, limit, cursor, status, tag.lower() if tag else None, visibility
     )
 
 
 @app.get(f"{VIDEOS}/<video_id>", summary="A video", tags=["videos"])
 def get_video(video_id: str) -> VideoOut:
-    return settings.service().get(video_id, _caller())
+    return wiring.service().get(video_id, _caller())
 
 
 @app.patch(
@@ -112,7 +97,7 @@ def get_video(video_id: str) -> VideoOut:
     tags=["videos"],
 )
 def update_video(video_id: str, body: UpdateVideoRequest) -> VideoOut:
-    return settings.service().update(video_id, body, _caller())
+    return wiring.service().update(video_id, body, _caller())
 
 
 @app.delete(
@@ -122,13 +107,8 @@ def update_video(video_id: str, body: UpdateVideoRequest) -> VideoOut:
     responses={202: {"description": "Deletion started"}},
 )
 def delete_video(video_id: str) -> Response[str]:
-    machine = settings.settings().delete_machine
-    if machine is None:
-        raise DependencyUnavailableError("Deletion is not configured.")
-    video = settings.service().start_delete(video_id, _caller(), _StartDelete(machine))
-    return json_response(
-        HTTPStatus.ACCEPTED, {"video": {**video.model_dump(mode="json"), "status": "deleting"}}
-    )
+    video = wiring.service().start_delete(video_id, _caller())
+    return json_response(HTTPStatus.ACCEPTED, {"video": video.model_dump(mode="json")})
 
 
 @app.post(
@@ -138,7 +118,7 @@ def delete_video(video_id: str) -> Response[str]:
     responses={202: {"description": "Processing will start again"}},
 )
 def retry_transcode(video_id: str) -> Response[str]:
-    video = settings.service().retry_transcode(video_id, _caller())
+    video = wiring.service().retry_transcode(video_id, _caller())
     return json_response(HTTPStatus.ACCEPTED, {"video": video.model_dump(mode="json")})
 
 
@@ -149,7 +129,7 @@ def retry_transcode(video_id: str) -> Response[str]:
     responses={202: {"description": "Processing is being stopped"}},
 )
 def cancel_transcode(video_id: str) -> Response[str]:
-    video = settings.service().cancel_transcode(video_id, _caller())
+    video = wiring.service().cancel_transcode(video_id, _caller())
     return json_response(HTTPStatus.ACCEPTED, {"video": video.model_dump(mode="json")})
 
 
@@ -159,12 +139,12 @@ def cancel_transcode(video_id: str) -> Response[str]:
     tags=["uploads"],
 )
 def upload_progress(video_id: str) -> UploadProgress:
-    return settings.service().upload_progress(video_id, _caller())
+    return wiring.service().upload_progress(video_id, _caller())
 
 
 @app.post(f"{VIDEOS}/<video_id>/upload/complete", summary="Assemble a multipart upload", tags=["uploads"])
 def complete_upload(video_id: str, body: CompleteUploadRequest) -> VideoOut:
-    return settings.service().complete_upload(video_id, body, _caller())
+    return wiring.service().complete_upload(video_id, body, _caller())
 
 
 @app.post(
@@ -174,7 +154,7 @@ def complete_upload(video_id: str, body: CompleteUploadRequest) -> VideoOut:
     responses={409: {"description": "Not an open multipart upload (a single PUT, or already completed)"}},
 )
 def abort_upload(video_id: str) -> VideoOut:
-    return settings.service().abort_upload(video_id, _caller())
+    return wiring.service().abort_upload(video_id, _caller())
 
 
 @app.get(
@@ -183,7 +163,7 @@ def abort_upload(video_id: str) -> VideoOut:
     tags=["videos"],
 )
 def playback(video_id: str) -> Response[str]:
-    urls = settings.service().playback(video_id, _caller(), settings.signer())
+    urls = wiring.service().playback(video_id, _caller())
     return json_response(
         HTTPStatus.OK, urls.model_dump(mode="json"), headers={"Cache-Control": "private, no-store"}
     )
@@ -193,5 +173,6 @@ def playback(video_id: str) -> Response[str]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring.settings(Settings)  # the whole environment, checked on the sandbox's first invocation
     idempotency.register(context)
     return app.resolve(event, context)

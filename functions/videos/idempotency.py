@@ -41,7 +41,7 @@ from functions.shared.errors import (
     ValidationFailedError,
 )
 from functions.shared.principal import Caller
-from functions.videos import settings
+from functions.videos import wiring
 from functions.videos.uploads import UPLOAD_WINDOW_S
 
 HEADER = "idempotency-key"
@@ -78,7 +78,7 @@ def key_from(headers: dict[str, str] | None) -> str | None:
 @functools.cache
 def _create_once() -> Callable[..., dict[str, Any]]:
     store = DynamoDBPersistenceLayer(
-        table_name=settings.settings().table,
+        table_name=wiring.idempotency_table(),
         key_attr="pk",
         sort_key_attr="sk",
         static_pk_value=f"IDEMPOTENCY#{CREATE}",

@@ -20,12 +20,13 @@ from functions.shared.errors import (
 )
 from functions.shared.events import EventPublisher
 from functions.shared.principal import Caller
-from functions.videos import idempotency, settings
+from functions.videos import idempotency, wiring
 from functions.videos.dal import VideoRepository
 from functions.videos.logic import VideoService
 from functions.videos.models import CreateVideoRequest
 from functions.videos.storage import UploadStore
 from functions.videos.uploads import UploadLimits
+from tests.fakes.videos import FakeSigner, RecordingWorkflow
 
 MIB = 2**20
 OWNER = Caller("owner", frozenset({"videos:write"}), "jwt")
@@ -34,8 +35,16 @@ OTHER = Caller("other", frozenset({"videos:write"}), "jwt")
 
 @pytest.fixture
 def service(videos_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[VideoService]:
-    monkeypatch.setenv("VIDEOS_TABLE_NAME", "videos")
-    settings.settings.cache_clear()
+    for name, value in {  # the videos function's whole environment: its settings are validated whole
+        "VIDEOS_TABLE_NAME": "videos",
+        "UPLOADS_BUCKET_NAME": "uploads",
+        "EVENTS_EVENT_BUS_NAME": "bus",
+        "VIDEO_DELETE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:video_delete",
+        "MEDIA_TOKEN_KEYS_SECRET_ID": "media_token_keys",
+        "CDN_URL": "https://cdn.test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()
     idempotency._create_once.cache_clear()
     idempotency.register(SimpleNamespace(get_remaining_time_in_millis=lambda: 29_000))  # type: ignore[arg-type]
     yield VideoService(
@@ -43,9 +52,11 @@ def service(videos_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Video
         UploadStore("uploads"),
         EventPublisher("bus", "videos"),
         UploadLimits(),
+        delete_workflow=RecordingWorkflow(),
+        signer=FakeSigner(),
         storage_quotas={"free": 10 * MIB},
     )
-    settings.settings.cache_clear()
+    wiring.reset()
     idempotency._create_once.cache_clear()
 
 
