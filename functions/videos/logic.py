@@ -56,6 +56,9 @@ from functions.videos.uploads import UploadLimits
 
 SAVE_ATTEMPTS = 5
 UPLOAD_ABORTED = "The upload was aborted by its owner."
+# The delete saga's own limit (TimeoutSeconds of infra/workflows/video_delete.asl.json; a test keeps the
+# two equal): a `deleting` mark older than this has no saga running for it any more.
+DELETE_SAGA_TIMEOUT_S = 3600
 
 
 def size_text(n: int) -> str:
@@ -367,11 +370,12 @@ class VideoService:
         The saga's execution is named after the marked version: a repeated DELETE, while that mark stands,
         starts the same name again, which Step Functions answers with the execution it already has (or
         starts it, if the first start never landed): never a second saga. A video whose saga failed
-        (`deleting` with the reason in `error`) is marked anew, under a new version, and the saga runs
-        again. If the start fails, the mark is rolled back so the 503 leaves the video as it was."""
+        (`deleting` with the reason in `error`, or a mark older than the saga's time limit) is marked
+        anew, under a new version, and the saga runs again. If the start fails, the mark is rolled back
+        so the 503 leaves the video as it was."""
         for _ in range(SAVE_ATTEMPTS):
             video = self._owned(video_id, caller)
-            if video.status is Status.DELETING and video.error is None:
+            if video.status is Status.DELETING and video.error is None and not self._saga_over(video):
                 self._start_delete_saga(video)  # already marked: the same name, nothing new
                 return video.public()
             marked = video.changed(status=Status.DELETING, error=None)
@@ -387,6 +391,12 @@ class VideoService:
             count("VideoDeleteStarted")
             return marked.public()
         raise ConflictError("The video is changing too often to delete now; try again.")
+
+    def _saga_over(self, marked: VideoRecord) -> bool:
+        """The saga named after this mark has ended, yet the video is still here without a reason: its
+        RecordFailure step failed too. It is then marked anew, under a new name."""
+        marked_at = datetime.fromisoformat(marked.updated_at.replace("Z", "+00:00")).timestamp()
+        return self.clock() - marked_at > DELETE_SAGA_TIMEOUT_S
 
     def _start_delete_saga(self, marked: VideoRecord) -> None:
         self.delete_workflow.start(

@@ -12,6 +12,7 @@ import base64
 import copy
 import hashlib
 import itertools
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -338,7 +339,8 @@ class VideosWorld:
     workflow: RecordingWorkflow = field(default_factory=RecordingWorkflow)
     signer: FakeSigner = field(default_factory=FakeSigner)
     cache: RecordingCache = field(default_factory=RecordingCache)
-    now: float = 1_800_000_000
+    # The service's clock; real time by default, as the records' `updated_at` stamps are.
+    now: float = field(default_factory=time.time)
 
     def clock(self) -> float:
         return self.now

@@ -4,6 +4,8 @@ before the saga starts, so the answer is true, reads see it at once, and a repea
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +13,12 @@ import pytest
 from functions.shared.errors import ConflictError, DependencyUnavailableError, NotFoundError
 from functions.shared.principal import Caller
 from functions.videos import deletion, wiring
-from functions.videos.logic import VideoService, cached_media_paths
+from functions.videos.logic import DELETE_SAGA_TIMEOUT_S, VideoService, cached_media_paths
 from functions.videos.models import CreateVideoRequest, Status, VideoRecord
 from functions.videos.uploads import UploadLimits
 from tests.fakes.videos import VideosWorld
+
+ROOT = Path(__file__).resolve().parents[2]
 
 MIB = 2**20
 OWNER = Caller("owner", frozenset({"videos:write", "videos:read"}), "jwt")
@@ -147,6 +151,25 @@ def test_someone_elses_video_is_not_found_and_nothing_starts(
         service.start_delete(video_id, STRANGER)
     assert stored(world, video_id).status is Status.AWAITING_UPLOAD
     assert world.workflow.executions == {}
+
+
+def test_a_mark_older_than_the_sagas_time_limit_is_made_again(
+    world: VideosWorld, service: VideoService
+) -> None:
+    """The saga of that mark has ended (its RecordFailure failed too): a DELETE starts a new one."""
+    video_id = create(service)
+    service.start_delete(video_id, OWNER)
+    world.now += DELETE_SAGA_TIMEOUT_S - 60
+    service.start_delete(video_id, OWNER)
+    assert list(world.workflow.executions) == [f"{video_id}-v2"]  # still within it: the same saga
+    world.now += 120
+    assert service.start_delete(video_id, OWNER).version == 3
+    assert list(world.workflow.executions) == [f"{video_id}-v2", f"{video_id}-v3"]
+
+
+def test_the_time_limit_is_the_state_machines() -> None:
+    definition = json.loads((ROOT / "infra/workflows/video_delete.asl.json").read_text())
+    assert definition["TimeoutSeconds"] == DELETE_SAGA_TIMEOUT_S
 
 
 # --- the saga's steps --------------------------------------------------------------------------------------
