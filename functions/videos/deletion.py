@@ -11,7 +11,9 @@ from pydantic import BaseModel
 from functions.shared.observability import logger, metrics
 from functions.shared.steps import WorkflowSteps
 from functions.videos import wiring
-from functions.videos.settings import DeleteStepsSettings as Settings
+from functions.videos.settings import DeleteStepsSettings
+
+Settings = DeleteStepsSettings  # this function's environment (functions/videos/settings.py)
 
 
 class VideoRef(BaseModel):

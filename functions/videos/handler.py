@@ -23,7 +23,9 @@ from functions.videos.models import (
     VideoOut,
     Visibility,
 )
-from functions.videos.settings import ApiSettings as Settings
+from functions.videos.settings import ApiSettings
+
+Settings = ApiSettings  # this function's environment (functions/videos/settings.py)
 
 app = create_resolver()
 VIDEOS = f"{API_PREFIX}/videos"

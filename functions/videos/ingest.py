@@ -13,7 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.shared.observability import logger, metrics
 from functions.videos import wiring
-from functions.videos.settings import IngestSettings as Settings
+from functions.videos.settings import IngestSettings
+
+Settings = IngestSettings  # this function's environment (functions/videos/settings.py)
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -10,7 +10,9 @@ from pydantic import BaseModel
 
 from functions.shared.observability import logger
 from functions.videos import wiring
-from functions.videos.settings import MediaSettings as Settings
+from functions.videos.settings import MediaSettings
+
+Settings = MediaSettings  # this function's environment (functions/videos/settings.py)
 
 
 class VisibilityChanged(BaseModel):

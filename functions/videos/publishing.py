@@ -12,7 +12,9 @@ from pydantic import BaseModel
 from functions.shared.observability import logger, metrics
 from functions.shared.steps import WorkflowSteps
 from functions.videos import wiring
-from functions.videos.settings import PublishStepsSettings as Settings
+from functions.videos.settings import PublishStepsSettings
+
+Settings = PublishStepsSettings  # this function's environment (functions/videos/settings.py)
 
 
 class PublishPayload(BaseModel):

@@ -9,7 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.shared.observability import count, logger, metrics
 from functions.videos import wiring
-from functions.videos.settings import SweeperSettings as Settings
+from functions.videos.settings import SweeperSettings
+
+Settings = SweeperSettings  # this function's environment (functions/videos/settings.py)
 
 
 @logger.inject_lambda_context(log_event=False)
