@@ -66,7 +66,7 @@ def create_video(body: CreateVideoRequest) -> Response[str]:
         }
 
     key = idempotency.key_from(app.current_event.headers)
-    payload = create() if key is None else idempotency.create_once(caller, key, body, create)
+    payload = create() if key is None else wiring.idempotent_creates().create_once(caller, key, body, create)
     return json_response(HTTPStatus.CREATED, payload)
 
 

@@ -15,6 +15,7 @@ from functions.shared.config import EnvironmentModel
 from functions.shared.events import EventPublisher
 from functions.shared.plans import STORAGE_QUOTAS
 from functions.videos.dal import VideoRepository
+from functions.videos.idempotency import IdempotentCreates
 from functions.videos.logic import Deletion, Ingest, MediaMoves, Publishing, Sweeper, VideoService
 from functions.videos.settings import (
     ApiSettings,
@@ -60,9 +61,10 @@ def service() -> VideoService:
     )
 
 
-def idempotency_table() -> str:
-    """Where `Idempotency-Key`s of creates are kept (functions/videos/idempotency.py)."""
-    return settings(ApiSettings).table
+@functools.cache
+def idempotent_creates() -> IdempotentCreates:
+    """`Idempotency-Key`s of creates, kept in the videos table (functions/videos/idempotency.py)."""
+    return IdempotentCreates(settings(ApiSettings).table)
 
 
 @functools.cache
@@ -109,5 +111,14 @@ def publishing() -> Publishing:
 
 def reset() -> None:
     """Forget everything built (tests that change the environment call this)."""
-    for cached in (_settings, service, ingest, deletion, sweeper, media_moves, publishing):
+    for cached in (
+        _settings,
+        service,
+        idempotent_creates,
+        ingest,
+        deletion,
+        sweeper,
+        media_moves,
+        publishing,
+    ):
         cached.cache_clear()

@@ -45,7 +45,6 @@ def service(videos_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Video
     }.items():
         monkeypatch.setenv(name, value)
     wiring.reset()
-    idempotency._create_once.cache_clear()
     idempotency.register(SimpleNamespace(get_remaining_time_in_millis=lambda: 29_000))  # type: ignore[arg-type]
     yield VideoService(
         VideoRepository("videos"),
@@ -57,7 +56,6 @@ def service(videos_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Video
         storage_quotas={"free": 10 * MIB},
     )
     wiring.reset()
-    idempotency._create_once.cache_clear()
 
 
 def body(title: str = "t", size: int = 1000, **extra: Any) -> CreateVideoRequest:
@@ -73,7 +71,7 @@ def create(service: VideoService, caller: Caller, key: str, request: CreateVideo
             "upload": created.upload.model_dump(mode="json"),
         }
 
-    return idempotency.create_once(caller, key, request, make)
+    return wiring.idempotent_creates().create_once(caller, key, request, make)
 
 
 def videos() -> list[str]:
@@ -119,7 +117,7 @@ def test_a_key_in_progress_is_a_conflict(service: VideoService) -> None:
             create(service, OWNER, "k-1", body())
         return {"video": {"id": "x"}}
 
-    assert idempotency.create_once(OWNER, "k-1", body(), make) == {"video": {"id": "x"}}
+    assert wiring.idempotent_creates().create_once(OWNER, "k-1", body(), make) == {"video": {"id": "x"}}
 
 
 def test_keys_expire_with_the_upload_window(service: VideoService) -> None:
