@@ -55,7 +55,7 @@ def service() -> VideoService:
         UploadStore(s.uploads_bucket),
         EventPublisher(s.event_bus, EVENT_DOMAIN),
         UploadLimits(s.max_upload_bytes, s.single_put_max_bytes, s.min_part_bytes),
-        delete_workflow=StepFunctionsStarter(s.delete_machine),
+        delete_workflow=StepFunctionsStarter(s.delete_machine, "deleting the video"),
         signer=MediaSigner(s.media_keys_secret, s.cdn_url),
         storage_quotas={**STORAGE_QUOTAS, **(s.storage_quotas or {})},
     )

@@ -13,8 +13,9 @@ from functions.shared.errors import DependencyUnavailableError
 
 
 class StepFunctionsStarter:
-    def __init__(self, state_machine_arn: str) -> None:
+    def __init__(self, state_machine_arn: str, what: str = "the workflow") -> None:
         self.state_machine_arn = state_machine_arn
+        self.what = what  # for the caller's error: "Could not start <what>; try again."
 
     def start(self, name: str, payload: Mapping[str, Any]) -> None:
         """Start `name`. Step Functions itself makes this idempotent: the same name and input while that
@@ -27,6 +28,6 @@ class StepFunctionsStarter:
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
                 return
-            raise DependencyUnavailableError("Could not start the workflow; try again.") from exc
+            raise DependencyUnavailableError(f"Could not start {self.what}; try again.") from exc
         except BotoCoreError as exc:
-            raise DependencyUnavailableError("Could not start the workflow; try again.") from exc
+            raise DependencyUnavailableError(f"Could not start {self.what}; try again.") from exc

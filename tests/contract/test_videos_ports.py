@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 from functions.shared import aws
-from functions.shared.errors import ConflictError
+from functions.shared.errors import ConflictError, DependencyUnavailableError
 from functions.shared.media_token import check, new_media_keys
 from functions.videos.dal import VideoRepository
 from functions.videos.models import Status, UploadRecord, VideoRecord, Visibility
@@ -371,6 +371,14 @@ def test_a_workflow_is_started_once_per_name(workflow: WorkflowUnderTest) -> Non
     assert workflow.executions() == [("v1-v2", payload)]
     workflow.starter.start("v1-v4", payload)  # a new mark: a new run
     assert [name for name, _ in workflow.executions()] == ["v1-v2", "v1-v4"]
+
+
+def test_an_unreachable_step_functions_is_a_retryable_dependency_error(moto: None) -> None:
+    starter = StepFunctionsStarter(
+        "arn:aws:states:us-east-1:123456789012:stateMachine:gone", "deleting the video"
+    )
+    with pytest.raises(DependencyUnavailableError, match="Could not start deleting the video"):
+        starter.start("v1-v2", {"video": {"id": "v1", "owner_id": "u1"}})
 
 
 # --- MediaSigner ---------------------------------------------------------------------------------------------
