@@ -93,7 +93,7 @@ def failing_registration_step(event: dict[str, Any], context: Any) -> dict[str, 
     return registration.lambda_handler(event, context)
 
 
-def failing_delete_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def failing_delete_step(event: dict[str, Any], context: Any) -> Any:
     """The real delete step, except that it fails while the test has planted a FAIL flag for it, and
     waits (up to 20 s) while the test has planted a HOLD flag for it.
 
