@@ -11,6 +11,7 @@ import re
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 from bench.stats import line
 from infra.model import ROOT
@@ -19,13 +20,14 @@ from infra.topology import TOPOLOGY
 _LINE = re.compile(r"import time:\s+\d+ \|\s+(\d+) \| (\s*)(\S+)")
 
 
-def import_ms(module: str) -> float:
-    """Cumulative import time of `module` in a fresh interpreter, in ms (best of 3: the least noise)."""
+def import_ms(module: str, cwd: Path = ROOT) -> float:
+    """Cumulative import time of `module` in a fresh interpreter, in ms (best of 3: the least noise),
+    importing from the source tree at `cwd` (another checkout for a before/after comparison)."""
     samples = []
     for _ in range(3):
         out = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-            cwd=ROOT,
+            cwd=cwd,
             capture_output=True,
             text=True,
             check=True,

@@ -1,6 +1,6 @@
 """The vocabulary of the topology: plain, frozen descriptions with no AWS or moto code in them.
 
-`infra/topology.py` declares Skyreel with these types once; `infra/aws` turns the declaration into
+`infra/topology/` declares Skyreel with these types once (one module per domain); `infra/aws` turns the declaration into
 CDK constructs and `infra/local` into resources in the embedded local cloud. Anything a back end
 needs to know (names, environment variables, grants) is derived here so both derive it the same way.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -455,6 +455,32 @@ class EventRule:
 
 
 @dataclass(frozen=True)
+class Domain:
+    """One domain's part of the topology (infra/topology/<domain>.py): what it owns and declares.
+
+    A domain owns its table, its functions and the routes, triggers, workflows and secrets that serve
+    them; infra/topology/__init__.py composes the domains into the one `Topology`. References across
+    domains (a grant on another domain's table, a rule targeting another domain's function) are by id
+    and are checked when the whole is composed.
+    """
+
+    name: str
+    functions: tuple[Function, ...] = ()
+    routes: tuple[Route, ...] = ()
+    tables: tuple[Table, ...] = ()
+    buckets: tuple[Bucket, ...] = ()
+    queues: tuple[Queue, ...] = ()
+    buses: tuple[EventBus, ...] = ()
+    secrets: tuple[Secret, ...] = ()
+    state_machines: tuple[StateMachine, ...] = ()
+    s3_to_queue: tuple[S3ToQueue, ...] = ()
+    queue_triggers: tuple[QueueTrigger, ...] = ()
+    stream_triggers: tuple[StreamTrigger, ...] = ()
+    rules: tuple[EventRule, ...] = ()
+    schedules: tuple[ScheduleTrigger, ...] = ()
+
+
+@dataclass(frozen=True)
 class Topology:
     name: str
     functions: tuple[Function, ...]
@@ -475,6 +501,31 @@ class Topology:
 
     def __post_init__(self) -> None:
         self.validate()
+
+    @classmethod
+    def compose(cls, name: str, api: Api, domains: Sequence[Domain], media: Media | None = None) -> Topology:
+        """The whole platform from its domains: each one's declarations concatenated, its routes on `api`."""
+
+        def every(kind: str) -> tuple[Any, ...]:
+            return tuple(item for domain in domains for item in getattr(domain, kind))
+
+        return cls(
+            name=name,
+            functions=every("functions"),
+            api=replace(api, routes=api.routes + every("routes")),
+            tables=every("tables"),
+            buckets=every("buckets"),
+            queues=every("queues"),
+            buses=every("buses"),
+            secrets=every("secrets"),
+            state_machines=every("state_machines"),
+            s3_to_queue=every("s3_to_queue"),
+            queue_triggers=every("queue_triggers"),
+            stream_triggers=every("stream_triggers"),
+            rules=every("rules"),
+            schedules=every("schedules"),
+            media=media,
+        )
 
     # lookups
     def function(self, function_id: str) -> Function:

@@ -6,8 +6,9 @@ import secrets
 from dataclasses import dataclass
 
 from functions.shared.errors import UnauthenticatedError, ValidationFailedError
+from functions.shared.vocabulary import API_KEY_SCOPES
 
-KEY_SCOPES = frozenset({"videos:read", "videos:write", "search", "analytics:read"})
+KEY_SCOPES = API_KEY_SCOPES
 _PREFIX_LEN = 8
 
 

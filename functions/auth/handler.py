@@ -8,8 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.auth import settings, throttle
-from functions.auth.dal import RegistrationWorkflow
+from functions.auth import throttle, wiring
 from functions.auth.models import (
     ApiKeyList,
     ApiKeyRequest,
@@ -21,11 +20,13 @@ from functions.auth.models import (
     UserEnvelope,
     UserOut,
 )
-from functions.shared.api import API_PREFIX, create_resolver, json_response
-from functions.shared.errors import DependencyUnavailableError
+from functions.auth.settings import AuthSettings
+from functions.shared.api import create_resolver, json_response
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import caller_from
+from functions.shared.vocabulary import API_PREFIX
 
+Settings = AuthSettings
 app = create_resolver()
 AUTH = f"{API_PREFIX}/auth"
 VIEWER_ADDRESS_HEADER = "cloudfront-viewer-address"
@@ -46,10 +47,7 @@ def _caller_id() -> str:
     },
 )
 def register(body: RegisterRequest) -> Response[str]:
-    machine = settings.settings().registration_machine
-    if machine is None:
-        raise DependencyUnavailableError("Registration is not configured.")
-    user = settings.service().register(body, RegistrationWorkflow(machine))
+    user = wiring.service().register(body)
     return json_response(HTTPStatus.CREATED, UserEnvelope(user=user).model_dump())
 
 
@@ -59,25 +57,25 @@ def login(body: LoginRequest) -> TokenPair:
     # the API answers only requests that came through the CDN; the local front door sets it the same way.
     headers = {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
     viewer_ip = throttle.viewer_ip(headers.get(VIEWER_ADDRESS_HEADER))
-    return settings.service().login(body.email, body.password, viewer_ip)
+    return wiring.service().login(body.email, body.password, viewer_ip)
 
 
 @app.post(
     f"{AUTH}/refresh", summary="Trade a refresh token for a new pair (the old one is spent)", tags=["auth"]
 )
 def refresh(body: RefreshRequest) -> TokenPair:
-    return settings.service().refresh(body.refresh_token)
+    return wiring.service().refresh(body.refresh_token)
 
 
 @app.post(f"{AUTH}/logout", summary="End the session the refresh token belongs to", tags=["auth"])
 def logout(body: RefreshRequest) -> Response[str]:
-    settings.service().logout(body.refresh_token)
+    wiring.service().logout(body.refresh_token)
     return Response(status_code=HTTPStatus.NO_CONTENT, body="")
 
 
 @app.get(f"{AUTH}/me", summary="The signed-in account", tags=["auth"])
 def me() -> UserOut:
-    return settings.service().me(_caller_id())
+    return wiring.service().me(_caller_id())
 
 
 @app.post(
@@ -87,24 +85,24 @@ def me() -> UserOut:
     responses={201: {"description": "Created"}},
 )
 def create_api_key(body: ApiKeyRequest) -> Response[str]:
-    created: NewApiKeyOut = settings.service().create_api_key(_caller_id(), body)
+    created: NewApiKeyOut = wiring.service().create_api_key(_caller_id(), body)
     return json_response(HTTPStatus.CREATED, created.model_dump())
 
 
 @app.get(f"{AUTH}/api-keys", summary="Your API keys, without their secrets", tags=["api keys"])
 def list_api_keys() -> ApiKeyList:
-    return ApiKeyList(items=settings.service().list_api_keys(_caller_id()))
+    return ApiKeyList(items=wiring.service().list_api_keys(_caller_id()))
 
 
 @app.delete(f"{AUTH}/api-keys/<key_id>", summary="Revoke an API key", tags=["api keys"])
 def revoke_api_key(key_id: str) -> Response[str]:
-    settings.service().revoke_api_key(_caller_id(), key_id)
+    wiring.service().revoke_api_key(_caller_id(), key_id)
     return Response(status_code=HTTPStatus.NO_CONTENT, body="")
 
 
 @app.get("/.well-known/jwks.json", summary="Public keys that verify access tokens", tags=["auth"])
 def jwks() -> Response[str]:
-    document = settings.service().keys.keyset().jwks()
+    document = wiring.service().jwks()
     return json_response(HTTPStatus.OK, document, headers={"Cache-Control": "public, max-age=300"})
 
 

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
 
 # --- API ---------------------------------------------------------------------------------------
 
@@ -140,3 +134,19 @@ class RegistrationInput(BaseModel):
     display_name: str | None = None
     password_hash: str
     created_at: str
+
+
+class ProfileRecord(BaseModel):
+    """An account's quota and plan, created by the registration saga. `plan` None: none stored yet."""
+
+    user_id: str
+    quota_bytes: int
+    plan: str | None = None
+    created_at: str
+
+
+class WorkflowOutcome(BaseModel):
+    """How a finished registration execution ended: Step Functions' status and, if it failed, its error."""
+
+    status: str
+    error: str | None = None

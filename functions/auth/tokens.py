@@ -14,11 +14,11 @@ import jwt
 
 from functions.shared.errors import UnauthenticatedError
 from functions.shared.keyset import KeySet
+from functions.shared.vocabulary import USER_SCOPES
 
 ALGORITHM = "RS256"  # the only one we accept: a token naming any other (including "none") is refused
 ACCESS_TOKEN_TTL_S = 15 * 60
 REFRESH_TOKEN_TTL_S = 30 * 24 * 3600
-USER_SCOPES = ("account", "videos:read", "videos:write", "search", "analytics:read")
 DEFAULT_PLAN = "free"
 
 

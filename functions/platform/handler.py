@@ -12,9 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from functions.platform import health, openapi, probes
-from functions.shared.api import API_PREFIX, create_resolver, json_response
+from functions.shared.api import create_resolver, json_response
 from functions.shared.config import EnvironmentModel, granted_resources
 from functions.shared.observability import logger, tracer
+from functions.shared.vocabulary import API_PREFIX
 
 app = create_resolver()
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="health")

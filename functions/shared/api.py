@@ -21,8 +21,6 @@ from functions.shared import errors, origin
 from functions.shared.observability import logger
 from functions.shared.principal import enforce_route_scope
 
-API_PREFIX = "/api/v1"
-
 _STATUS: dict[type[errors.SkyreelError], HTTPStatus] = {
     errors.MalformedRequestError: HTTPStatus.BAD_REQUEST,
     errors.UnauthenticatedError: HTTPStatus.UNAUTHORIZED,

@@ -8,14 +8,35 @@ CloudWatch embedded-metric documents written to stdout when a handler decorated 
 
 from __future__ import annotations
 
+import functools
 import warnings
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
+
+
+@functools.cache
+def _tracer() -> Tracer:
+    from aws_lambda_powertools import Tracer
+
+    return Tracer()
+
+
+def __getattr__(name: str) -> Any:
+    """`tracer` is made on first use: the X-Ray SDK takes ~170 ms to import, and only the API handlers
+    trace (`from functions.shared.observability import tracer`); queue, workflow and schedule functions
+    never pay for it."""
+    if name == "tracer":
+        return _tracer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Most requests record no business metric; powertools would warn about each such flush.
 warnings.filterwarnings("ignore", message="No application metrics to publish")

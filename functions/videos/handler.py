@@ -9,9 +9,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.shared.api import API_PREFIX, create_resolver, json_response
+from functions.shared.api import create_resolver, json_response
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import Caller, caller_from
+from functions.shared.vocabulary import API_PREFIX
 from functions.videos import idempotency, wiring
 from functions.videos.models import (
     CompleteUploadRequest,

@@ -25,7 +25,7 @@ from cachetools import LRUCache
 
 from infra.local.names import ACCOUNT, REGION
 from infra.local.runtime import InvocationError, ThrottledError
-from infra.model import Api, Auth, Route
+from infra.model import Api, Auth, Authorizer, Route
 
 API_ID = "local"
 LOCAL_STAGE = "local"
@@ -50,6 +50,21 @@ class HttpResponse:
     headers: list[tuple[str, str]]
     body: bytes
     function: str | None = None
+
+
+# What a REQUEST authorizer is given of the request, as API Gateway passes it.
+_AUTHORIZER_EVENT_KEYS = (
+    "resource",
+    "path",
+    "httpMethod",
+    "headers",
+    "multiValueHeaders",
+    "queryStringParameters",
+    "multiValueQueryStringParameters",
+    "pathParameters",
+    "stageVariables",
+    "requestContext",
+)
 
 
 @dataclass
@@ -245,44 +260,14 @@ class ApiGateway:
         if authorizer.identity_headers and not all(identity):
             return self._gateway("UNAUTHORIZED", request_id)
         method_arn = self._method_arn(event["httpMethod"], event["path"])
-        cached = self._cached(identity) if authorizer.identity_headers and authorizer.ttl_s else None
+        caching = bool(authorizer.identity_headers and authorizer.ttl_s)
+        cached = self._cached(identity) if caching else None
         if cached is None:
-            auth_event = {
-                "type": "REQUEST",
-                "methodArn": method_arn,
-                **{
-                    k: event[k]
-                    for k in (
-                        "resource",
-                        "path",
-                        "httpMethod",
-                        "headers",
-                        "multiValueHeaders",
-                        "queryStringParameters",
-                        "multiValueQueryStringParameters",
-                        "pathParameters",
-                        "stageVariables",
-                        "requestContext",
-                    )
-                },
-            }
-            self.authorizer_calls += 1
-            try:
-                result = self.invoke(authorizer.function, auth_event)
-            except InvocationError as exc:
-                if exc.message == "Unauthorized":  # the documented way for an authorizer to say 401
-                    return self._gateway("UNAUTHORIZED", request_id)
-                return self._gateway("AUTHORIZER_FAILURE", request_id)
-            if not isinstance(result, dict) or "policyDocument" not in result:
-                return self._gateway("AUTHORIZER_FAILURE", request_id)
-            cached = _CachedPolicy(
-                str(result.get("principalId", "")),
-                result["policyDocument"],
-                _stringify_context(result.get("context") or {}),
-                time.monotonic() + authorizer.ttl_s,
-                result.get("usageIdentifierKey") or None,
-            )
-            if authorizer.identity_headers and authorizer.ttl_s:
+            outcome = self._ask_authorizer(authorizer, event, method_arn)
+            if isinstance(outcome, str):
+                return self._gateway(outcome, request_id)
+            cached = outcome
+            if caching:
                 with self._cache_lock:
                     self._cache[identity] = cached
         if not _allows(cached.policy, method_arn):
@@ -291,6 +276,31 @@ class ApiGateway:
         if cached.usage_key and self._plans:  # API Gateway names the metering key here
             event["requestContext"]["identity"]["apiKey"] = cached.usage_key
         return None
+
+    def _ask_authorizer(
+        self, authorizer: Authorizer, event: dict[str, Any], method_arn: str
+    ) -> _CachedPolicy | str:
+        """Invoke the REQUEST authorizer: its policy, or the gateway response type that answers instead."""
+        auth_event = {
+            "type": "REQUEST",
+            "methodArn": method_arn,
+            **{key: event[key] for key in _AUTHORIZER_EVENT_KEYS},
+        }
+        self.authorizer_calls += 1
+        try:
+            result = self.invoke(authorizer.function, auth_event)
+        except InvocationError as exc:
+            # "Unauthorized" is the documented way for an authorizer to say 401.
+            return "UNAUTHORIZED" if exc.message == "Unauthorized" else "AUTHORIZER_FAILURE"
+        if not isinstance(result, dict) or "policyDocument" not in result:
+            return "AUTHORIZER_FAILURE"
+        return _CachedPolicy(
+            str(result.get("principalId", "")),
+            result["policyDocument"],
+            _stringify_context(result.get("context") or {}),
+            time.monotonic() + authorizer.ttl_s,
+            result.get("usageIdentifierKey") or None,
+        )
 
     def _meter(self, usage_key: str | None, request_id: str) -> HttpResponse | None:
         """A usage plan's per-caller token bucket and daily quota, keyed on the authorizer's

@@ -39,7 +39,7 @@ def synthesize(app: App, topology: Topology) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def skyreel() -> Synthesized:
-    """The real topology (infra/topology.py) as the CLI would synthesize it."""
+    """The real topology (infra/topology/) as the CLI would synthesize it."""
     return synthesize(build_app(NO_BUNDLING), TOPOLOGY)
 
 

@@ -85,9 +85,11 @@ def failing_registration_step(event: dict[str, Any], context: Any) -> dict[str, 
     Swapped in for the real handler by the test topology, so tests can break any one saga step for one
     registration and watch the compensation, with no test hook in the shipped code.
     """
-    from functions.auth import registration
+    from functions.auth import registration, wiring
 
-    pending = registration._steps().load(event["registration"]["user_id"])  # the input holds only the id
+    pending = wiring.registration_steps().load(
+        event["registration"]["user_id"]
+    )  # the input holds only the id
     if pending is not None and f"+fail-{event['step']}@" in pending.email:
         raise RuntimeError(f"injected failure in {event['step']}")
     return registration.lambda_handler(event, context)

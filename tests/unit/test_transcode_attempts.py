@@ -22,6 +22,7 @@ from functions.shared.errors import DependencyUnavailableError
 from functions.shared.events import EventPublisher
 from functions.shared.principal import Caller
 from functions.transcode.progress import ProgressReporter
+from functions.transcode.records import RepositoryRunRecords
 from functions.videos import publishing, wiring
 from functions.videos.dal import VideoRepository
 from functions.videos.logic import GENERIC_FAILURE, Publishing, VideoService
@@ -30,6 +31,7 @@ from functions.videos.storage import MediaStore, UploadStore
 from functions.videos.uploads import UploadLimits
 from infra.local.provision import _table_request
 from infra.topology import TOPOLOGY
+from tests.fakes.shared import RecordingEvents
 from tests.fakes.videos import FakeSigner, RecordingWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,8 +135,13 @@ def announced(queue_url: str) -> list[str]:
     return seen
 
 
+def reporter(attempt: str) -> ProgressReporter:
+    """The transcoder's progress and stop check for the run `attempt`, on the real records adapter."""
+    return ProgressReporter(RepositoryRunRecords(VideoRepository("videos")), RecordingEvents(), "v1", attempt)
+
+
 def should_stop(attempt: str) -> bool:
-    return ProgressReporter("videos", "v1", lambda *_: None, attempt).should_stop()
+    return reporter(attempt).should_stop()
 
 
 def test_a_run_superseded_by_a_retry_changes_nothing(world: World) -> None:
@@ -175,7 +182,7 @@ def test_a_run_that_saw_itself_superseded_changes_nothing_even_once_the_token_is
     world.service.retry_transcode("v1", OWNER)
     world.publishing.claim("v1", ETAG, "run-b")
     write_output("run-b")
-    old = ProgressReporter("videos", "v1", lambda *_: None, "run-a")
+    old = reporter("run-a")
     assert old.should_stop()
     assert old.superseded  # so the transcoder fails with SupersededError
     # The owner edits the title meanwhile: the API's full-record write keeps the newer run's attempt.
