@@ -17,7 +17,6 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,29 +25,10 @@ from functions.shared import aws
 from functions.shared.dynamo import from_item, key, to_item
 from functions.shared.errors import DependencyUnavailableError, MalformedRequestError
 from functions.videos.models import Status, VideoRecord, Visibility
+from functions.videos.ports import OverQuotaError, Page, Usage, VersionConflictError
 
 MAX_SCAN_PAGES = 20  # a filtered listing reads at most this many pages to fill one page of results
 _FOREIGN_CURSOR = "The cursor is not one this API returned for this listing."
-
-
-class VersionConflictError(Exception):
-    """The record changed since it was read (optimistic locking)."""
-
-
-class OverQuotaError(Exception):
-    """Creating the video would take its owner's usage past the quota: nothing was written."""
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Bytes counted against an owner's storage quota (or, as a change, added to it)."""
-
-    reserved: int = 0  # declared sizes of uploads still awaited
-    stored: int = 0  # originals received
-
-    @property
-    def used(self) -> int:
-        return self.reserved + self.stored
 
 
 def charge_change(before: VideoRecord | None, after: VideoRecord | None) -> Usage:
@@ -149,12 +129,6 @@ def decode_cursor(cursor: str | None, index: str, partition: str) -> dict[str, A
     ):
         raise MalformedRequestError(_FOREIGN_CURSOR)
     return value
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[VideoRecord]
-    next_cursor: str | None
 
 
 class VideoRepository:

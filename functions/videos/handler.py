@@ -1,7 +1,6 @@
 """HTTP entry of the videos function: the catalogue, uploads and playback."""
 
 # No `from __future__ import annotations` here: powertools reads route annotations at runtime.
-import json
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -10,14 +9,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.shared import aws
 from functions.shared.api import create_resolver, json_response
 from functions.shared.contract import PROTECTED, documented, link
-from functions.shared.errors import DependencyUnavailableError
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import Caller, caller_from
 from functions.shared.vocabulary import API_PREFIX
-from functions.videos import idempotency, settings
+from functions.videos import idempotency, wiring
 from functions.videos.models import (
     CompleteUploadRequest,
     CreatedVideo,
@@ -31,6 +28,9 @@ from functions.videos.models import (
     VideoOut,
     Visibility,
 )
+from functions.videos.settings import ApiSettings
+
+Settings = ApiSettings  # this function's environment (functions/videos/settings.py)
 
 app = create_resolver()
 VIDEOS = f"{API_PREFIX}/videos"
@@ -38,19 +38,6 @@ VIDEOS = f"{API_PREFIX}/videos"
 
 def _caller() -> Caller:
     return caller_from(app.current_event.request_context.raw_event)
-
-
-class _StartDelete:
-    def __init__(self, arn: str) -> None:
-        self.arn = arn
-
-    def start(self, name: str, payload: dict[str, Any]) -> None:
-        try:
-            aws.stepfunctions().start_execution(
-                stateMachineArn=self.arn, name=name, input=json.dumps(payload)
-            )
-        except Exception as exc:
-            raise DependencyUnavailableError("Could not start deleting the video; try again.") from exc
 
 
 @app.post(
@@ -97,7 +84,7 @@ def create_video(body: CreateVideoRequest) -> Response[str]:
     caller = _caller()
 
     def create() -> dict[str, Any]:
-        created = settings.service().create(body, caller)
+        created = wiring.service().create(body, caller)
         # The video keeps every field (nulls included, as the contract lists them); the upload shows only
         # the fields of its method (a URL for PUT, parts for multipart).
         return {
@@ -106,7 +93,7 @@ def create_video(body: CreateVideoRequest) -> Response[str]:
         }
 
     key = idempotency.key_from(app.current_event.headers)
-    payload = create() if key is None else idempotency.create_once(caller, key, body, create)
+    payload = create() if key is None else wiring.idempotent_creates().create_once(caller, key, body, create)
     return json_response(HTTPStatus.CREATED, payload)
 
 
@@ -132,7 +119,7 @@ def list_videos(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> VideoList:
-    return settings.service().list(
+    return wiring.service().list(
         _caller(), scope, limit, cursor, status, tag.lower() if tag else None, visibility
     )
 
@@ -146,7 +133,7 @@ def list_videos(
     security=PROTECTED,
 )
 def get_video(video_id: str) -> VideoOut:
-    return settings.service().get(video_id, _caller())
+    return wiring.service().get(video_id, _caller())
 
 
 @app.patch(
@@ -166,7 +153,7 @@ def get_video(video_id: str) -> VideoOut:
     security=PROTECTED,
 )
 def update_video(video_id: str, body: UpdateVideoRequest) -> VideoOut:
-    return settings.service().update(video_id, body, _caller())
+    return wiring.service().update(video_id, body, _caller())
 
 
 @app.delete(
@@ -186,13 +173,8 @@ def update_video(video_id: str, body: UpdateVideoRequest) -> VideoOut:
     security=PROTECTED,
 )
 def delete_video(video_id: str) -> Response[str]:
-    machine = settings.settings().delete_machine
-    if machine is None:
-        raise DependencyUnavailableError("Deletion is not configured.")
-    video = settings.service().start_delete(video_id, _caller(), _StartDelete(machine))
-    return json_response(
-        HTTPStatus.ACCEPTED, {"video": {**video.model_dump(mode="json"), "status": "deleting"}}
-    )
+    video = wiring.service().start_delete(video_id, _caller())
+    return json_response(HTTPStatus.ACCEPTED, {"video": video.model_dump(mode="json")})
 
 
 @app.post(
@@ -211,7 +193,7 @@ def delete_video(video_id: str) -> Response[str]:
     security=PROTECTED,
 )
 def retry_transcode(video_id: str) -> Response[str]:
-    video = settings.service().retry_transcode(video_id, _caller())
+    video = wiring.service().retry_transcode(video_id, _caller())
     return json_response(HTTPStatus.ACCEPTED, {"video": video.model_dump(mode="json")})
 
 
@@ -231,7 +213,7 @@ def retry_transcode(video_id: str) -> Response[str]:
     security=PROTECTED,
 )
 def cancel_transcode(video_id: str) -> Response[str]:
-    video = settings.service().cancel_transcode(video_id, _caller())
+    video = wiring.service().cancel_transcode(video_id, _caller())
     return json_response(HTTPStatus.ACCEPTED, {"video": video.model_dump(mode="json")})
 
 
@@ -251,7 +233,7 @@ def cancel_transcode(video_id: str) -> Response[str]:
     security=PROTECTED,
 )
 def upload_progress(video_id: str) -> UploadProgress:
-    return settings.service().upload_progress(video_id, _caller())
+    return wiring.service().upload_progress(video_id, _caller())
 
 
 @app.post(
@@ -271,7 +253,7 @@ def upload_progress(video_id: str) -> UploadProgress:
     security=PROTECTED,
 )
 def complete_upload(video_id: str, body: CompleteUploadRequest) -> VideoOut:
-    return settings.service().complete_upload(video_id, body, _caller())
+    return wiring.service().complete_upload(video_id, body, _caller())
 
 
 @app.post(
@@ -290,7 +272,7 @@ def complete_upload(video_id: str, body: CompleteUploadRequest) -> VideoOut:
     security=PROTECTED,
 )
 def abort_upload(video_id: str) -> VideoOut:
-    return settings.service().abort_upload(video_id, _caller())
+    return wiring.service().abort_upload(video_id, _caller())
 
 
 @app.get(
@@ -309,7 +291,7 @@ def abort_upload(video_id: str) -> VideoOut:
     security=PROTECTED,
 )
 def playback(video_id: str) -> Response[str]:
-    urls = settings.service().playback(video_id, _caller(), settings.signer())
+    urls = wiring.service().playback(video_id, _caller())
     return json_response(
         HTTPStatus.OK, urls.model_dump(mode="json"), headers={"Cache-Control": "private, no-store"}
     )
@@ -319,5 +301,6 @@ def playback(video_id: str) -> Response[str]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring.settings(Settings)  # the whole environment, checked on the sandbox's first invocation
     idempotency.register(context)
     return app.resolve(event, context)

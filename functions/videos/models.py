@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from functions.shared.clock import now_iso
 from functions.videos.uploads import VIDEO_TYPES
 
 
@@ -245,5 +245,4 @@ class VideoRecord(BaseModel):
 
     def changed(self, **changes: object) -> VideoRecord:
         """The next version of this record: every write is conditional on the version it replaces."""
-        stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return self.model_copy(update={**changes, "version": self.version + 1, "updated_at": stamp})
+        return self.model_copy(update={**changes, "version": self.version + 1, "updated_at": now_iso()})

@@ -23,16 +23,16 @@ from functions.shared.events import EventPublisher
 from functions.shared.principal import Caller
 from functions.transcode.progress import ProgressReporter
 from functions.transcode.records import RepositoryRunRecords
-from functions.videos import publishing, settings
+from functions.videos import publishing, wiring
 from functions.videos.dal import VideoRepository
-from functions.videos.logic import VideoService
+from functions.videos.logic import GENERIC_FAILURE, Publishing, VideoService
 from functions.videos.models import Status, UpdateVideoRequest, UploadRecord, VideoRecord
-from functions.videos.publishing import Publishing
-from functions.videos.storage import UploadStore
+from functions.videos.storage import MediaStore, UploadStore
 from functions.videos.uploads import UploadLimits
 from infra.local.provision import _table_request
 from infra.topology import TOPOLOGY
 from tests.fakes.shared import RecordingEvents
+from tests.fakes.videos import FakeSigner, RecordingWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNER = Caller("owner", frozenset({"videos:write"}), "jwt")
@@ -58,8 +58,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         "EVENTS_EVENT_BUS_NAME": "bus",
     }.items():
         monkeypatch.setenv(name, value)
-    settings.settings.cache_clear()
-    publishing._publishing.cache_clear()
+    wiring.reset()
     with mock_aws():
         aws.reset_clients()
         boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
@@ -97,13 +96,19 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         )
         publisher = EventPublisher("bus", "videos")
         yield World(
-            Publishing(repo, "media", publisher),
-            VideoService(repo, UploadStore("uploads"), publisher, UploadLimits()),
+            Publishing(repo, MediaStore("media"), publisher),
+            VideoService(
+                repo,
+                UploadStore("uploads"),
+                publisher,
+                UploadLimits(),
+                delete_workflow=RecordingWorkflow(),
+                signer=FakeSigner(),
+            ),
             url,
         )
     aws.reset_clients()
-    settings.settings.cache_clear()
-    publishing._publishing.cache_clear()
+    wiring.reset()
 
 
 def record() -> dict[str, Any]:
@@ -305,7 +310,7 @@ def test_a_claim_that_keeps_failing_fails_the_video_instead_of_leaving_it_upload
     assert visited == ["Claim", "ClaimFailed", "MarkFailed", "Failed"]
     failed = record()
     assert failed["status"] == {"S": "failed"}
-    assert failed["error"] == {"S": publishing.GENERIC_FAILURE}
+    assert failed["error"] == {"S": GENERIC_FAILURE}
     assert "video.failed" in announced(world.queue_url)
 
 

@@ -13,19 +13,17 @@ import boto3
 import pytest
 
 from functions.shared import aws
-from functions.shared.cdn import NoCache
 from functions.shared.events import EventPublisher
 from functions.shared.principal import Caller
 from functions.transcode import engine, handler
 from functions.transcode.encoder import make_poster
-from functions.videos import media
 from functions.videos.dal import VideoRepository
-from functions.videos.logic import VideoService
+from functions.videos.logic import Publishing, VideoService
 from functions.videos.models import Status, UpdateVideoRequest, UploadRecord, VideoRecord, Visibility
-from functions.videos.publishing import Publishing
-from functions.videos.storage import UploadStore
+from functions.videos.storage import MediaStore, UploadStore
 from functions.videos.uploads import UploadLimits
 from tests.clips import make_clip
+from tests.fakes.videos import FakeSigner, RecordingWorkflow
 
 OWNER = Caller("owner", frozenset({"videos:write"}), "jwt")
 KEY = "originals/v1/clip.mp4"
@@ -35,8 +33,15 @@ class World:
     def __init__(self, etag: str) -> None:
         repo = VideoRepository("videos")
         publisher = EventPublisher("bus", "videos")
-        self.publishing = Publishing(repo, "media", publisher)
-        self.service = VideoService(repo, UploadStore("uploads"), publisher, UploadLimits())
+        self.publishing = Publishing(repo, MediaStore("media"), publisher)
+        self.service = VideoService(
+            repo,
+            UploadStore("uploads"),
+            publisher,
+            UploadLimits(),
+            delete_workflow=RecordingWorkflow(),
+            signer=FakeSigner(),
+        )
         self.etag = etag
         self.written: list[str] = []  # media keys, in the order they were sent
         self.private_at: int | None = None  # how many had been sent when the video turned private
@@ -175,32 +180,3 @@ def test_a_failed_run_removes_what_it_wrote_under_either_prefix(world: Callable[
     error = {"Error": "States.TaskFailed", "Cause": "{}"}
     assert w.publishing.mark_failed("v1", claim["media_prefix"], error, "run-1") == "failed"
     assert media_keys("public/") == media_keys("hls/") == []
-
-
-def test_a_move_to_public_that_races_a_change_back_to_private_leaves_nothing_in_public(
-    world: Callable[[float], World], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    w = world(1)
-    repo = w.service.repo
-    video = repo.get("v1")
-    assert video is not None
-    repo.save(
-        video.changed(visibility=Visibility.PRIVATE, status=Status.READY, media_prefix="hls/v1/"),
-        expected_version=video.version,
-    )
-    boto3.client("s3").put_object(Bucket="media", Key="hls/v1/master.m3u8", Body=b"#EXTM3U\n")
-    w.service.update("v1", UpdateVideoRequest(visibility=Visibility.PUBLIC), OWNER)
-    copy = media.copy_prefix
-
-    def copy_then_owner_makes_it_private(*args: Any) -> int:
-        copied = copy(*args)  # the files are in public/ now, the record not switched yet
-        w.make_private()
-        return copied
-
-    monkeypatch.setattr(media, "copy_prefix", copy_then_owner_makes_it_private)
-    media.follow_visibility(repo, "media", "v1", NoCache())
-    assert media_keys("public/") == []  # the copy made for the lost move is gone
-    assert media_keys("hls/v1/") == ["hls/v1/master.m3u8"]
-    moved = repo.get("v1")
-    assert moved is not None
-    assert (moved.visibility, moved.media_prefix) == (Visibility.PRIVATE, "hls/v1/")
