@@ -50,7 +50,7 @@ class VideoProgress(DomainEvent):
     domain: ClassVar[str] = "videos"
     detail_type: ClassVar[str] = "video.progress"
     video_id: str
-    progress: float  # 0..1
+    progress: int  # percent of the whole encode, 0..100
 
 
 class VideoReady(VideoEvent):
