@@ -52,15 +52,19 @@ def dev(state_dir: Path, port: int, aws_port: int) -> Iterator[DevRun]:
     )
     run = DevRun(process)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a cold start on a busy 2-core machine
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=15).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"make dev did not become healthy:\n{process.communicate()[0]}")
+                if process.poll() is None:  # still starting: stop it, or reading its output waits forever
+                    process.kill()
+                raise AssertionError(
+                    f"make dev did not become healthy:\n{process.communicate(timeout=30)[0]}"
+                )
             time.sleep(0.1)
         yield run
     finally:
