@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from functions.shared.domain_events import VideoProgress
-from functions.shared.events import Events
+from functions.shared.ports import Events
 from functions.transcode.ports import RunRecords
 
 STORE_EVERY_S = 3.0
