@@ -44,6 +44,7 @@ def policy_for(caller: Caller, event: dict[str, Any]) -> dict[str, Any]:
 
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring.authorizer_settings()  # the whole environment, checked on the sandbox's first invocation
     headers = event.get("headers") or {}
     if not origin.verified(headers):  # called on execute-api directly, not through the CDN: 403
         logger.warning("refused: no valid origin header")

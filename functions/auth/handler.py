@@ -193,4 +193,5 @@ def jwks() -> Response[str]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring.auth_settings()  # the whole environment, checked on the sandbox's first invocation
     return app.resolve(event, context)

@@ -18,8 +18,8 @@ from functions.auth.models import (
     WorkflowOutcome,
 )
 from functions.auth.throttle import FailureCounter
-from functions.shared.events import Events
 from functions.shared.keyset import KeySet
+from functions.shared.ports import Events
 
 __all__ = [
     "AnalyticsProfiles",

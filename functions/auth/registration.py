@@ -107,5 +107,6 @@ def delete_user(payload: RegistrationPayload) -> dict[str, Any]:
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring.registration_settings()  # the whole environment, checked on the sandbox's first invocation
     result: dict[str, Any] = STEPS.handle(event)
     return result

@@ -1,5 +1,5 @@
 """The auth functions' typed environments: one model per function, its required fields exactly the
-variables its grants in the topology give it (infra/topology.py; `Topology.environment_for`), so a
+variables its grants in the topology give it (infra/topology/auth.py; `Topology.environment_for`), so a
 missing grant fails at the first invocation, never at a request. Tunables have defaults.
 Constructed once per sandbox in functions/auth/wiring.py."""
 

@@ -103,3 +103,18 @@ def registration_steps() -> RegistrationSteps:
         events=EventPublisher(s.event_bus),
         usage=UsageKeys(s.usage_plans, salt.value) if s.usage_plans else None,
     )
+
+
+def reset() -> None:
+    """Forget every setting and everything built from them (tests that change the environment)."""
+    for cached in (
+        auth_settings,
+        service,
+        authorizer_settings,
+        authenticator,
+        authentication_cache,
+        usage_key_salt,
+        registration_settings,
+        registration_steps,
+    ):
+        cached.cache_clear()

@@ -1,5 +1,5 @@
-"""The CDN's cache of media, behind a port: when a video goes private or is deleted, its cached copies at
-the edge must go too (media is cached for a year, `immutable`).
+"""The CDN's cache of media, behind a port (`MediaCache`, functions/shared/ports.py): when a video goes
+private or is deleted, its cached copies at the edge must go too (media is cached for a year, `immutable`).
 
 - `CloudFrontCache`: CreateInvalidation on the distribution named by configuration (CDN_DISTRIBUTION_ID).
 - `NoCache`: the local cloud's front door caches nothing, so there is nothing to invalidate; it logs that.
@@ -8,20 +8,18 @@ the edge must go too (media is cached for a year, `immutable`).
 from __future__ import annotations
 
 import uuid
-from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.shared import aws
 from functions.shared.errors import DependencyUnavailableError
 from functions.shared.observability import logger
+from functions.shared.ports import MediaCache
+
+__all__ = ["NO_CACHE_DISTRIBUTION_ID", "CloudFrontCache", "MediaCache", "NoCache", "media_cache"]
 
 # The distribution id the local cloud gives invalidating functions (infra/local/names.py).
 NO_CACHE_DISTRIBUTION_ID = "local-no-cache"
-
-
-class MediaCache(Protocol):
-    def invalidate(self, paths: list[str]) -> None: ...
 
 
 class CloudFrontCache:

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.shared import aws
 from functions.shared.domain_events import DomainEvent
 from functions.shared.errors import DependencyUnavailableError
 from functions.shared.observability import logger
+from functions.shared.ports import Events
+
+# `Events` is re-exported for callers that still import the port from here; logic imports it from ports.
+__all__ = ["EventPublisher", "Events", "source_of"]
 
 SOURCE_PREFIX = "skyreel"
-
-
-class Events(Protocol):
-    """The port logic publishes domain events through (fake: tests/fakes/shared.py)."""
-
-    def publish(self, event: DomainEvent) -> None: ...
 
 
 def source_of(event: DomainEvent) -> str:
@@ -25,7 +21,8 @@ def source_of(event: DomainEvent) -> str:
 
 
 class EventPublisher:
-    """`Events` on the platform's EventBridge bus: source `skyreel.<domain>`, the model as the detail."""
+    """`Events` (functions/shared/ports.py) on the platform's EventBridge bus: source `skyreel.<domain>`,
+    the model as the detail."""
 
     def __init__(self, bus_name: str) -> None:
         self.bus_name = bus_name

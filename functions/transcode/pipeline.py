@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from functions.shared.events import Events
 from functions.shared.observability import logger, seconds
+from functions.shared.ports import Events
 from functions.transcode import chunks
 from functions.transcode.encoder import EncodeCancelled
 from functions.transcode.ladder import Rendition, ladder

@@ -3,7 +3,7 @@ video.progress, and the place the encoder learns it must stop.
 
 A run must stop when the video is no longer `processing` (cancelled or deleted) or when its attempt is
 no longer the record's `attempt` (the video was cancelled, retried and claimed by a newer run: checking
-the status alone would let both runs write hls/{id}/). See functions/videos/publishing.py. The record
+the status alone would let both runs write hls/{id}/). See functions/videos/logic.py `Publishing`. The record
 is read and written through the `RunRecords` port (its adapter: the videos repository).
 
 Progress only ever goes up: the whole-file encode SETs a higher value; the chunks of a long source,
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from functions.shared.domain_events import VideoProgress
-from functions.shared.events import Events
+from functions.shared.ports import Events
 from functions.transcode.ports import RunRecords
 
 STORE_EVERY_S = 3.0

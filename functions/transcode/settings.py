@@ -1,4 +1,4 @@
-"""The transcode function's settings: its grants (infra/topology.py) and the encode's tunables."""
+"""The transcode function's settings: its grants (infra/topology/transcode.py) and the encode's tunables."""
 
 from __future__ import annotations
 

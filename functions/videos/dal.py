@@ -15,13 +15,13 @@ import binascii
 import json
 import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from functions.shared import aws
+from functions.shared.dependency import dependency
 from functions.shared.dynamo import from_item, key, to_item
 from functions.shared.errors import DependencyUnavailableError, MalformedRequestError
 from functions.videos.models import Status, VideoRecord, Visibility
@@ -72,21 +72,9 @@ def _is_condition_failure(exc: ClientError, item: int) -> bool:
     return _cancelled_because(exc)[item : item + 1] == ["ConditionalCheckFailed"]
 
 
-@contextmanager
-def _dependency() -> Iterator[None]:
-    try:
-        yield
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in {
-            "ConditionalCheckFailedException",
-            "TransactionCanceledException",
-        }:
-            raise
-        raise DependencyUnavailableError(
-            f"The videos table did not answer ({exc.response['Error']['Code']})."
-        ) from exc
-    except BotoCoreError as exc:
-        raise DependencyUnavailableError("The videos table did not answer.") from exc
+def _dependency() -> AbstractContextManager[None]:
+    """A failed condition as it is; any other AWS failure a 503 naming the table."""
+    return dependency("The videos table")
 
 
 def _index_keys(video: VideoRecord) -> dict[str, Any]:

@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from functions.shared.cdn import MediaCache
-from functions.shared.events import Events
+from functions.shared.ports import Events, MediaCache
 from functions.videos.models import VideoRecord
 
 __all__ = [

@@ -1,5 +1,5 @@
 """One typed environment per videos function. Each one's required fields are exactly what that function's
-grants in the topology give it (infra/topology.py, `Topology.environment_for`), so a missing grant fails
+grants in the topology give it (infra/topology/videos.py, `Topology.environment_for`), so a missing grant fails
 the first invocation of a sandbox (wiring validates the whole model then), never a request later on.
 Optional fields are tunables with defaults. Each entry module exposes its own as `Settings`."""
 

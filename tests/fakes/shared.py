@@ -8,7 +8,7 @@ from functions.shared.domain_events import DomainEvent
 
 
 class RecordingEvents:
-    """`functions.shared.events.Events` that keeps what was published, in order, as the bus carries it
+    """`functions.shared.ports.Events` that keeps what was published, in order, as the bus carries it
     (detail-type, and the detail as JSON would give it back)."""
 
     def __init__(self) -> None:

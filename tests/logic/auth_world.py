@@ -18,6 +18,7 @@ from functions.auth import registration, wiring
 from functions.auth.logic import Authenticator, AuthService, RegistrationSteps
 from functions.auth.models import RegistrationInput, TokenPair
 from functions.auth.passwords import PasswordHashing
+from functions.auth.settings import RegistrationSettings
 from functions.shared.keyset import KeySet, new_keyset
 from tests.fakes.auth import (
     FakeAnalyticsProfiles,
@@ -108,6 +109,18 @@ class World:
         )
 
 
+# What the registration function's entry point checks first (its adapters are the fakes above).
+REGISTRATION_SETTINGS = RegistrationSettings.model_validate(
+    {
+        "AUTH_TABLE_NAME": "auth",
+        "ANALYTICS_TABLE_NAME": "analytics",
+        "EVENTS_EVENT_BUS_NAME": "events",
+        "USAGE_KEY_SALT_SECRET_ID": "salt",
+        "USAGE_PLANS": "{}",
+    }
+)
+
+
 def build_world(monkeypatch: pytest.MonkeyPatch, keys: KeySet = KEYS) -> World:
     users, sessions, api_keys = FakeUsers(), FakeSessions(), FakeApiKeys()
     failures, signing = FakeFailureCounters(), FakeSigningKeys(keys)
@@ -117,6 +130,7 @@ def build_world(monkeypatch: pytest.MonkeyPatch, keys: KeySet = KEYS) -> World:
     steps = RegistrationSteps(users, analytics, events, usage)
     # The step handler's own wiring, pointed at these fakes: the saga runs the shipped entry point.
     monkeypatch.setattr(wiring, "registration_steps", lambda: steps)
+    monkeypatch.setattr(wiring, "registration_settings", lambda: REGISTRATION_SETTINGS)
     workflow = InProcessRegistration(lambda event: registration.lambda_handler(event, LambdaContext()))
     service = AuthService(
         users=users,

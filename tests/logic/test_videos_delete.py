@@ -260,10 +260,10 @@ def test_the_task_function_runs_the_named_step_with_the_shapes_the_state_machine
     deletion.STEPS.handle({"step": "publish_deleted", "video": ref})
     deletion.STEPS.handle({"step": "delete_record", "video": ref})
     assert world.repo.get(video_id) is None
-    assert deletion.STEPS.names == {
-        "mark_deleting",
-        "delete_objects",
-        "publish_deleted",
-        "delete_record",
-        "record_failure",
-    }
+
+
+def test_every_step_the_delete_workflow_names_is_served() -> None:
+    states = json.loads((ROOT / "infra/workflows/video_delete.asl.json").read_text())["States"]
+    named = {s["Parameters"]["step"] for s in states.values() if s["Type"] == "Task"}
+    assert named == deletion.STEPS.names
+    assert len(named) == 5

@@ -5,6 +5,7 @@ the task function's dispatch and the output shapes infra/workflows/publish.asl.j
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from functions.videos import publishing, wiring
 from functions.videos.logic import GENERIC_FAILURE, failure_reason
 from functions.videos.models import Status, UploadRecord, VideoRecord, Visibility
 from tests.fakes.videos import VideosWorld
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ETAG = '"e1"'
 OUTPUT = {"media_prefix": "hls/v1/", "duration_s": 2.0, "width": 426, "height": 240, "renditions": []}
@@ -223,4 +226,11 @@ def test_the_task_function_dispatches_each_step_with_the_shapes_the_workflow_rea
         publishing.STEPS.handle({"step": "transcode", "video_id": "v1"})
     with pytest.raises(ValueError, match="etag"):
         publishing.STEPS.handle({"step": "claim", "video_id": "v1"})
-    assert publishing.STEPS.names == {"claim", "mark_ready", "mark_failed"}
+
+
+def test_every_step_the_publish_workflow_gives_this_function_is_served() -> None:
+    states = json.loads((ROOT / "infra/workflows/publish.asl.json").read_text())["States"]
+    named = {
+        s["Parameters"]["step"] for s in states.values() if s.get("Resource") == "${fn_videos_publish_steps}"
+    }
+    assert named == publishing.STEPS.names == {"claim", "mark_ready", "mark_failed"}

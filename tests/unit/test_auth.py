@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from functions.auth import apikeys, authorizer, passwords, policy, rotate_keys, throttle, tokens, wiring
 from functions.auth.logic import Authenticated, AuthenticationCache
+from functions.auth.settings import AuthorizerSettings
 from functions.auth.usage import usage_key
 from functions.shared.errors import UnauthenticatedError, ValidationFailedError
 from functions.shared.keyset import KeySet, new_keyset, parse_public_jwks
@@ -190,6 +191,12 @@ def _event(method: str, resource: str, path: str, headers: dict[str, str] | None
     }
 
 
+# The authorizer's entry point checks its whole environment first; its adapters are replaced per test.
+AUTHORIZER_SETTINGS = AuthorizerSettings.model_validate(
+    {"AUTH_TABLE_NAME": "t", "JWT_PUBLIC_KEYS_SECRET_ID": "p", "USAGE_KEY_SALT_SECRET_ID": "s"}
+)
+
+
 class _Salt:
     def value(self) -> str:
         return "a-test-salt"
@@ -201,6 +208,7 @@ def _routes(monkeypatch: pytest.MonkeyPatch) -> None:
     route_scopes.cache_clear()
     monkeypatch.setattr(wiring, "usage_key_salt", _Salt)
     monkeypatch.setattr(wiring, "authentication_cache", lambda: CACHE)
+    monkeypatch.setattr(wiring, "authorizer_settings", lambda: AUTHORIZER_SETTINGS)
 
 
 def test_every_caller_is_metered_under_its_accounts_key() -> None:

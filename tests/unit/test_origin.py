@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.auth import authorizer
+from functions.auth import authorizer, wiring
+from functions.auth.settings import AuthorizerSettings
 from functions.shared import aws, origin
 from functions.shared.api import create_resolver
 
@@ -93,7 +94,9 @@ def test_through_the_cdn_the_request_is_served_and_the_secret_is_read_once() -> 
 
 
 @pytest.mark.usefixtures("behind_the_cdn")
-def test_the_authorizer_denies_a_request_that_skipped_the_cdn() -> None:
+def test_the_authorizer_denies_a_request_that_skipped_the_cdn(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = {"AUTH_TABLE_NAME": "t", "JWT_PUBLIC_KEYS_SECRET_ID": "p", "USAGE_KEY_SALT_SECRET_ID": "s"}
+    monkeypatch.setattr(wiring, "authorizer_settings", lambda: AuthorizerSettings.model_validate(settings))
     arn = "arn:aws:execute-api:us-east-1:123456789012:api/prod/GET/api/v1/auth/me"
     event = {"type": "REQUEST", "methodArn": arn, "headers": {"Authorization": "Bearer x"}}
     result = authorizer.lambda_handler(event, Context())  # type: ignore[arg-type]

@@ -79,3 +79,43 @@ def test_a_function_missing_a_grant_fails_to_start_naming_it(fn: Function) -> No
     for var in sorted(_aliases(model, required_only=True)):
         with pytest.raises(ValidationError, match=var):
             model.from_environment({k: v for k, v in env.items() if k != var})
+
+
+class _Context:
+    function_name = "skyreel-test"
+    memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:skyreel-test"
+    aws_request_id = "req-1"
+
+
+def _forget_settings() -> None:
+    from functions.auth import wiring as auth_wiring
+    from functions.platform import handler as platform_handler
+    from functions.transcode import wiring as transcode_wiring
+    from functions.videos import wiring as videos_wiring
+
+    for reset in (auth_wiring.reset, transcode_wiring.reset, videos_wiring.reset):
+        reset()
+    platform_handler._settings.cache_clear()
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_an_entry_point_checks_its_whole_settings_before_anything_else(
+    fn: Function, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the first invocation, with any event: a missing grant fails there, naming it, not at the first
+    request (or saga step, or authorization) that happens to need it."""
+    env = TOPOLOGY.environment_for(fn, NAMES)
+    missing = sorted(_aliases(_settings_model(fn), required_only=True))[0]
+    for name in _aliases(_settings_model(fn)):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        if name != missing:
+            monkeypatch.setenv(name, value)
+    module = importlib.import_module(fn.module)
+    _forget_settings()
+    try:
+        with pytest.raises(ValidationError, match=missing):
+            module.lambda_handler({}, _Context())
+    finally:
+        _forget_settings()
