@@ -14,6 +14,7 @@ from functions.search.models import Manifest
 from functions.search.ports import IndexFiles
 from functions.search.storage import S3IndexFiles
 from functions.shared import aws
+from functions.shared.errors import DependencyUnavailableError
 from tests.fakes.search import MemoryIndexFiles
 
 
@@ -30,7 +31,9 @@ def files(request: pytest.FixtureRequest) -> Iterator[IndexFiles]:
 
 
 def manifest(version: int, *names: str) -> Manifest:
-    return Manifest(version=version, meta='{"segments": []}', files=names, documents=len(names), published_at="t")
+    return Manifest(
+        version=version, meta='{"segments": []}', files=names, documents=len(names), published_at="t"
+    )
 
 
 def test_nothing_is_published_at_first(files: IndexFiles) -> None:
@@ -53,6 +56,6 @@ def test_the_published_manifest_is_the_current_one(files: IndexFiles, tmp_path: 
 
 
 def test_downloading_a_missing_file_fails(files: IndexFiles, tmp_path: Path) -> None:
-    with pytest.raises(Exception):  # noqa: B017 - each port raises its own; the point is that it raises
+    with pytest.raises(DependencyUnavailableError):
         files.download("missing.idx", tmp_path / "x")
     assert not (tmp_path / "x").exists()

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from functions.search.models import Manifest
+from functions.shared.errors import DependencyUnavailableError
 from functions.videos.models import VideoRecord
 
 
@@ -25,7 +26,7 @@ class MemoryIndexFiles:
 
     def download(self, name: str, target: Path) -> None:
         if name not in self.blobs:
-            raise FileNotFoundError(name)
+            raise DependencyUnavailableError(f"no index file {name}")  # as the S3 adapter says it
         self.downloads.append(name)
         target.write_bytes(self.blobs[name])
 

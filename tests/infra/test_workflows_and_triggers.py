@@ -103,7 +103,9 @@ def test_stream_triggers_bisect_retry_and_park_failures(demo: Synthesized) -> No
             if {"Name": "QueueName", "Value": {"Fn::GetAtt": [failures, "QueueName"]}}
             in a["Properties"].get("Dimensions", [])
         ]
-        assert [(a["MetricName"], a["Threshold"]) for a in alarmed] == [("ApproximateNumberOfMessagesVisible", 1)]
+        assert [(a["MetricName"], a["Threshold"]) for a in alarmed] == [
+            ("ApproximateNumberOfMessagesVisible", 1)
+        ]
 
 
 def test_the_search_indexer_is_the_one_writer_fed_by_the_videos_stream(skyreel: Synthesized) -> None:

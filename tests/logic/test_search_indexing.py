@@ -40,7 +40,8 @@ def test_a_published_batch_is_found_by_a_reader(files: MemoryIndexFiles, tmp_pat
     assert indexer.apply([change_for("v1", video("Northern lights", video_id="v1"))]) == 1
     service = SearchService(ReadReplica(files, tmp_path / "reader"))
     assert found(service, "northern") == ["v1"]
-    assert files.pointer is not None and files.pointer.version == 1
+    assert files.pointer is not None
+    assert files.pointer.version == 1
 
 
 def test_nothing_published_yet_answers_no_results(files: MemoryIndexFiles, tmp_path: Path) -> None:
@@ -66,7 +67,8 @@ def test_a_reader_reloads_when_the_pointer_moves_and_only_then(
     assert found(service, "second") == ["v2"]
     assert reader.version == 2
     # Only the new segment's files were fetched, not the ones the reader already held.
-    assert files.downloads and set(files.downloads).isdisjoint(set(files.blobs) - set(files.pointer.files))  # type: ignore[union-attr]
+    assert files.downloads
+    assert set(files.downloads).isdisjoint(set(files.blobs) - set(files.pointer.files))
 
 
 def test_a_reader_keeps_answering_from_its_version_when_the_pointer_is_unreadable(
@@ -105,7 +107,8 @@ def test_a_second_writer_publishing_meanwhile_fails_the_batch_and_the_retry_appl
     stream._in_step = lambda: stream._index  # type: ignore[method-assign,assignment,return-value]  # as if it checked before v2
     with pytest.raises(ConcurrentWriteError):
         stream.apply([change_for("v3", video("Meteor three", video_id="v3"))])
-    assert files.pointer is not None and files.pointer.version == 2
+    assert files.pointer is not None
+    assert files.pointer.version == 2
     del stream._in_step  # the retry: it starts again from what was published
     stream.apply([change_for("v3", video("Meteor three", video_id="v3"))])
     assert sorted(found(SearchService(ReadReplica(files, tmp_path / "reader")), "meteor")) == [

@@ -22,7 +22,8 @@ def ranked() -> dict[QualityQuery, list[str]]:
             if doc is not None:
                 batch.upsert(doc)
     queries = catalogue.quality_set(per_class=25)
-    assert len(queries) >= 100 and {q.kind for q in queries} == set(CLASSES)
+    assert len(queries) >= 100
+    assert {q.kind for q in queries} == set(CLASSES)
     return {
         q: [
             h.video_id
