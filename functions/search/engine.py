@@ -8,7 +8,6 @@ clause of the same query (a zero-scoring MUST), so the top-k cut happens after i
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -179,10 +178,13 @@ class TantivyIndex:
 class _Batch:
     def __init__(self, writer: Any) -> None:
         self._writer = writer
-        self.changed = 0
 
     def upsert(self, doc: SearchDocument) -> None:
         self._writer.delete_documents_by_term("video_id", doc.video_id)
+        self.add(doc)
+
+    def add(self, doc: SearchDocument) -> None:
+        """Add a document known not to be in the index (a rebuild after `clear`)."""
         self._writer.add_document(
             tantivy.Document(
                 video_id=doc.video_id,
@@ -193,15 +195,9 @@ class _Batch:
                 version=doc.version,
             )
         )
-        self.changed += 1
 
     def remove(self, video_id: str) -> None:
         self._writer.delete_documents_by_term("video_id", video_id)
-        self.changed += 1
 
     def clear(self) -> None:
         self._writer.delete_all_documents()
-
-
-def timed_ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)

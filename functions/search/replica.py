@@ -168,7 +168,7 @@ class WriteReplica:
         with index.writing() as batch:
             batch.clear()
             for document in documents:
-                batch.upsert(document)
+                batch.add(document)
         return self._publish(index)
 
     def _publish(self, index: TantivyIndex) -> int:
