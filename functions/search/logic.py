@@ -17,6 +17,20 @@ def _has_control_characters(text: str) -> bool:
     return any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co"} for ch in text)
 
 
+def check_query(text: str) -> None:
+    """Refuse what no search can answer: control characters, or no letter or digit at all."""
+    if _has_control_characters(text):
+        raise ValidationFailedError(
+            "The query contains control characters.",
+            details=[{"location": "query", "message": "control characters are not allowed"}],
+        )
+    if not any(ch.isalnum() for ch in text):
+        raise ValidationFailedError(
+            "The query has no words to search: give at least one letter or digit.",
+            details=[{"location": "query", "message": "no searchable words"}],
+        )
+
+
 class SearchService:
     def __init__(self, source: IndexSource) -> None:
         self.source = source

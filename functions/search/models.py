@@ -101,3 +101,65 @@ class Manifest(BaseModel):
     files: tuple[str, ...]
     documents: int = Field(ge=0)
     published_at: str
+
+
+# --- async search jobs -------------------------------------------------------------------------------
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class CreateJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    algorithm: Algorithm = Algorithm.TEXT
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+
+class JobRecord(BaseModel):
+    """A search job as stored (functions/search/dal.py): its owner, its query, where it stands, its results."""
+
+    job_id: str
+    owner_id: str
+    query: str
+    algorithm: Algorithm
+    limit: int
+    status: JobStatus = JobStatus.QUEUED
+    results: list[SearchHit] = Field(default_factory=list)
+    error: str | None = None
+    attempts: int = 1
+    created_at: str
+    updated_at: str
+    expires_at: int  # epoch seconds: DynamoDB's TTL removes the job (and its results) after this
+
+    def public(self) -> JobOut:
+        return JobOut(**self.model_dump(include=set(JobOut.model_fields)))
+
+
+class JobOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    query: str
+    algorithm: Algorithm
+    limit: int
+    results: list[SearchHit]
+    error: str | None
+    attempts: int
+    created_at: str
+    updated_at: str
+    expires_at: int
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: JobStatus
+
+
+class JobList(BaseModel):
+    items: list[JobOut]
+    next_cursor: str | None

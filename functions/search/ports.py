@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from functions.search.models import Change, Manifest, SearchDocument, SearchHit
+from functions.search.models import Change, JobRecord, JobStatus, Manifest, SearchDocument, SearchHit
 from functions.search.strategies import Strategy
 from functions.videos.models import VideoRecord
 
@@ -61,3 +61,24 @@ class VideoCatalogue(Protocol):
     """Every video record, for a rebuild (the videos domain's data access)."""
 
     def all_videos(self) -> Iterable[VideoRecord]: ...
+
+
+class JobStore(Protocol):
+    """Search jobs (the search table; fake: tests/fakes/search.py)."""
+
+    def create(self, job: JobRecord) -> None: ...
+
+    def get(self, job_id: str) -> JobRecord | None: ...
+
+    def replace(self, job: JobRecord, expected: frozenset[JobStatus]) -> bool:
+        """Write `job` only if the stored one's status is in `expected`; False (nothing written) if not."""
+        ...
+
+    def list_owned(self, owner_id: str, limit: int, cursor: str | None) -> tuple[list[JobRecord], str | None]:
+        """The owner's jobs, newest first, and the cursor of the next page (MalformedRequestError for a
+        cursor this listing did not make)."""
+        ...
+
+
+class JobQueue(Protocol):
+    def send(self, job_id: str) -> None: ...

@@ -9,10 +9,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from functions.search.dal import DynamoJobStore, SqsJobQueue
+from functions.search.jobs import JobService
 from functions.search.logic import Indexer, SearchService
 from functions.search.replica import ReadReplica, WriteReplica
-from functions.search.settings import IndexerSettings, SearchApiSettings
+from functions.search.settings import IndexerSettings, JobWorkerSettings, SearchApiSettings
 from functions.search.storage import S3IndexFiles
+from functions.shared.events import EventPublisher
 from functions.videos.dal import scan_videos
 from functions.videos.models import VideoRecord
 
@@ -64,3 +67,37 @@ def indexer() -> Indexer:
 @functools.cache
 def catalogue() -> TableCatalogue:
     return TableCatalogue(indexer_settings().videos_table)
+
+
+@functools.cache
+def job_service() -> JobService:
+    s = api_settings()
+    return JobService(
+        DynamoJobStore(s.jobs_table), SqsJobQueue(s.jobs_queue), EventPublisher(s.event_bus, "search")
+    )
+
+
+@functools.cache
+def worker_settings() -> JobWorkerSettings:
+    loaded = JobWorkerSettings.from_environment()
+    assert isinstance(loaded, JobWorkerSettings)
+    return loaded
+
+
+class _NoQueue:
+    """The worker never queues: it runs what was queued (retry is the API's)."""
+
+    def send(self, job_id: str) -> None:
+        raise RuntimeError(f"the worker does not queue jobs ({job_id})")
+
+
+@functools.cache
+def worker_jobs() -> JobService:
+    s = worker_settings()
+    return JobService(DynamoJobStore(s.jobs_table), _NoQueue(), EventPublisher(s.event_bus, "search"))
+
+
+@functools.cache
+def worker_search() -> SearchService:
+    s = worker_settings()
+    return SearchService(ReadReplica(S3IndexFiles(s.index_bucket), _scratch(), s.index_check_every_s))

@@ -1,5 +1,5 @@
-"""One set of assertions for `IndexFiles`, run on the fake and on the S3 adapter (moto): the fake the
-logic tier uses cannot drift from the adapter shipped."""
+"""One set of assertions per port, run on the fake and on the adapter (moto): `IndexFiles` (S3) and
+`JobStore` (DynamoDB). The fakes the logic tier uses cannot drift from the adapters shipped."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.search.models import Manifest
-from functions.search.ports import IndexFiles
+from functions.search.dal import DynamoJobStore
+from functions.search.models import Algorithm, JobRecord, JobStatus, Manifest, SearchHit
+from functions.search.ports import IndexFiles, JobStore
 from functions.search.storage import S3IndexFiles
 from functions.shared import aws
-from functions.shared.errors import DependencyUnavailableError
-from tests.fakes.search import MemoryIndexFiles
+from functions.shared.errors import DependencyUnavailableError, MalformedRequestError
+from infra.local.provision import _table_request
+from infra.topology import TOPOLOGY
+from tests.fakes.search import MemoryIndexFiles, MemoryJobStore
 
 
 @pytest.fixture(params=["fake", "s3"])
@@ -59,3 +62,77 @@ def test_downloading_a_missing_file_fails(files: IndexFiles, tmp_path: Path) -> 
     with pytest.raises(DependencyUnavailableError):
         files.download("missing.idx", tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+# --- JobStore --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def jobs(request: pytest.FixtureRequest) -> Iterator[JobStore]:
+    if request.param == "fake":
+        yield MemoryJobStore()
+        return
+    with mock_aws():
+        aws.reset_clients()
+        boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("search"), "search"))
+        yield DynamoJobStore("search")
+    aws.reset_clients()
+
+
+def job(job_id: str, owner: str = "alice", n: int = 0, status: JobStatus = JobStatus.QUEUED) -> JobRecord:
+    stamp = f"2026-11-30T00:00:{n:02d}.000Z"
+    return JobRecord(
+        job_id=job_id,
+        owner_id=owner,
+        query="volcano",
+        algorithm=Algorithm.FUZZY,
+        limit=10,
+        status=status,
+        created_at=stamp,
+        updated_at=stamp,
+        expires_at=1,
+    )
+
+
+def test_a_created_job_reads_back_equal(jobs: JobStore) -> None:
+    created = job("j1").model_copy(
+        update={"results": [SearchHit(video_id="v", title="Volcano", score=1.5, highlights=[])]}
+    )
+    jobs.create(created)
+    assert jobs.get("j1") == created
+    assert jobs.get("nope") is None
+
+
+def test_replace_happens_only_from_an_expected_status(jobs: JobStore) -> None:
+    jobs.create(job("j1"))
+    running = job("j1", status=JobStatus.RUNNING)
+    assert jobs.replace(running, frozenset({JobStatus.QUEUED})) is True
+    assert jobs.replace(job("j1", status=JobStatus.CANCELLED), frozenset({JobStatus.QUEUED})) is False
+    assert jobs.get("j1") == running
+    assert jobs.replace(job("ghost", status=JobStatus.RUNNING), frozenset({JobStatus.QUEUED})) is False
+    assert jobs.get("ghost") is None
+
+
+def test_listing_is_the_owners_newest_first_in_pages(jobs: JobStore) -> None:
+    for n in range(5):
+        jobs.create(job(f"a{n}", n=n))
+    jobs.create(job("b0", owner="bob", n=9))
+    seen, cursor = [], None
+    while True:
+        page, cursor = jobs.list_owned("alice", 2, cursor)
+        seen += [j.job_id for j in page]
+        if cursor is None:
+            break
+    assert seen == ["a4", "a3", "a2", "a1", "a0"]
+
+
+def test_a_cursor_from_elsewhere_is_malformed(jobs: JobStore) -> None:
+    for n in range(3):
+        jobs.create(job(f"a{n}", n=n))
+    _, cursor = jobs.list_owned("alice", 1, None)
+    assert cursor is not None
+    for bad in ("not base64 !", "e30=", cursor + "x"):
+        with pytest.raises(MalformedRequestError):
+            jobs.list_owned("alice", 1, bad)
+    with pytest.raises(MalformedRequestError):
+        jobs.list_owned("bob", 1, cursor)  # alice's cursor on bob's listing

@@ -3,6 +3,7 @@ rename, visibility, delete), visibility holds, bad input is a clear 4xx, and a r
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from infra.local.cloud import LocalCloud
-from tests.integration.conftest import User, eventually, sign_up
+from tests.integration.conftest import User, eventually, records, sign_up
 from tests.integration.test_videos import create, make_ready
 
 pytestmark = pytest.mark.integration
@@ -176,3 +177,99 @@ def test_a_rebuild_from_the_table_gives_the_same_results(
     # The same videos (scores may move a little: a rebuilt index has no deleted documents left in its
     # BM25 statistics, and equal scores may come in another order).
     assert sorted(ids(http, user, key)) == before == sorted(videos)
+
+
+# --- async jobs ---------------------------------------------------------------------------------------
+
+JOBS = f"{SEARCH}/jobs"
+
+
+def job(http: httpx.Client, user: User, job_id: str) -> dict[str, Any]:
+    response = http.get(f"{JOBS}/{job_id}", headers=user.headers)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_a_search_job_runs_in_the_background_and_can_be_retried(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    key = word()
+    video = create(http, user, title=f"Glacier {key}")["video"]
+    until_found(http, user, key, [video["id"]])
+    accepted = http.post(JOBS, headers=user.headers, json={"query": key[:-1], "algorithm": "fuzzy"})
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["status"] == "queued"
+    job_id = accepted.json()["job_id"]
+    done = eventually(lambda: (j := job(http, user, job_id))["status"] == "completed" and j, timeout=20)
+    assert [r["video_id"] for r in done["results"]] == [video["id"]]
+    assert done["expires_at"] > time.time()
+    # Completed: neither cancel nor retry applies.
+    assert http.post(f"{JOBS}/{job_id}/cancel", headers=user.headers).status_code == 409
+    assert http.post(f"{JOBS}/{job_id}/retry", headers=user.headers).status_code == 409
+    # Each status change went to the bus.
+    wanted = {"search.job.queued", "search.job.running", "search.job.completed"}
+
+    def seen() -> set[str]:
+        return {
+            e["detail-type"]
+            for e in cloud_events(cloud)
+            if e.get("source") == "skyreel.search" and e["detail"].get("job_id") == job_id
+        }
+
+    eventually(lambda: wanted <= seen())
+
+
+def cloud_events(cloud: LocalCloud) -> list[dict[str, Any]]:
+    """Events of the bus seen by the fixture's recorder (tests/integration/fixture_handlers.py)."""
+    return [json.loads(payload) for payload in records(cloud, "eventbridge")]
+
+
+def test_jobs_are_owned_listed_in_pages_and_cancel_then_retry(http: httpx.Client, user: User) -> None:
+    other = sign_up(http)
+    ids_ = []
+    for n in range(3):
+        accepted = http.post(JOBS, headers=user.headers, json={"query": f"anything {n}"})
+        assert accepted.status_code == 202, accepted.text
+        ids_.append(accepted.json()["job_id"])
+    assert http.get(f"{JOBS}/{ids_[0]}", headers=other.headers).status_code == 404
+    assert http.post(f"{JOBS}/{ids_[0]}/cancel", headers=other.headers).status_code == 404
+    listed, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = http.get(JOBS, headers=user.headers, params=params)
+        assert page.status_code == 200, page.text
+        listed += [j["job_id"] for j in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(listed) == sorted(ids_)
+    assert http.get(JOBS, headers=other.headers).json()["items"] == []
+    bad = http.get(JOBS, headers=user.headers, params={"cursor": "bm90IGEgY3Vyc29y"})
+    assert bad.status_code == 400, bad.text
+    # Cancel one (it may have completed already: then a 409 says so); retry it if it was cancelled.
+    cancelled = http.post(f"{JOBS}/{ids_[2]}/cancel", headers=user.headers)
+    assert cancelled.status_code in {202, 409}, cancelled.text
+    if cancelled.status_code == 202:
+        assert cancelled.json()["status"] == "cancelled"
+        retried = http.post(f"{JOBS}/{ids_[2]}/retry", headers=user.headers)
+        assert retried.status_code == 202, retried.text
+        assert retried.json()["attempts"] == 2
+    eventually(lambda: job(http, user, ids_[2])["status"] == "completed", timeout=20)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"query": ""},
+        {"query": "x" * 10_000},
+        {"query": "ok", "algorithm": "regex"},
+        {"query": "ok", "limit": 0},
+        {"query": "\x00"},
+        {"query": "ok", "extra": 1},
+    ],
+)
+def test_a_bad_job_is_a_422(http: httpx.Client, user: User, body: dict[str, Any]) -> None:
+    response = http.post(JOBS, headers=user.headers, json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_failed"
