@@ -13,8 +13,12 @@ from functions.search.strategies import strategy_for
 from functions.shared.errors import ValidationFailedError
 
 
+_EMOJI_JOINER = "\u200d"  # a format character, but part of emoji sequences people type (👨‍👩‍👧)
+
+
 def _has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co"} for ch in text)
+    """Control, format (zero-width space, bidi overrides), surrogate and private-use characters."""
+    return any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co"} and ch != _EMOJI_JOINER for ch in text)
 
 
 def check_query(text: str) -> None:

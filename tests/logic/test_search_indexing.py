@@ -164,7 +164,9 @@ def test_a_rebuild_drops_what_the_table_no_longer_has(files: MemoryIndexFiles, t
     assert found(service, "entry") == ["fresh"]
 
 
-@pytest.mark.parametrize("text", ["bad\x00query", "tab\tnewline\n", "bell\x07", "zero\u200bwidth"])
+@pytest.mark.parametrize(
+    "text", ["bad\x00query", "tab\tnewline\n", "bell\x07", "zero\u200bwidth", "bidi\u202eflip"]
+)
 def test_control_characters_are_refused(files: MemoryIndexFiles, tmp_path: Path, text: str) -> None:
     with pytest.raises(ValidationFailedError, match="control characters"):
         SearchService(ReadReplica(files, tmp_path)).search("bob", text, Algorithm.TEXT, 10)
@@ -184,4 +186,7 @@ def test_emoji_and_quotes_around_words_search_the_words(files: MemoryIndexFiles,
     )
     service = SearchService(ReadReplica(files, tmp_path / "r"))
     assert found(service, '🚀 "rocket" launch!') == ["v"]
+    assert found(service, "👨\u200d👩\u200d👧 rocket") == [
+        "v"
+    ]  # an emoji sequence with joiners is not a control
     assert found(service, "rocket' OR '1'='1") == []  # every word must match: "or", "1" do not
