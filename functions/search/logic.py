@@ -12,7 +12,6 @@ from functions.search.ports import IndexSource, IndexUpdates, VideoCatalogue
 from functions.search.strategies import strategy_for
 from functions.shared.errors import ValidationFailedError
 
-
 _EMOJI_JOINER = "\u200d"  # a format character, but part of emoji sequences people type (👨‍👩‍👧)
 
 
@@ -45,17 +44,13 @@ class SearchService:
         `text` is only ever cut into words (never read as query syntax): quotes, operators and SQL are
         just characters. A query with control characters, or with no letter or digit, is refused.
         """
-        if _has_control_characters(text):
-            raise ValidationFailedError(
-                "The query contains control characters.",
-                details=[{"location": "query.q", "message": "control characters are not allowed"}],
-            )
+        check_query(text)
         index = self.source.current()
         words = index.words(text)[:MAX_QUERY_WORDS]
         if not words:
             raise ValidationFailedError(
                 "The query has no words to search: give at least one letter or digit.",
-                details=[{"location": "query.q", "message": "no searchable words"}],
+                details=[{"location": "query", "message": "no searchable words"}],
             )
         started = time.perf_counter()
         hits = index.search(words, strategy_for(algorithm), audience_of(caller_id), limit)
