@@ -8,7 +8,7 @@ clause of the same query (a zero-scoring MUST), so the top-k cut happens after i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ class TantivyIndex:
             path.mkdir(parents=True, exist_ok=True)
         self._index = tantivy.Index(self.schema, path=None if path is None else str(path), reuse=True)
         self._index.register_tokenizer(ANALYZER, self._analyzer)
+        self.highlighter = Highlighter(self.words)
 
     # --- words -------------------------------------------------------------------------------------
 
@@ -143,10 +144,21 @@ class TantivyIndex:
         )
 
     def _highlights(self, doc: tantivy.Document, forms: Sequence[WordForm]) -> list[Highlight]:
+        return self.highlighter.highlights({f: [str(t) for t in doc.get_all(f.value)] for f in Field_}, forms)
+
+
+class Highlighter:
+    """Marks the words of a result that match the query's forms, by the same rule the index matched them,
+    as character ranges in plain text (any index adapter uses it: tantivy here, OpenSearch too)."""
+
+    def __init__(self, fold: Callable[[str], list[str]]) -> None:
+        self.words = fold
+
+    def highlights(self, texts: Mapping[Field_, Sequence[str]], forms: Sequence[WordForm]) -> list[Highlight]:
         found = []
         for field in Field_:
-            for text in doc.get_all(field.value):
-                highlight = self._highlight(field, str(text), forms)
+            for text in texts.get(field, ()):
+                highlight = self._highlight(field, text, forms)
                 if highlight is not None:
                     found.append(highlight)
         return found
