@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # This machine has Node 20, past its end of life; jsii still runs on it. Node 22+ silences this by itself.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test setup lint typecheck unit integration infra synth invoke reindex bench clean
+.PHONY: dev test setup lint complexity typecheck unit integration infra synth invoke reindex bench coverage clean openapi fuzz
 
 ## The locked Python environment (runtime, local cloud, CDK and dev tools).
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -30,9 +30,15 @@ setup: $(VENV)/.synced node_modules/.installed
 dev: $(VENV)/.synced  ## the platform on http://127.0.0.1:8000 (PORT=... to change); Ctrl-C to stop
 	$(PY) -m infra.local
 
-lint: $(VENV)/.synced
+lint: $(VENV)/.synced complexity
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## Cyclomatic complexity (radon ranks): no block worse than C (<= 20 paths), no module worse than B on
+## average, the whole code A on average. The cookbook gates at B/A/A; C admits the few protocol parsers
+## (the policy builder, the local gateway's request translation) that read best as one function.
+complexity: $(VENV)/.synced
+	$(VENV)/bin/xenon --max-absolute C --max-modules B --max-average A functions infra bench
 
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy functions infra bench
@@ -49,6 +55,13 @@ infra: setup
 test: setup lint typecheck  ## lint, types, then unit + integration + infra tests in parallel
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 
+openapi: $(VENV)/.synced  ## docs/openapi.json from the handlers (commit it: tests/unit/test_openapi.py checks it is current)
+	$(PY) -m infra.openapi
+
+FUZZ_SECONDS ?= 75
+fuzz: $(VENV)/.synced  ## schemathesis against a local cloud, anonymous then signed in, FUZZ_SECONDS each (issue 15)
+	$(PY) -m tests.fuzz.run --max-time $(FUZZ_SECONDS)
+
 SYNTH_OUT ?= cdk.out
 synth: setup  ## the CloudFormation templates into cdk.out/, offline (the layer build: npx cdk synth)
 	npx cdk synth -q -c skyreel:bundling=false -o $(SYNTH_OUT)
@@ -62,6 +75,9 @@ reindex: $(VENV)/.synced  ## rebuild the search index from the videos table: mak
 
 bench: $(VENV)/.synced  ## the benchmarks, each printing ratios against a baseline from the same run
 	$(PY) -m bench.run
+
+coverage: $(VENV)/.synced  ## line and branch coverage of functions/ and infra/ over the whole suite
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q --cov=functions --cov=infra --cov-branch --cov-report=term:skip-covered
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache

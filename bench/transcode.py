@@ -59,7 +59,8 @@ MEMORY_SECONDS = (20, 200)
 # would report at least this process's RSS. FFmpeg's peak is sampled from its /proc entries while it runs.
 CHILD = """
 import json, os, sys, threading
-from functions.transcode.handler import transcode
+from functions.transcode import wiring
+from functions.transcode.models import Run
 
 def hwm_kib(pid="self"):
     try:
@@ -84,7 +85,7 @@ def ffmpeg_peaks(stop, peaks):
 imported, stop, peaks = hwm_kib(), threading.Event(), {}
 sampler = threading.Thread(target=ffmpeg_peaks, args=(stop, peaks), daemon=True)
 sampler.start()
-result = transcode(sys.argv[1], sys.argv[2], sys.argv[3])
+result = wiring.pipeline().transcode(Run(sys.argv[1], sys.argv[2], sys.argv[3]))
 stop.set()
 sampler.join()
 print("BENCH " + json.dumps({

@@ -318,6 +318,12 @@ GATEWAY_RESPONSES = (
 )
 
 
+def method_not_allowed_body(allowed: Sequence[str]) -> str:
+    """What a declared path answers to a method it does not serve (405, with `Allow: <allowed>`)."""
+    message = f"This path answers {', '.join(allowed)} only."
+    return json.dumps({"error": {"code": "method_not_allowed", "message": message, "details": []}})
+
+
 @dataclass(frozen=True)
 class UsagePlan:
     """An API Gateway usage plan: each caller's own token bucket (`rate_per_s`, `burst`) and daily quota.
@@ -358,6 +364,13 @@ class Api:
     origin_secret: str | None = None
     usage_plans: tuple[UsagePlan, ...] = ()  # per-caller limits on protected routes; the first is the default
     usage_key_salt: str | None = None  # the secret each account's metering key is derived with
+
+    def methods_by_path(self) -> dict[str, tuple[str, ...]]:
+        """Each declared path and the methods it serves, sorted (a 405's `Allow` header)."""
+        methods: dict[str, set[str]] = {}
+        for route in self.routes:
+            methods.setdefault(route.path, set()).add(route.method)
+        return {path: tuple(sorted(found)) for path, found in methods.items()}
 
     def gateway_response(self, response_type: str) -> GatewayResponse:
         for response in self.gateway_responses:

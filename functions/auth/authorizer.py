@@ -2,69 +2,44 @@
 
 The policy (functions/auth/policy.py) allows exactly the protected routes whose scope the caller holds,
 so API Gateway answers 403 for a wrong scope before any handler runs. Results are cached in the sandbox,
-keyed by a hash of the credential: API Gateway's own cache needs every identity source present, which a
-"token OR key" API cannot promise (infra/model.py, Authorizer).
+keyed by a hash of the credential (functions/auth/logic.py, AuthenticationCache). The context it hands
+every handler is `Caller.to_context()` (functions/shared/principal.py), read back by `caller_from`.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from cachetools import TLRUCache
 
-from functions.auth import settings
-from functions.auth.logic import Principal
+from functions.auth import wiring
 from functions.auth.policy import policy_document
+from functions.auth.settings import AuthorizerSettings
 from functions.auth.tokens import fingerprint
 from functions.auth.usage import usage_key
 from functions.shared import origin
 from functions.shared.errors import DependencyUnavailableError, UnauthenticatedError
 from functions.shared.observability import logger
-from functions.shared.principal import route_scopes
+from functions.shared.principal import Caller, route_scopes
 
-# A revoked key or ended session can pass for up to this long in a warm sandbox: the same trade API
-# Gateway's own authorizer cache makes (its default TTL is 300 s). A token is never cached past its `exp`.
-CACHE_TTL_S = float(os.environ.get("AUTHORIZER_CACHE_TTL_S", "60"))
-# Bounded: a flood of distinct credentials evicts the least recently used, it does not grow the sandbox.
-CACHE_MAX_ENTRIES = int(os.environ.get("AUTHORIZER_CACHE_MAX_ENTRIES", "10000"))
+Settings = AuthorizerSettings
 
 
-def _clock() -> float:
-    return time.time()  # wall clock: a token's `exp` is epoch seconds
-
-
-def _expires(_credential: str, principal: Principal, now: float) -> float:
-    """Cache until min(now + ttl, the token's exp); TLRUCache drops the entry at that time."""
-    until = now + CACHE_TTL_S
-    return until if principal.expires_at is None else min(until, float(principal.expires_at))
-
-
-_cache: TLRUCache[str, Principal] = TLRUCache(maxsize=CACHE_MAX_ENTRIES, ttu=_expires, timer=_clock)
-_lock = threading.Lock()  # cachetools caches are not thread-safe
-
-
-def policy_for(principal: Principal, event: dict[str, Any]) -> dict[str, Any]:
+def policy_for(caller: Caller, event: dict[str, Any]) -> dict[str, Any]:
     document = policy_document(
         route_scopes() or {},
-        principal.scopes,
+        caller.scopes,
         event["methodArn"],
         str(event.get("httpMethod", "")),
         str(event.get("resource", "")),
     )
-    response = {"principalId": principal.user_id, "context": principal.context(), "policyDocument": document}
-    salt = settings.usage_key_salt()
-    if salt is not None:  # metered per account, whichever credential it used (functions/auth/usage.py)
-        response["usageIdentifierKey"] = usage_key(salt.value(), principal.user_id)
-    return response
-
-
-def _cached_principal(credential: str) -> Principal | None:
-    with _lock:
-        return _cache.get(credential)
+    return {
+        "principalId": caller.user_id,
+        "context": caller.to_context(),
+        "policyDocument": document,
+        # Metered per account, whichever credential it used (functions/auth/usage.py).
+        "usageIdentifierKey": usage_key(wiring.usage_key_salt().value(), caller.user_id),
+    }
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -75,17 +50,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return origin.deny_policy(event["methodArn"])
     lowered = {k.lower(): v for k, v in headers.items()}
     credential = fingerprint(lowered.get("authorization", "") + "\n" + lowered.get("x-api-key", ""))
-    principal = _cached_principal(credential)
-    if principal is None:
+    cache = wiring.authentication_cache()
+    result = cache.get(credential)
+    if result is None:
         try:
-            principal = settings.authenticator().authenticate(headers)
+            result = wiring.authenticator().authenticate(headers)
         except UnauthenticatedError as exc:
             logger.info("refused", extra={"reason": exc.message})
             raise Exception("Unauthorized") from None
         except DependencyUnavailableError:
             logger.exception("authorizer dependency down")
             raise
-        if CACHE_TTL_S > 0:
-            with _lock:
-                _cache[credential] = principal
-    return policy_for(principal, event)
+        cache.put(credential, result)
+    return policy_for(result.caller, event)

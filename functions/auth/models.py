@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
+from functions.auth import passwords
+from functions.auth.apikeys import KEY_SCOPES
 
 # --- API ---------------------------------------------------------------------------------------
 
 
 class RegisterRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: EmailStr
-    password: str = Field(min_length=1, max_length=1024)
+    email: EmailStr = Field(examples=["ada@example.com"])
+    # The length rule is the password policy's (functions/auth/passwords.py, a 422 naming the rule); the
+    # schema states the same bounds from the same constants.
+    password: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="Not a common password, and not containing the email's name",
+        examples=["correct horse battery"],
+        json_schema_extra={"minLength": passwords.MIN_LENGTH, "maxLength": passwords.MAX_LENGTH},
+    )
     display_name: str | None = Field(default=None, min_length=1, max_length=80)
 
     @field_validator("email")
@@ -40,8 +45,15 @@ class RefreshRequest(BaseModel):
 
 class ApiKeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=80)
-    scopes: list[str] = Field(max_length=10)
+    name: str = Field(min_length=1, max_length=80, examples=["ci uploader"])
+    # At least one, each from KEY_SCOPES: the rule is apikeys.check_scopes' (a 422 naming each unknown
+    # scope); the schema states it from the same constant.
+    scopes: list[Annotated[str, Field(json_schema_extra={"enum": sorted(KEY_SCOPES)})]] = Field(
+        max_length=10,
+        json_schema_extra={"minItems": 1},
+        description="At least one; each checked against the fixed set (an unknown scope is a 422)",
+        examples=[["videos:read", "videos:write"]],
+    )
 
 
 class UserOut(BaseModel):
@@ -73,6 +85,20 @@ class ApiKeyOut(BaseModel):
 
 class NewApiKeyOut(ApiKeyOut):
     key: str = Field(description="The whole key. Shown once: only its hash is kept.")
+
+
+class JsonWebKey(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    kty: str
+    kid: str
+    use: str | None = None
+    alg: str | None = None
+    n: str
+    e: str
+
+
+class JsonWebKeySet(BaseModel):
+    keys: list[JsonWebKey]
 
 
 class ApiKeyList(BaseModel):
@@ -140,3 +166,19 @@ class RegistrationInput(BaseModel):
     display_name: str | None = None
     password_hash: str
     created_at: str
+
+
+class ProfileRecord(BaseModel):
+    """An account's quota and plan, created by the registration saga. `plan` None: none stored yet."""
+
+    user_id: str
+    quota_bytes: int
+    plan: str | None = None
+    created_at: str
+
+
+class WorkflowOutcome(BaseModel):
+    """How a finished registration execution ended: Step Functions' status and, if it failed, its error."""
+
+    status: str
+    error: str | None = None

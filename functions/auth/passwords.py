@@ -13,17 +13,38 @@ from functions.shared.errors import ValidationFailedError
 MIN_LENGTH = 10
 MAX_LENGTH = 256  # argon2 copes, but a megabyte "password" is an attack, not a password
 
-# RFC 9106's second recommended option (64 MiB, 3 passes) would take most of a small Lambda's CPU;
-# argon2-cffi's defaults (argon2id, 64 MiB, t=3, p=4) are the library's tuned choice. Changing them
-# makes `needs_rehash` true, and the next login upgrades the stored hash.
-_hasher = PasswordHasher()
+
+class PasswordHashing:
+    """argon2id hashing with one hasher's parameters. The logic takes one of these (`SHIPPED` by default),
+    so tests can hash with cheap parameters and keep their tier fast."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        # RFC 9106's second recommended option (64 MiB, 3 passes) would take most of a small Lambda's CPU;
+        # argon2-cffi's defaults (argon2id, 64 MiB, t=3, p=4) are the library's tuned choice. Changing
+        # them makes `needs_rehash` true, and the next login upgrades the stored hash.
+        self.hasher = hasher or PasswordHasher()
+
+    @functools.cached_property
+    def dummy_hash(self) -> str:
+        """A hash verified when the email is unknown, so both failures cost the same. Made on first use,
+        not at import: argon2 is slow on purpose, and the authorizer's cold start never needs it."""
+        return self.hasher.hash("skyreel-no-such-user-0c9f2a")
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        """Constant work whether or not the account exists: an unknown email verifies the dummy hash."""
+        try:
+            return self.hasher.verify(stored_hash or self.dummy_hash, password) and stored_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return self.hasher.check_needs_rehash(stored_hash)
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash verified when the email is unknown, so both failures cost the same. Made on first use, not
-    at import: argon2 is slow on purpose, and the authorizer's cold start never needs it."""
-    return _hasher.hash("skyreel-no-such-user-0c9f2a")
+SHIPPED = PasswordHashing()
 
 
 @functools.cache
@@ -56,16 +77,8 @@ def check_policy(password: str, email: str) -> None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return SHIPPED.hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
-    """Constant work whether or not the account exists: an unknown email verifies against a dummy hash."""
-    try:
-        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(stored_hash: str) -> bool:
-    return _hasher.check_needs_rehash(stored_hash)
+    return SHIPPED.verify(stored_hash, password)

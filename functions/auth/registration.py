@@ -1,38 +1,28 @@
-"""The registration saga's task function: one step per invocation, named by the state machine.
+"""The registration saga's task function: one step per invocation, named by the state machine
+(infra/workflows/registration.asl.json), dispatched by `WorkflowSteps`.
 
-Input: {"step": "<name>", "registration": {"user_id": "<id>"}}: ids only, because Step Functions keeps
-execution data (and logs it). Each step reads the pending registration (email, argon2 hash) through the
-repository. Every step is idempotent, because Step Functions retries a task that failed or timed out.
+Input: {"step": "<name>", "registration": {"user_id": "<id>", ...}}: ids only, because Step Functions
+keeps execution data (and logs it); after a failure the state machine adds `error` there. Each step reads
+the pending registration (email, argon2 hash) itself (functions/auth/logic.py, RegistrationSteps). Every
+step is idempotent, because Step Functions retries a task that failed or timed out. Each answers
+`{"step": <name>, "ok": true}` (the machine discards it: ResultPath null).
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
 
-from functions.auth import settings
-from functions.auth.dal import AnalyticsProfiles, AuthRepository, EmailTakenError
-from functions.auth.logic import RegistrationSteps
-from functions.auth.models import RegistrationInput
-from functions.shared.events import EventPublisher
+from functions.auth import wiring
+from functions.auth.logic import EmailTakenError, RegistrationNotFoundError, RegistrationSteps
+from functions.auth.settings import RegistrationSettings
 from functions.shared.observability import logger, metrics
+from functions.shared.steps import WorkflowSteps
 
-STEPS = (
-    "create_user",
-    "create_profile",
-    "create_analytics_profile",
-    "create_usage_key",
-    "publish_registered",
-    "delete_usage_key",
-    "delete_analytics_profile",
-    "delete_profile",
-    "delete_user",
-)
-
-
-UNDO_STEPS = frozenset({"delete_usage_key", "delete_analytics_profile", "delete_profile", "delete_user"})
+Settings = RegistrationSettings
 
 
 class EmailTaken(Exception):  # noqa: N818 - the state machine catches it by this name
@@ -43,36 +33,79 @@ class RegistrationNotFound(Exception):  # noqa: N818 - a name in the execution h
     """The pending registration expired before its step ran: the saga fails and undoes what it made."""
 
 
-@functools.cache
-def _steps() -> RegistrationSteps:
-    s = settings.settings()
-    if s.analytics_table is None or s.event_bus is None:
-        raise RuntimeError("the registration function needs the analytics table and the event bus")
-    return RegistrationSteps(
-        AuthRepository(s.table),
-        AnalyticsProfiles(s.analytics_table),
-        EventPublisher(s.event_bus, "auth"),
-        settings.usage_keys(),
-    )
+class RegistrationRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # `error`, added by a Catch, is the machine's business
+    user_id: str
+
+
+class RegistrationPayload(BaseModel):
+    step: str
+    registration: RegistrationRef
+
+
+STEPS = WorkflowSteps("registration", RegistrationPayload)
+
+
+def _run(payload: RegistrationPayload, step: Callable[[RegistrationSteps, str], None]) -> dict[str, Any]:
+    user_id = payload.registration.user_id
+    logger.info("registration step", extra={"step": payload.step, "user_id": user_id})
+    try:
+        step(wiring.registration_steps(), user_id)
+    except EmailTakenError:
+        # Execution history keeps error causes: name no address there.
+        raise EmailTaken("The email address is already registered.") from None
+    except RegistrationNotFoundError as exc:
+        raise RegistrationNotFound(str(exc)) from None
+    return {"step": payload.step, "ok": True}
+
+
+@STEPS.step("create_user")
+def create_user(payload: RegistrationPayload) -> dict[str, Any]:
+    return _run(payload, RegistrationSteps.create_user)
+
+
+@STEPS.step("create_profile")
+def create_profile(payload: RegistrationPayload) -> dict[str, Any]:
+    return _run(payload, RegistrationSteps.create_profile)
+
+
+@STEPS.step("create_analytics_profile")
+def create_analytics_profile(payload: RegistrationPayload) -> dict[str, Any]:
+    return _run(payload, RegistrationSteps.create_analytics_profile)
+
+
+@STEPS.step("create_usage_key")
+def create_usage_key(payload: RegistrationPayload) -> dict[str, Any]:
+    return _run(payload, RegistrationSteps.create_usage_key)
+
+
+@STEPS.step("publish_registered")
+def publish_registered(payload: RegistrationPayload) -> dict[str, Any]:
+    return _run(payload, RegistrationSteps.publish_registered)
+
+
+@STEPS.step("delete_usage_key")
+def delete_usage_key(payload: RegistrationPayload) -> dict[str, Any]:
+    return _run(payload, RegistrationSteps.delete_usage_key)
+
+
+@STEPS.step("delete_analytics_profile")
+def delete_analytics_profile(payload: RegistrationPayload) -> dict[str, Any]:
+    return _run(payload, RegistrationSteps.delete_analytics_profile)
+
+
+@STEPS.step("delete_profile")
+def delete_profile(payload: RegistrationPayload) -> dict[str, Any]:
+    return _run(payload, RegistrationSteps.delete_profile)
+
+
+@STEPS.step("delete_user")
+def delete_user(payload: RegistrationPayload) -> dict[str, Any]:
+    return _run(payload, RegistrationSteps.delete_user)
 
 
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    step = event["step"]
-    if step not in STEPS:
-        raise ValueError(f"unknown registration step {step!r}")
-    user_id = str(event["registration"]["user_id"])
-    logger.info("registration step", extra={"step": step, "user_id": user_id})
-    registration = _steps().load(user_id)
-    if registration is None:
-        if step not in UNDO_STEPS:
-            raise RegistrationNotFound(f"no pending registration {user_id}")
-        # Nothing was made from it (the user and its email lock are written together): undo by id alone.
-        registration = RegistrationInput(user_id=user_id, email="", password_hash="", created_at="")
-    try:
-        getattr(_steps(), step)(registration)
-    except EmailTakenError:
-        # Execution history keeps error causes: name no address there.
-        raise EmailTaken("The email address is already registered.") from None
-    return {"step": step, "ok": True}
+    result: dict[str, Any] = STEPS.handle(event)
+    return result

@@ -1,64 +1,49 @@
-"""The auth functions' typed environment (names come from the topology's grants), and their wiring."""
+"""The auth functions' typed environments: one model per function, its required fields exactly the
+variables its grants in the topology give it (infra/topology.py; `Topology.environment_for`), so a
+missing grant fails at the first invocation, never at a request. Tunables have defaults.
+Constructed once per sandbox in functions/auth/wiring.py."""
 
 from __future__ import annotations
 
-import functools
-import json
+from pydantic import Field, Json
 
-from pydantic import Field
-
-from functions.auth.dal import AuthRepository, KeyStore, PublicKeyStore, UsageKeys, UsageKeySalt
-from functions.auth.logic import Authenticator, AuthService
 from functions.shared.config import EnvironmentModel
+
+ISSUER = "skyreel"
+AUDIENCE = "skyreel-api"
 
 
 class AuthSettings(EnvironmentModel):
+    """The `auth` function (the API's auth routes): issues tokens, starts the registration saga."""
+
     table: str = Field(alias="AUTH_TABLE_NAME")
-    signing_keys_secret: str | None = Field(default=None, alias="JWT_SIGNING_KEYS_SECRET_ID")
-    public_keys_secret: str | None = Field(default=None, alias="JWT_PUBLIC_KEYS_SECRET_ID")
-    usage_key_salt_secret: str | None = Field(default=None, alias="USAGE_KEY_SALT_SECRET_ID")
-    usage_plans_json: str = Field(default="{}", alias="USAGE_PLANS")  # {plan id: plan name}, default first
-    issuer: str = Field(default="skyreel", alias="TOKEN_ISSUER")
-    audience: str = Field(default="skyreel-api", alias="TOKEN_AUDIENCE")
-    registration_machine: str | None = Field(default=None, alias="REGISTRATION_STATE_MACHINE_ARN")
-    analytics_table: str | None = Field(default=None, alias="ANALYTICS_TABLE_NAME")
-    event_bus: str | None = Field(default=None, alias="EVENTS_EVENT_BUS_NAME")
+    signing_keys_secret: str = Field(alias="JWT_SIGNING_KEYS_SECRET_ID")
+    registration_machine: str = Field(alias="REGISTRATION_STATE_MACHINE_ARN")
+    issuer: str = Field(default=ISSUER, alias="TOKEN_ISSUER")
+    audience: str = Field(default=AUDIENCE, alias="TOKEN_AUDIENCE")
 
 
-@functools.cache
-def settings() -> AuthSettings:
-    loaded = AuthSettings.from_environment()
-    assert isinstance(loaded, AuthSettings)
-    return loaded
+class AuthorizerSettings(EnvironmentModel):
+    """The `auth_authorizer` function: verifies with the public keys only, names each caller's usage key."""
+
+    table: str = Field(alias="AUTH_TABLE_NAME")
+    public_keys_secret: str = Field(alias="JWT_PUBLIC_KEYS_SECRET_ID")
+    usage_key_salt_secret: str = Field(alias="USAGE_KEY_SALT_SECRET_ID")
+    issuer: str = Field(default=ISSUER, alias="TOKEN_ISSUER")
+    audience: str = Field(default=AUDIENCE, alias="TOKEN_AUDIENCE")
+    # A revoked key or ended session can pass for up to this long in a warm sandbox: the same trade API
+    # Gateway's own authorizer cache makes (its default TTL is 300 s). 0 turns the cache off.
+    cache_ttl_s: float = Field(default=60, ge=0, alias="AUTHORIZER_CACHE_TTL_S")
+    # Bounded: a flood of distinct credentials evicts the least recently used, it does not grow the sandbox.
+    cache_max_entries: int = Field(default=10_000, ge=1, alias="AUTHORIZER_CACHE_MAX_ENTRIES")
 
 
-@functools.cache
-def service() -> AuthService:
-    s = settings()
-    if s.signing_keys_secret is None:
-        raise RuntimeError("this function was not granted the signing keys (JWT_SIGNING_KEYS_SECRET_ID)")
-    return AuthService(AuthRepository(s.table), KeyStore(s.signing_keys_secret), s.issuer, s.audience)
+class RegistrationSettings(EnvironmentModel):
+    """The `auth_registration` function: the registration saga's steps."""
 
-
-@functools.cache
-def authenticator() -> Authenticator:
-    """The authorizer's view: verifies tokens with the public keys only (it is never granted the private)."""
-    s = settings()
-    if s.public_keys_secret is None:
-        raise RuntimeError("this function was not granted the public keys (JWT_PUBLIC_KEYS_SECRET_ID)")
-    return Authenticator(AuthRepository(s.table), PublicKeyStore(s.public_keys_secret), s.issuer, s.audience)
-
-
-@functools.cache
-def usage_key_salt() -> UsageKeySalt | None:
-    """The salt of per-account usage-plan keys; None where the API has no usage plans."""
-    s = settings()
-    return None if s.usage_key_salt_secret is None else UsageKeySalt(s.usage_key_salt_secret)
-
-
-@functools.cache
-def usage_keys() -> UsageKeys | None:
-    """The registration saga's access to usage-plan keys; None where this function manages none."""
-    salt = usage_key_salt()
-    plans: dict[str, str] = json.loads(settings().usage_plans_json)
-    return UsageKeys(plans, salt.value) if salt is not None and plans else None
+    table: str = Field(alias="AUTH_TABLE_NAME")
+    analytics_table: str = Field(alias="ANALYTICS_TABLE_NAME")
+    event_bus: str = Field(alias="EVENTS_EVENT_BUS_NAME")
+    usage_key_salt_secret: str = Field(alias="USAGE_KEY_SALT_SECRET_ID")
+    # {plan id: usage plan name}, the default first; `{}` where the API offers no usage plans.
+    usage_plans: Json[dict[str, str]] = Field(alias="USAGE_PLANS")

@@ -14,8 +14,15 @@ WINDOW_S = 24 * 3600  # counters expire a day after the last failure
 
 @dataclass(frozen=True)
 class FailureCounter:
+    """Failed sign-ins of one subject (an email or a viewer address), as stored."""
+
     failures: int
     last_failure_at: int
+    expires_at: int  # epoch s: TTL deletes the item late, so a counter past this is no counter
+
+    def live_at(self, now: int) -> FailureCounter | None:
+        """This counter if it still counts at `now`: an old count must not lock out today's first typo."""
+        return self if self.expires_at >= now else None
 
 
 def locked_until(counter: FailureCounter | None, free_failures: int) -> int:

@@ -16,17 +16,9 @@ import sys
 
 import boto3
 
-from functions.auth.dal import AuthRepository, UsageKeys
-
-
-def backfill(accounts: AuthRepository, keys: UsageKeys) -> int:
-    """Every account with a profile gets its key on its profile's plan (the default plan if that one is not
-    offered). Returns how many accounts were checked."""
-    checked = 0
-    for user_id, plan in accounts.account_plans():
-        keys.ensure(user_id, plan if plan in keys.plans else None)
-        checked += 1
-    return checked
+from functions.auth.dal import UserTable
+from functions.auth.logic import backfill_usage_keys
+from functions.auth.usage_plans import UsageKeys
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     salt = boto3.client("secretsmanager").get_secret_value(SecretId=args.salt_secret_id)["SecretString"]
     dynamodb, apigateway = boto3.client("dynamodb"), boto3.client("apigateway")
     keys = UsageKeys(json.loads(args.plans), lambda: salt, lambda: apigateway)
-    checked = backfill(AuthRepository(args.table, lambda: dynamodb), keys)
+    checked = backfill_usage_keys(UserTable(args.table, lambda: dynamodb), keys)
     print(f"usage-plan keys checked for {checked} accounts")
     return 0
 

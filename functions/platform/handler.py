@@ -12,8 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from functions.platform import health, openapi, probes
+from functions.platform.models import HealthOut
 from functions.shared.api import create_resolver, json_response
 from functions.shared.config import EnvironmentModel, granted_resources
+from functions.shared.contract import documented
 from functions.shared.observability import logger, tracer
 from functions.shared.vocabulary import API_PREFIX
 
@@ -34,11 +36,14 @@ def _cache() -> health.CachedHealth:
 
 @app.get(
     f"{API_PREFIX}/health",
+    operation_id="getHealth",
     summary="Health of every dependency",
-    responses={
-        200: {"description": "All dependencies answer"},
-        503: {"description": "A dependency is down; its check is named (the reason is only logged)"},
-    },
+    responses=documented(
+        200,
+        HealthOut,
+        "All dependencies answer",
+        also={503: (HealthOut, "A dependency is down; its check is named (the reason is only logged)")},
+    ),
 )
 @tracer.capture_method
 def get_health() -> Response[str]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,13 +58,20 @@ def _merge() -> OpenAPIMerge:
     from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
     from aws_lambda_powertools.event_handler.openapi.models import Server
 
+    from functions.shared.contract import SECURITY_SCHEMES
+
+    schemes: Any = SECURITY_SCHEMES  # powertools types them as its own models; it takes their JSON form
     merge = OpenAPIMerge(
-        title=TITLE, version=VERSION, description=DESCRIPTION, servers=[Server(url="/")], on_conflict="error"
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        servers=[Server(url="/")],
+        on_conflict="error",
+        security_schemes=schemes,
     )
     for app in api_resolvers(api_handler_modules()).values():
-        merge.add_schema(
-            app.get_openapi_schema(title=TITLE, version=VERSION).model_dump(by_alias=True, exclude_none=True)
-        )
+        schema = app.get_openapi_schema(title=TITLE, version=VERSION, security_schemes=schemes)
+        merge.add_schema(schema.model_dump(by_alias=True, exclude_none=True))
     return merge
 
 
@@ -70,9 +79,26 @@ def merged_schema() -> dict[str, Any]:
     return _merge().get_openapi_schema()
 
 
+def _drop_unused_schemas(document: dict[str, Any]) -> dict[str, Any]:
+    """powertools adds its own 422 schemas (HTTPValidationError, ...) to every resolver's document; our
+    routes document 422 as the API's error shape (functions/shared/contract.py), so nothing uses them."""
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    used: set[str] = set()
+    pending = [json.dumps({k: v for k, v in document.items() if k != "components"})]
+    while pending:
+        for name in re.findall(r'"#/components/schemas/([^"]+)"', pending.pop()):
+            if name not in used and name in schemas:
+                used.add(name)
+                pending.append(json.dumps(schemas[name]))
+    document["components"]["schemas"] = {k: v for k, v in schemas.items() if k in used}
+    return document
+
+
 @functools.cache
 def merged_schema_json() -> str:
-    return _merge().get_openapi_json_schema()
+    """The document as served and as committed in docs/openapi.json (`make openapi` writes it)."""
+    document = _drop_unused_schemas(json.loads(_merge().get_openapi_json_schema()))
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 @functools.cache

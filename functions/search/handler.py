@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -24,6 +23,7 @@ from functions.search.models import (
 )
 from functions.search.settings import SearchApiSettings
 from functions.shared.api import create_resolver, json_response
+from functions.shared.contract import PROTECTED, documented, link
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import Caller, caller_from
 from functions.shared.vocabulary import API_PREFIX
@@ -33,19 +33,20 @@ app = create_resolver()
 SEARCH = f"{API_PREFIX}/search"
 JOBS = f"{SEARCH}/jobs"
 
-ERRORS: dict[int, OpenAPIResponse] = {
-    401: {"description": "No valid credentials (`unauthenticated`)"},
-    403: {"description": "These credentials lack the `search` scope (`forbidden`)"},
-    422: {
-        "description": "An empty or over-long query, one with control characters or no letter or digit, "
-        "an unknown algorithm, or a limit out of range (`validation_failed`)"
-    },
-    503: {"description": "The index could not be loaded (`dependency_unavailable`); retry"},
-}
+QUERY_422 = (
+    "An empty or over-long query, one with control characters or no letter or digit, an unknown "
+    "algorithm, or a limit out of range (`validation_failed`)"
+)
+NOT_YOURS = "No such job, or not yours (`not_found`)"
+
+
+def _caller() -> Caller:
+    return caller_from(app.current_event.request_context.raw_event)
 
 
 @app.get(
     SEARCH,
+    operation_id="search",
     summary="Search titles, tags and descriptions: your own videos and everyone's public, ready ones",
     description=(
         "The query is cut into words (case, accents and punctuation folded) and never read as query "
@@ -53,7 +54,14 @@ ERRORS: dict[int, OpenAPIResponse] = {
         "typos: one in words of 5+ characters, two from 9, a swap of two letters counting as one."
     ),
     tags=["search"],
-    responses={200: {"description": "The best matches, best first"}, **ERRORS},
+    responses=documented(
+        200,
+        SearchResults,
+        "The best matches, best first",
+        protected=True,
+        errors={422: QUERY_422, 503: "The index could not be loaded (`dependency_unavailable`); retry"},
+    ),
+    security=PROTECTED,
 )
 def search(
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for")],
@@ -63,40 +71,44 @@ def search(
     return wiring.search_service().search(_caller().user_id, q, algorithm, limit)
 
 
-def _caller() -> Caller:
-    return caller_from(app.current_event.request_context.raw_event)
-
-
-AUTH_ERRORS: dict[int, OpenAPIResponse] = {401: ERRORS[401], 403: ERRORS[403]}
-NOT_YOURS: dict[int, OpenAPIResponse] = {404: {"description": "No such job, or not yours (`not_found`)"}}
-
-
 @app.post(
     JOBS,
+    operation_id="createSearchJob",
     summary="Run a search in the background: poll the job for its results (kept a day)",
     tags=["search jobs"],
-    responses={
-        202: {"description": "Queued", "content": {"application/json": {"model": JobAccepted}}},
-        **AUTH_ERRORS,
-        422: {"description": "An invalid query, algorithm or limit (`validation_failed`)"},
-        503: ERRORS[503],
-    },
+    responses=documented(
+        202,
+        JobAccepted,
+        "Queued",
+        body=True,
+        protected=True,
+        errors={422: QUERY_422},
+        links={
+            op: link(op, f"{op} the job just queued", job_id="$response.body#/job_id")
+            for op in ("getSearchJob", "cancelSearchJob", "retrySearchJob")
+        },
+    ),
+    security=PROTECTED,
 )
 def create_job(body: CreateJobRequest) -> Response[str]:
     job = wiring.job_service().submit(_caller().user_id, body)
-    return json_response(
-        HTTPStatus.ACCEPTED, JobAccepted(job_id=job.job_id, status=job.status).model_dump(mode="json")
-    )
+    accepted = JobAccepted(job_id=job.job_id, status=job.status)
+    return json_response(HTTPStatus.ACCEPTED, accepted.model_dump(mode="json"))
 
 
 @app.get(
     JOBS,
+    operation_id="listSearchJobs",
     summary="Your search jobs, newest first (cursor pages)",
     tags=["search jobs"],
-    responses={
-        **AUTH_ERRORS,
-        400: {"description": "A cursor this listing did not make (`malformed_request`)"},
-    },
+    responses=documented(
+        200,
+        JobList,
+        "A page of jobs; pass `next_cursor` as `cursor` for the next",
+        protected=True,
+        errors={400: "`cursor` is not one this API returned for this listing (`malformed_request`)"},
+    ),
+    security=PROTECTED,
 )
 def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -108,9 +120,11 @@ def list_jobs(
 
 @app.get(
     f"{JOBS}/<job_id>",
+    operation_id="getSearchJob",
     summary="A search job and, once completed, its results",
     tags=["search jobs"],
-    responses={**AUTH_ERRORS, **NOT_YOURS},
+    responses=documented(200, JobOut, "The job", path=True, protected=True, errors={404: NOT_YOURS}),
+    security=PROTECTED,
 )
 def get_job(job_id: str) -> JobOut:
     return wiring.job_service().get(_caller().user_id, job_id).public()
@@ -118,14 +132,18 @@ def get_job(job_id: str) -> JobOut:
 
 @app.post(
     f"{JOBS}/<job_id>/cancel",
+    operation_id="cancelSearchJob",
     summary="Cancel a queued or running job",
     tags=["search jobs"],
-    responses={
-        202: {"description": "Cancelled", "content": {"application/json": {"model": JobOut}}},
-        **AUTH_ERRORS,
-        **NOT_YOURS,
-        409: {"description": "The job already finished (`conflict`)"},
-    },
+    responses=documented(
+        202,
+        JobOut,
+        "Cancelled",
+        path=True,
+        protected=True,
+        errors={404: NOT_YOURS, 409: "The job already finished (`conflict`)"},
+    ),
+    security=PROTECTED,
 )
 def cancel_job(job_id: str) -> Response[str]:
     job = wiring.job_service().cancel(_caller().user_id, job_id)
@@ -134,14 +152,18 @@ def cancel_job(job_id: str) -> Response[str]:
 
 @app.post(
     f"{JOBS}/<job_id>/retry",
+    operation_id="retrySearchJob",
     summary="Queue a failed or cancelled job again",
     tags=["search jobs"],
-    responses={
-        202: {"description": "Queued again", "content": {"application/json": {"model": JobOut}}},
-        **AUTH_ERRORS,
-        **NOT_YOURS,
-        409: {"description": "The job is queued, running or completed (`conflict`)"},
-    },
+    responses=documented(
+        202,
+        JobOut,
+        "Queued again",
+        path=True,
+        protected=True,
+        errors={404: NOT_YOURS, 409: "The job is queued, running or completed (`conflict`)"},
+    ),
+    security=PROTECTED,
 )
 def retry_job(job_id: str) -> Response[str]:
     job = wiring.job_service().retry(_caller().user_id, job_id)

@@ -6,6 +6,7 @@ this module turns each error into `{"error": {"code", "message", "details"}}` wi
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from http import HTTPStatus
@@ -14,7 +15,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.shared import errors, origin
@@ -37,6 +41,7 @@ _STATUS: dict[type[errors.SkyreelError], HTTPStatus] = {
 
 # A 5xx answer says what failed in our words; what AWS said (codes, messages naming account ids, role
 # ARNs and resource names) goes to the log only.
+INTERNAL_ERROR_MESSAGE = "Something went wrong on our side; it has been logged."
 UNAVAILABLE_MESSAGE = "A service we depend on did not answer; try again shortly."
 _AWS_DETAIL = re.compile(r"arn:aws[\w-]*:|\b\d{12}\b")
 
@@ -119,6 +124,25 @@ def _not_json(app: APIGatewayRestResolver) -> str | None:
     return content_type if event.body and content_type and "json" not in content_type.lower() else None
 
 
+def _media_type_refused(content_type: str) -> Response[str]:
+    return error_response(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        errors.UnsupportedMediaTypeError.code,
+        f"Send the body as JSON with `Content-Type: application/json` (got {content_type!r}).",
+    )
+
+
+def _body_is_utf8(app: APIGatewayRestResolver) -> bool:
+    event = app.current_event
+    if not event.body or not event.is_base64_encoded:
+        return True
+    try:
+        base64.b64decode(event.body).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def _check_origin(app: APIGatewayRestResolver) -> None:
     if not origin.verified(app.current_event.headers):
         logger.warning("refused: no valid origin header", extra={"path": app.current_event.path})
@@ -131,6 +155,22 @@ def _check_caller(app: APIGatewayRestResolver) -> None:
     from the same ROUTE_SCOPES)."""
     _check_origin(app)
     enforce_route_scope(app.current_event.raw_event)
+
+
+def _refused_caller(app: APIGatewayRestResolver) -> Response[str] | None:
+    """The answer to a caller the checks refuse, else None. powertools parses and validates the body before
+    any middleware runs, so an answer about the body first runs the caller checks: a caller outside the
+    CDN, or without the route's scope, learns nothing about the body's shape."""
+    try:
+        _check_caller(app)
+    except (errors.ForbiddenError, errors.UnauthenticatedError) as refused:
+        return error_response(status_for(refused), refused.code, refused.message)
+    return None
+
+
+def _internal_error() -> Response[str]:
+    logger.exception("unhandled error")
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, errors.SkyreelError.code, INTERNAL_ERROR_MESSAGE)
 
 
 def _checked_caller(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -158,18 +198,13 @@ def create_resolver() -> APIGatewayRestResolver:
     def _invalid_request(exc: RequestValidationError) -> Response[str]:
         # powertools validates before any middleware runs: a caller outside the CDN, or without the route's
         # scope, learns nothing about the body's shape here either.
-        try:
-            _check_caller(app)
-        except (errors.ForbiddenError, errors.UnauthenticatedError) as refused:
-            return error_response(status_for(refused), refused.code, refused.message)
+        refused = _refused_caller(app)
+        if refused is not None:
+            return refused
         # powertools parses a form body as a form and reports every field missing: say what is wrong instead.
         content_type = _not_json(app)
         if content_type:
-            return error_response(
-                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                errors.UnsupportedMediaTypeError.code,
-                f"Send the body as JSON with `Content-Type: application/json` (got {content_type!r}).",
-            )
+            return _media_type_refused(content_type)
         details = _validation_details(exc)
         # A body that is not JSON at all is malformed (400); JSON of the wrong shape is invalid (422).
         if any(d["type"] == "json_invalid" for d in details):
@@ -184,6 +219,32 @@ def create_resolver() -> APIGatewayRestResolver:
             errors.ValidationFailedError.code,
             "The request did not pass validation.",
             details,
+        )
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_body(exc: RequestUnsupportedContentType) -> Response[str]:
+        # powertools parses JSON and forms; a body of any other type stops it before validation.
+        return _refused_caller(app) or _media_type_refused(_not_json(app) or "")
+
+    @app.exception_handler(ValueError)
+    def _unparsable_body(exc: ValueError) -> Response[str]:
+        # powertools raises a bare ValueError for a body it cannot start to parse (multipart/form-data
+        # without a boundary); anywhere else a ValueError is our bug.
+        content_type = _not_json(app)
+        if content_type is None:
+            return _internal_error()
+        return _refused_caller(app) or _media_type_refused(content_type)
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(exc: UnicodeDecodeError) -> Response[str]:
+        # API Gateway passes a body that is not UTF-8 base64-encoded, and powertools' decoded_body raises
+        # this while validating it: the caller sent bytes no JSON can be, so it is their 400.
+        if _body_is_utf8(app):
+            return _internal_error()  # our own decoding bug, not the caller's
+        return _refused_caller(app) or error_response(
+            HTTPStatus.BAD_REQUEST,
+            errors.MalformedRequestError.code,
+            "The request body is not UTF-8 text, so it cannot be JSON.",
         )
 
     @app.exception_handler(ServiceError)
@@ -201,11 +262,6 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[str]:
-        logger.exception("unhandled error")
-        return error_response(
-            HTTPStatus.INTERNAL_SERVER_ERROR,
-            errors.SkyreelError.code,
-            "Something went wrong on our side; it has been logged.",
-        )
+        return _internal_error()
 
     return app

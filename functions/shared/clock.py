@@ -11,3 +11,8 @@ from datetime import UTC, datetime
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_at(epoch_s: float) -> str:
+    """An epoch time in the same format (for times computed from an injected clock)."""
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

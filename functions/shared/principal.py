@@ -1,10 +1,12 @@
-"""The caller, as the API's authorizer put it in the request context, and the scope each route needs."""
+"""The caller (the authorizer's context, one definition for the authorizer and every handler), and the
+scope each route needs."""
 
 from __future__ import annotations
 
 import functools
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,26 +16,48 @@ from functions.shared.plans import DEFAULT_PLAN
 
 @dataclass(frozen=True)
 class Caller:
+    """Who is calling: what the authorizer builds and puts in the request context, and what every handler
+    reads back from it. The one definition of the authorizer's context (`to_context`/`from_context`):
+    API Gateway passes the context's values to the integration as strings, under these names."""
+
     user_id: str
     scopes: frozenset[str]
-    auth_type: str
+    auth_type: str  # "jwt" or "api_key"
     api_key_id: str | None = None
-    plan: str = DEFAULT_PLAN  # the account's plan (functions/shared/plans.py), from the authorizer
+    plan: str = DEFAULT_PLAN  # the account's plan (functions/shared/plans.py)
+
+    def to_context(self) -> dict[str, str]:
+        """The authorizer's `context`: strings only (API Gateway refuses nested values)."""
+        context = {
+            "user_id": self.user_id,
+            "scopes": " ".join(sorted(self.scopes)),
+            "auth_type": self.auth_type,
+            "plan": self.plan,
+        }
+        if self.api_key_id:
+            context["api_key_id"] = self.api_key_id
+        return context
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> Caller:
+        """Read the context back (API Gateway adds keys of its own, e.g. `principalId`: ignored). A
+        protected route without a caller is a wiring bug: refused as unauthenticated."""
+        user_id = context.get("user_id")
+        if not user_id:
+            raise UnauthenticatedError("No authenticated caller.")
+        api_key_id = context.get("api_key_id")
+        return cls(
+            user_id=str(user_id),
+            scopes=frozenset(str(context.get("scopes") or "").split()),
+            auth_type=str(context.get("auth_type") or ""),
+            api_key_id=str(api_key_id) if api_key_id else None,
+            plan=str(context.get("plan") or DEFAULT_PLAN),
+        )
 
 
-def caller_from(request_context: dict[str, Any]) -> Caller:
-    """Read the principal API Gateway passed through; a protected route without one is a wiring bug."""
-    authorizer = request_context.get("authorizer") or {}
-    user_id = authorizer.get("user_id")
-    if not user_id:
-        raise UnauthenticatedError("No authenticated caller.")
-    return Caller(
-        user_id=str(user_id),
-        scopes=frozenset(str(authorizer.get("scopes", "")).split()),
-        auth_type=str(authorizer.get("auth_type", "")),
-        api_key_id=authorizer.get("api_key_id"),
-        plan=str(authorizer.get("plan") or DEFAULT_PLAN),
-    )
+def caller_from(request_context: Mapping[str, Any]) -> Caller:
+    """The caller in a request's `requestContext`, as the authorizer left it there."""
+    return Caller.from_context(request_context.get("authorizer") or {})
 
 
 # --- route scopes: `Route.scope` from the topology, as ROUTE_SCOPES in the function's environment ------

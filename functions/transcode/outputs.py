@@ -33,11 +33,16 @@ def upload_tree(s3: Any, local_root: Path, bucket: str, prefix: str, workers: in
             ExtraArgs={"ContentType": content_type, "CacheControl": cache},
         )
 
-    # Playlists last: a player that finds a playlist must find every segment it names.
+    with ThreadPoolExecutor(workers) as pool:
+        for batch in upload_order(files):
+            list(pool.map(put, batch))
+    return len(files)
+
+
+def upload_order(files: list[Path]) -> tuple[list[Path], list[Path], list[Path]]:
+    """Media, then variant playlists, then the master: a player that finds a playlist must find every
+    segment it names, and one that finds the master must find every variant."""
     media = [f for f in files if f.suffix != ".m3u8"]
     playlists = [f for f in files if f.suffix == ".m3u8" and f.name != "master.m3u8"]
     master = [f for f in files if f.name == "master.m3u8"]
-    with ThreadPoolExecutor(workers) as pool:
-        for batch in (media, playlists, master):
-            list(pool.map(put, batch))
-    return len(files)
+    return media, playlists, master

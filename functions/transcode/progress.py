@@ -3,7 +3,8 @@ video.progress, and the place the encoder learns it must stop.
 
 A run must stop when the video is no longer `processing` (cancelled or deleted) or when its attempt is
 no longer the record's `attempt` (the video was cancelled, retried and claimed by a newer run: checking
-the status alone would let both runs write hls/{id}/). See functions/videos/publishing.py.
+the status alone would let both runs write hls/{id}/). See functions/videos/publishing.py. The record
+is read and written through the `RunRecords` port (its adapter: the videos repository).
 
 Progress only ever goes up: the whole-file encode SETs a higher value; the chunks of a long source,
 running in parallel, each ADD their share of the timeline as they encode it (ChunkShare).
@@ -15,12 +16,9 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from botocore.exceptions import ClientError
-
-from functions.shared import aws
-from functions.shared.dynamo import key
+from functions.shared.events import Events
+from functions.transcode.ports import RunRecords
 
 STORE_EVERY_S = 3.0
 CHECK_EVERY_S = 2.0
@@ -29,9 +27,9 @@ MAX_PERCENT = 99  # 100 is for ready, which the record step sets
 
 @dataclass
 class ProgressReporter:
-    table: str
+    records: RunRecords
+    events: Events
     video_id: str
-    publish: Callable[[str, dict[str, Any]], None]
     attempt: str | None = None  # None: an older caller that does not know its attempt (status only)
     clock: Callable[[], float] = time.monotonic
     _last_store: float = field(default=-1e9)
@@ -41,16 +39,6 @@ class ProgressReporter:
     # the video was public at the last check (should_stop): may this run write to public/ now?
     public: bool = False
 
-    def _still_mine(self) -> tuple[str, dict[str, Any]]:
-        """The condition that the record is still this run's to write, and its values."""
-        values: dict[str, Any] = {":processing": {"S": "processing"}}
-        condition = "#s = :processing"
-        if self.attempt:
-            # A record without the attribute predates attempts: status alone decides then, as before.
-            condition += " AND (attribute_not_exists(attempt) OR attempt = :attempt)"
-            values[":attempt"] = {"S": self.attempt}
-        return condition, values
-
     def report(self, fraction: float) -> None:
         """The whole encode's progress, 0..1: stored (and announced) when it rose, at most every few s."""
         percent = max(0, min(MAX_PERCENT, int(fraction * 100)))
@@ -58,53 +46,24 @@ class ProgressReporter:
         if percent <= self._last_percent or now - self._last_store < STORE_EVERY_S:
             return
         self._last_store, self._last_percent = now, percent
-        condition, values = self._still_mine()
-        try:
-            aws.dynamodb().update_item(
-                TableName=self.table,
-                Key=key(f"VIDEO#{self.video_id}", "VIDEO"),
-                UpdateExpression="SET progress = :p",
-                # never lower: another writer (a finished chunk) may already have stored more
-                ConditionExpression=f"{condition} AND (attribute_not_exists(progress) OR progress < :p)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={**values, ":p": {"N": str(percent)}},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                self._refused()
-                return
-            raise
-        self.publish("video.progress", {"video_id": self.video_id, "progress": percent})
+        # never lower: another writer (a finished chunk) may already have stored more
+        if not self.records.raise_progress(self.video_id, percent, self.attempt):
+            self._refused()
+            return
+        self.events.publish("video.progress", {"video_id": self.video_id, "progress": percent})
 
     def add(self, points: int, ceiling: int = MAX_PERCENT) -> int | None:
         """Add `points` to the stored progress (parallel chunks each add their share), never above
         `ceiling`. Returns the new progress, or None if nothing was added."""
         if points <= 0:
             return None
-        condition, values = self._still_mine()
-        try:
-            updated = aws.dynamodb().update_item(
-                TableName=self.table,
-                Key=key(f"VIDEO#{self.video_id}", "VIDEO"),
-                UpdateExpression="ADD progress :d",
-                # a chunk retried after it had added some of its share must not push progress past the
-                # ceiling: it then stays there until the next step sets more
-                ConditionExpression=f"{condition} AND (attribute_not_exists(progress) OR progress <= :room)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    **values,
-                    ":d": {"N": str(points)},
-                    ":room": {"N": str(ceiling - points)},
-                },
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                self._refused()
-                return None
-            raise
-        percent = int(updated["Attributes"]["progress"]["N"])
-        self.publish("video.progress", {"video_id": self.video_id, "progress": percent})
+        # a chunk retried after it had added some of its share must not push progress past the ceiling:
+        # it then stays there until the next step sets more
+        percent = self.records.add_progress(self.video_id, points, ceiling, self.attempt)
+        if percent is None:
+            self._refused()
+            return None
+        self.events.publish("video.progress", {"video_id": self.video_id, "progress": percent})
         return percent
 
     def _refused(self) -> None:
@@ -115,22 +74,12 @@ class ProgressReporter:
     def should_stop(self, force: bool = False) -> bool:
         if self.stopped and not force:
             return True
-        item = (
-            aws.dynamodb()
-            .get_item(
-                TableName=self.table,
-                Key=key(f"VIDEO#{self.video_id}", "VIDEO"),
-                ProjectionExpression="#s, attempt, visibility",
-                ExpressionAttributeNames={"#s": "status"},
-                ConsistentRead=True,
-            )
-            .get("Item")
-        )
-        current = (item or {}).get("attempt", {}).get("S")
-        self.public = (item or {}).get("visibility", {}).get("S") == "public"
+        check = self.records.check(self.video_id)
+        self.public = check is not None and check.public
+        current = check.attempt if check else None
         # Only a newer claim writes another attempt: seen once, that is final.
         self.superseded = self.superseded or bool(self.attempt and current and current != self.attempt)
-        cancelled = item is None or item["status"]["S"] != "processing"
+        cancelled = check is None or not check.processing
         self.stopped = self.stopped or cancelled or self.superseded
         return self.stopped
 

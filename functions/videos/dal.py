@@ -17,7 +17,6 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,29 +25,10 @@ from functions.shared import aws
 from functions.shared.dynamo import from_item, key, to_item
 from functions.shared.errors import DependencyUnavailableError, MalformedRequestError
 from functions.videos.models import Status, VideoRecord, Visibility
+from functions.videos.ports import OverQuotaError, Page, Usage, VersionConflictError
 
 MAX_SCAN_PAGES = 20  # a filtered listing reads at most this many pages to fill one page of results
 _FOREIGN_CURSOR = "The cursor is not one this API returned for this listing."
-
-
-class VersionConflictError(Exception):
-    """The record changed since it was read (optimistic locking)."""
-
-
-class OverQuotaError(Exception):
-    """Creating the video would take its owner's usage past the quota: nothing was written."""
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Bytes counted against an owner's storage quota (or, as a change, added to it)."""
-
-    reserved: int = 0  # declared sizes of uploads still awaited
-    stored: int = 0  # originals received
-
-    @property
-    def used(self) -> int:
-        return self.reserved + self.stored
 
 
 def charge_change(before: VideoRecord | None, after: VideoRecord | None) -> Usage:
@@ -149,12 +129,6 @@ def decode_cursor(cursor: str | None, index: str, partition: str) -> dict[str, A
     ):
         raise MalformedRequestError(_FOREIGN_CURSOR)
     return value
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[VideoRecord]
-    next_cursor: str | None
 
 
 class VideoRepository:
@@ -323,6 +297,84 @@ class VideoRepository:
                 ExpressionAttributeValues={":p": {"S": "AWAITING"}, ":now": {"S": f"{now:012d}"}},
             )
         return [VideoRecord.model_validate(from_item(i)) for i in response.get("Items", [])]
+
+    # --- a running encode's reads and writes (functions/transcode/records.py) --------------------------
+    # A run may write only while the video is `processing` and its `attempt` is the run's own (a newer
+    # claim after a cancel and retry supersedes it). A record without `attempt` predates attempts: its
+    # status alone decides, as before.
+
+    def _still_processing(self, attempt: str | None) -> tuple[str, dict[str, Any]]:
+        values: dict[str, Any] = {":processing": {"S": Status.PROCESSING.value}}
+        condition = "#s = :processing"
+        if attempt:
+            condition += " AND (attribute_not_exists(attempt) OR attempt = :attempt)"
+            values[":attempt"] = {"S": attempt}
+        return condition, values
+
+    def processing_state(self, video_id: str) -> tuple[Status, str | None, Visibility | None] | None:
+        """One consistent read of what a running encode checks: status, attempt, visibility (None: gone)."""
+        with _dependency():
+            item = (
+                aws.dynamodb()
+                .get_item(
+                    TableName=self.table,
+                    Key=key(f"VIDEO#{video_id}", "VIDEO"),
+                    ProjectionExpression="#s, attempt, visibility",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ConsistentRead=True,
+                )
+                .get("Item")
+            )
+        if item is None:
+            return None
+        values = from_item(item)
+        visibility = values.get("visibility")
+        return Status(values["status"]), values.get("attempt"), Visibility(visibility) if visibility else None
+
+    def raise_progress(self, video_id: str, percent: int, attempt: str | None) -> bool:
+        """Set progress to `percent` if it is higher than stored (never lower: parallel chunks may have
+        stored more) and the run may still write. False if refused."""
+        condition, values = self._still_processing(attempt)
+        try:
+            with _dependency():
+                aws.dynamodb().update_item(
+                    TableName=self.table,
+                    Key=key(f"VIDEO#{video_id}", "VIDEO"),
+                    UpdateExpression="SET progress = :p",
+                    ConditionExpression=f"{condition} AND (attribute_not_exists(progress) OR progress < :p)",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={**values, ":p": {"N": str(percent)}},
+                )
+        except ClientError as exc:
+            if _is_condition_failure(exc, 0):
+                return False
+            raise
+        return True
+
+    def add_progress(self, video_id: str, points: int, ceiling: int, attempt: str | None) -> int | None:
+        """Add `points` to progress if the sum stays within `ceiling` (a retried chunk adding its share
+        twice stops there) and the run may still write. The new progress, or None if refused."""
+        condition, values = self._still_processing(attempt)
+        try:
+            with _dependency():
+                updated = aws.dynamodb().update_item(
+                    TableName=self.table,
+                    Key=key(f"VIDEO#{video_id}", "VIDEO"),
+                    UpdateExpression="ADD progress :d",
+                    ConditionExpression=f"{condition} AND (attribute_not_exists(progress) OR progress <= :room)",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        **values,
+                        ":d": {"N": str(points)},
+                        ":room": {"N": str(ceiling - points)},
+                    },
+                    ReturnValues="UPDATED_NEW",
+                )
+        except ClientError as exc:
+            if _is_condition_failure(exc, 0):
+                return None
+            raise
+        return int(updated["Attributes"]["progress"]["N"])
 
 
 # --- for other domains' readers (the search indexer): the record layout stays here -------------------

@@ -1,53 +1,72 @@
-"""The delete saga's task function: one step per invocation, named by the state machine.
-
-Input: {"step": "<name>", "video": {"id", "owner_id"}, "error"?: {...}}.
-"""
+"""The delete saga's task function (infra/workflows/video_delete.asl.json): one step per invocation, named
+by the state machine, each one call to the saga's use case (functions/videos/logic.py `Deletion`)."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
-from functions.shared.events import EventPublisher
 from functions.shared.observability import logger, metrics
-from functions.videos import settings
-from functions.videos.dal import VideoRepository
-from functions.videos.logic import Deletion
-from functions.videos.storage import UploadStore, delete_prefix
+from functions.shared.steps import WorkflowSteps
+from functions.videos import wiring
+from functions.videos.settings import DeleteStepsSettings
+
+Settings = DeleteStepsSettings  # this function's environment (functions/videos/settings.py)
 
 
-@functools.cache
-def _deletion() -> Deletion:
-    s = settings.settings()
-    return Deletion(
-        VideoRepository(s.table),
-        UploadStore(settings.require(s.uploads_bucket, "the uploads bucket")),
-        settings.require(s.media_bucket, "the media bucket"),
-        delete_prefix,
-        EventPublisher(settings.require(s.event_bus, "the event bus"), "videos"),
-        settings.media_cache(),
-    )
+class VideoRef(BaseModel):
+    id: str
+    owner_id: str
+
+
+class DeletePayload(BaseModel):
+    """The state machine's input to every step: {"step", "video": {"id", "owner_id"}, "error"?}."""
+
+    step: str
+    video: VideoRef
+    error: dict[str, Any] | None = None  # RecordFailure: what the failed step raised
+
+
+STEPS = WorkflowSteps("video_delete", DeletePayload)
+
+
+def _done(step: str, result: Any = None) -> dict[str, Any]:
+    return {"step": step, "result": result}
+
+
+@STEPS.step("mark_deleting")
+def mark_deleting(payload: DeletePayload) -> dict[str, Any]:
+    wiring.deletion().mark_deleting(payload.video.id)
+    return _done(payload.step)
+
+
+@STEPS.step("delete_objects")
+def delete_objects(payload: DeletePayload) -> dict[str, Any]:
+    return _done(payload.step, wiring.deletion().delete_objects(payload.video.id))
+
+
+@STEPS.step("publish_deleted")
+def publish_deleted(payload: DeletePayload) -> dict[str, Any]:
+    wiring.deletion().publish_deleted(payload.video.id, payload.video.owner_id)
+    return _done(payload.step)
+
+
+@STEPS.step("delete_record")
+def delete_record(payload: DeletePayload) -> dict[str, Any]:
+    wiring.deletion().delete_record(payload.video.id)
+    return _done(payload.step)
+
+
+@STEPS.step("record_failure")
+def record_failure(payload: DeletePayload) -> dict[str, Any]:
+    wiring.deletion().record_failure(payload.video.id, payload.error or {})
+    return _done(payload.step)
 
 
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    step, video = event["step"], event["video"]
-    logger.info("delete step", extra={"step": step, "video_id": video["id"]})
-    deletion = _deletion()
-    result: Any = None
-    if step == "mark_deleting":
-        deletion.mark_deleting(video["id"])
-    elif step == "delete_objects":
-        result = deletion.delete_objects(video["id"])
-    elif step == "delete_record":
-        deletion.delete_record(video["id"])
-    elif step == "publish_deleted":
-        deletion.publish_deleted(video["id"], video["owner_id"])
-    elif step == "record_failure":
-        deletion.record_failure(video["id"], event.get("error") or {})
-    else:
-        raise ValueError(f"unknown delete step {step!r}")
-    return {"step": step, "result": result}
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    wiring.settings(Settings)
+    return STEPS.handle(event)

@@ -1,7 +1,6 @@
 """HTTP entry of the videos function: the catalogue, uploads and playback."""
 
 # No `from __future__ import annotations` here: powertools reads route annotations at runtime.
-import json
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -10,23 +9,28 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.shared import aws
 from functions.shared.api import create_resolver, json_response
-from functions.shared.errors import DependencyUnavailableError
+from functions.shared.contract import PROTECTED, documented, link
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import Caller, caller_from
 from functions.shared.vocabulary import API_PREFIX
-from functions.videos import idempotency, settings
+from functions.videos import idempotency, wiring
 from functions.videos.models import (
     CompleteUploadRequest,
+    CreatedVideo,
     CreateVideoRequest,
+    Playback,
     Status,
     UpdateVideoRequest,
     UploadProgress,
+    VideoEnvelope,
     VideoList,
     VideoOut,
     Visibility,
 )
+from functions.videos.settings import ApiSettings
+
+Settings = ApiSettings  # this function's environment (functions/videos/settings.py)
 
 app = create_resolver()
 VIDEOS = f"{API_PREFIX}/videos"
@@ -36,21 +40,9 @@ def _caller() -> Caller:
     return caller_from(app.current_event.request_context.raw_event)
 
 
-class _StartDelete:
-    def __init__(self, arn: str) -> None:
-        self.arn = arn
-
-    def start(self, name: str, payload: dict[str, Any]) -> None:
-        try:
-            aws.stepfunctions().start_execution(
-                stateMachineArn=self.arn, name=name, input=json.dumps(payload)
-            )
-        except Exception as exc:
-            raise DependencyUnavailableError("Could not start deleting the video; try again.") from exc
-
-
 @app.post(
     VIDEOS,
+    operation_id="createVideo",
     summary="Create a video and get where to upload its file",
     tags=["videos"],
     description=(
@@ -58,20 +50,41 @@ class _StartDelete:
         "safe: a create with the same key within 24 h returns the first response, not a second video; "
         "the same key with a different body is a 422."
     ),
-    responses={
-        201: {"description": "Created (or, with a known Idempotency-Key, the first create's response)"},
-        403: {"description": "Past the account's storage quota (`quota_exceeded`)"},
-        409: {"description": "A create with this Idempotency-Key is still in progress"},
-        413: {"description": "Too large"},
-        415: {"description": "Not a video type"},
-        422: {"description": "Invalid, or an Idempotency-Key already used with another body"},
-    },
+    responses=documented(
+        201,
+        CreatedVideo,
+        "Created (or, with a known Idempotency-Key, the first create's response)",
+        links={
+            op: link(op, f"{op} the video just created", video_id="$response.body#/video/id")
+            for op in (
+                "getVideo",
+                "updateVideo",
+                "deleteVideo",
+                "getUploadProgress",
+                "completeUpload",
+                "abortUpload",
+                "getPlayback",
+                "retryTranscode",
+                "cancelTranscode",
+            )
+        },
+        body=True,
+        protected=True,
+        errors={
+            403: "Past the account's storage quota (`quota_exceeded`), or a scope it lacks (`forbidden`)",
+            409: "A create with this Idempotency-Key is still in progress",
+            413: "The file is over the account's size limit, or the body over 10 MB (`payload_too_large`)",
+            415: "The upload's `content_type` is not a video type we accept, or the body is not JSON",
+            422: "Invalid, or an Idempotency-Key already used with another body (`validation_failed`)",
+        },
+    ),
+    security=PROTECTED,
 )
 def create_video(body: CreateVideoRequest) -> Response[str]:
     caller = _caller()
 
     def create() -> dict[str, Any]:
-        created = settings.service().create(body, caller)
+        created = wiring.service().create(body, caller)
         # The video keeps every field (nulls included, as the contract lists them); the upload shows only
         # the fields of its method (a URL for PUT, parts for multipart).
         return {
@@ -80,14 +93,23 @@ def create_video(body: CreateVideoRequest) -> Response[str]:
         }
 
     key = idempotency.key_from(app.current_event.headers)
-    payload = create() if key is None else idempotency.create_once(caller, key, body, create)
+    payload = create() if key is None else wiring.idempotent_creates().create_once(caller, key, body, create)
     return json_response(HTTPStatus.CREATED, payload)
 
 
 @app.get(
     VIDEOS,
+    operation_id="listVideos",
     summary="List your videos (scope=mine) or the public catalogue (scope=public), newest first",
     tags=["videos"],
+    responses=documented(
+        200,
+        VideoList,
+        "A page of videos; pass `next_cursor` as `cursor` for the next",
+        protected=True,
+        errors={400: "`cursor` is not one this API returned for this listing (`malformed_request`)"},
+    ),
+    security=PROTECTED,
 )
 def list_videos(
     scope: Annotated[str, Query(pattern="^(mine|public)$")] = "mine",
@@ -97,94 +119,179 @@ def list_videos(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> VideoList:
-    return settings.service().list(
+    return wiring.service().list(
         _caller(), scope, limit, cursor, status, tag.lower() if tag else None, visibility
     )
 
 
-@app.get(f"{VIDEOS}/<video_id>", summary="A video", tags=["videos"])
+@app.get(
+    f"{VIDEOS}/<video_id>",
+    operation_id="getVideo",
+    summary="A video",
+    tags=["videos"],
+    responses=documented(200, VideoOut, "The video", path=True, protected=True),
+    security=PROTECTED,
+)
 def get_video(video_id: str) -> VideoOut:
-    return settings.service().get(video_id, _caller())
+    return wiring.service().get(video_id, _caller())
 
 
 @app.patch(
     f"{VIDEOS}/<video_id>",
+    operation_id="updateVideo",
     summary="Change a video's details (send `version` to refuse lost updates)",
     tags=["videos"],
+    responses=documented(
+        200,
+        VideoOut,
+        "The video as changed",
+        body=True,
+        path=True,
+        protected=True,
+        errors={409: "`version` is not the current one (`conflict`), or the video is being deleted"},
+    ),
+    security=PROTECTED,
 )
 def update_video(video_id: str, body: UpdateVideoRequest) -> VideoOut:
-    return settings.service().update(video_id, body, _caller())
+    return wiring.service().update(video_id, body, _caller())
 
 
 @app.delete(
     f"{VIDEOS}/<video_id>",
+    operation_id="deleteVideo",
     summary="Delete a video and every file of it (asynchronous)",
     tags=["videos"],
-    responses={202: {"description": "Deletion started"}},
+    description="Safe to repeat: a video already being deleted answers 202 again and starts nothing new.",
+    responses=documented(
+        202,
+        VideoEnvelope,
+        "Deletion started, or already under way (a repeat): the video, `status` `deleting`",
+        path=True,
+        protected=True,
+        errors={409: "The video cannot be deleted in its current state (`conflict`)"},
+    ),
+    security=PROTECTED,
 )
 def delete_video(video_id: str) -> Response[str]:
-    machine = settings.settings().delete_machine
-    if machine is None:
-        raise DependencyUnavailableError("Deletion is not configured.")
-    video = settings.service().start_delete(video_id, _caller(), _StartDelete(machine))
-    return json_response(
-        HTTPStatus.ACCEPTED, {"video": {**video.model_dump(mode="json"), "status": "deleting"}}
-    )
+    video = wiring.service().start_delete(video_id, _caller())
+    return json_response(HTTPStatus.ACCEPTED, {"video": video.model_dump(mode="json")})
 
 
 @app.post(
     f"{VIDEOS}/<video_id>/transcode/retry",
+    operation_id="retryTranscode",
     summary="Process a failed video again",
     tags=["videos"],
-    responses={202: {"description": "Processing will start again"}},
+    responses=documented(
+        202,
+        VideoEnvelope,
+        "Processing will start again",
+        path=True,
+        protected=True,
+        errors={409: "The video is not failed, or has no uploaded file (`conflict`)"},
+    ),
+    security=PROTECTED,
 )
 def retry_transcode(video_id: str) -> Response[str]:
-    video = settings.service().retry_transcode(video_id, _caller())
+    video = wiring.service().retry_transcode(video_id, _caller())
     return json_response(HTTPStatus.ACCEPTED, {"video": video.model_dump(mode="json")})
 
 
 @app.post(
     f"{VIDEOS}/<video_id>/transcode/cancel",
+    operation_id="cancelTranscode",
     summary="Stop processing a video",
     tags=["videos"],
-    responses={202: {"description": "Processing is being stopped"}},
+    responses=documented(
+        202,
+        VideoEnvelope,
+        "Processing is being stopped",
+        path=True,
+        protected=True,
+        errors={409: "The video is not being processed (`conflict`)"},
+    ),
+    security=PROTECTED,
 )
 def cancel_transcode(video_id: str) -> Response[str]:
-    video = settings.service().cancel_transcode(video_id, _caller())
+    video = wiring.service().cancel_transcode(video_id, _caller())
     return json_response(HTTPStatus.ACCEPTED, {"video": video.model_dump(mode="json")})
 
 
 @app.get(
     f"{VIDEOS}/<video_id>/upload",
+    operation_id="getUploadProgress",
     summary="Resume an upload: parts received and URLs for the rest",
     tags=["uploads"],
+    responses=documented(
+        200,
+        UploadProgress,
+        "What arrived, and fresh URLs for what is missing",
+        path=True,
+        protected=True,
+        errors={409: "The video is not awaiting its upload (`conflict`)"},
+    ),
+    security=PROTECTED,
 )
 def upload_progress(video_id: str) -> UploadProgress:
-    return settings.service().upload_progress(video_id, _caller())
+    return wiring.service().upload_progress(video_id, _caller())
 
 
-@app.post(f"{VIDEOS}/<video_id>/upload/complete", summary="Assemble a multipart upload", tags=["uploads"])
+@app.post(
+    f"{VIDEOS}/<video_id>/upload/complete",
+    operation_id="completeUpload",
+    summary="Assemble a multipart upload",
+    tags=["uploads"],
+    responses=documented(
+        200,
+        VideoOut,
+        "The upload is assembled; processing starts",
+        body=True,
+        path=True,
+        protected=True,
+        errors={409: "Not an open multipart upload, or a part is missing (`conflict`)"},
+    ),
+    security=PROTECTED,
+)
 def complete_upload(video_id: str, body: CompleteUploadRequest) -> VideoOut:
-    return settings.service().complete_upload(video_id, body, _caller())
+    return wiring.service().complete_upload(video_id, body, _caller())
 
 
 @app.post(
     f"{VIDEOS}/<video_id>/upload/abort",
+    operation_id="abortUpload",
     summary="Abandon a multipart upload: S3 drops its parts and the video fails (delete it or create it again)",
     tags=["uploads"],
-    responses={409: {"description": "Not an open multipart upload (a single PUT, or already completed)"}},
+    responses=documented(
+        200,
+        VideoOut,
+        "The upload is abandoned; the video is failed",
+        path=True,
+        protected=True,
+        errors={409: "Not an open multipart upload (a single PUT, or already completed)"},
+    ),
+    security=PROTECTED,
 )
 def abort_upload(video_id: str) -> VideoOut:
-    return settings.service().abort_upload(video_id, _caller())
+    return wiring.service().abort_upload(video_id, _caller())
 
 
 @app.get(
     f"{VIDEOS}/<video_id>/playback",
+    operation_id="getPlayback",
     summary="Playback URLs: plain if the video is public, else carrying a playback token in the path",
     tags=["videos"],
+    responses=documented(
+        200,
+        Playback,
+        "Where to play the video from",
+        path=True,
+        protected=True,
+        errors={409: "The video is not ready yet (`conflict`)"},
+    ),
+    security=PROTECTED,
 )
 def playback(video_id: str) -> Response[str]:
-    urls = settings.service().playback(video_id, _caller(), settings.signer())
+    urls = wiring.service().playback(video_id, _caller())
     return json_response(
         HTTPStatus.OK, urls.model_dump(mode="json"), headers={"Cache-Control": "private, no-store"}
     )
@@ -194,5 +301,6 @@ def playback(video_id: str) -> Response[str]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring.settings(Settings)  # the whole environment, checked on the sandbox's first invocation
     idempotency.register(context)
     return app.resolve(event, context)

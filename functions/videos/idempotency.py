@@ -16,7 +16,6 @@ IDEMPOTENCY#create_video  <hash of (caller, key)>  status (INPROGRESS/COMPLETED)
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +40,6 @@ from functions.shared.errors import (
     ValidationFailedError,
 )
 from functions.shared.principal import Caller
-from functions.videos import settings
 from functions.videos.uploads import UPLOAD_WINDOW_S
 
 HEADER = "idempotency-key"
@@ -75,44 +73,45 @@ def key_from(headers: dict[str, str] | None) -> str | None:
     return value
 
 
-@functools.cache
-def _create_once() -> Callable[..., dict[str, Any]]:
-    store = DynamoDBPersistenceLayer(
-        table_name=settings.settings().table,
-        key_attr="pk",
-        sort_key_attr="sk",
-        static_pk_value=f"IDEMPOTENCY#{CREATE}",
-        expiry_attr="expires_at",
-        boto3_client=aws.dynamodb(),
-    )
+class IdempotentCreates:
+    """Creates made once per (caller, `Idempotency-Key`), persisted in the videos table `table_name`.
+    Built once per sandbox by functions/videos/wiring.py."""
 
-    def run(*, request: dict[str, Any], create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        return create()  # `request` is what powertools hashes: (caller, key) names it, the body checks it
+    def __init__(self, table_name: str) -> None:
+        store = DynamoDBPersistenceLayer(
+            table_name=table_name,
+            key_attr="pk",
+            sort_key_attr="sk",
+            static_pk_value=f"IDEMPOTENCY#{CREATE}",
+            expiry_attr="expires_at",
+            boto3_client=aws.dynamodb(),
+        )
 
-    once: Callable[..., dict[str, Any]] = idempotent_function(
-        run, data_keyword_argument="request", persistence_store=store, config=config, key_prefix=CREATE
-    )
-    return once
+        def run(*, request: dict[str, Any], create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+            return create()  # `request` is what powertools hashes: (caller, key) names it, the body checks it
 
+        self._once: Callable[..., dict[str, Any]] = idempotent_function(
+            run, data_keyword_argument="request", persistence_store=store, config=config, key_prefix=CREATE
+        )
 
-def create_once(
-    caller: Caller, key: str, body: BaseModel, create: Callable[[], dict[str, Any]]
-) -> dict[str, Any]:
-    """`create()`'s response, or the response the first create with this caller's `key` gave."""
-    request = {"caller": caller.user_id, "key": key, "body": body.model_dump(mode="json")}
-    try:
-        return _create_once()(request=request, create=create)
-    except SkyreelError:
-        raise  # the create's own refusal (nothing kept: the key is free again)
-    except IdempotencyValidationError:
-        raise ValidationFailedError(
-            "This Idempotency-Key was already used with a different request body; use a new key."
-        ) from None
-    except IdempotencyAlreadyInProgressError:
-        raise ConflictError(
-            "A request with this Idempotency-Key is still being processed; retry in a moment."
-        ) from None
-    except Exception as exc:
-        if type(exc).__module__.startswith("aws_lambda_powertools.utilities.idempotency"):
-            raise DependencyUnavailableError("Could not check the Idempotency-Key; try again.") from exc
-        raise
+    def create_once(
+        self, caller: Caller, key: str, body: BaseModel, create: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """`create()`'s response, or the response the first create with this caller's `key` gave."""
+        request = {"caller": caller.user_id, "key": key, "body": body.model_dump(mode="json")}
+        try:
+            return self._once(request=request, create=create)
+        except SkyreelError:
+            raise  # the create's own refusal (nothing kept: the key is free again)
+        except IdempotencyValidationError:
+            raise ValidationFailedError(
+                "This Idempotency-Key was already used with a different request body; use a new key."
+            ) from None
+        except IdempotencyAlreadyInProgressError:
+            raise ConflictError(
+                "A request with this Idempotency-Key is still being processed; retry in a moment."
+            ) from None
+        except Exception as exc:
+            if type(exc).__module__.startswith("aws_lambda_powertools.utilities.idempotency"):
+                raise DependencyUnavailableError("Could not check the Idempotency-Key; try again.") from exc
+            raise

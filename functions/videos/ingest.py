@@ -3,7 +3,6 @@ hold back the others, and a failing one is retried until the queue's DLQ takes i
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 from urllib.parse import unquote_plus
@@ -12,24 +11,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.shared.events import EventPublisher
 from functions.shared.observability import logger, metrics
-from functions.videos import settings
-from functions.videos.dal import VideoRepository
-from functions.videos.logic import Ingest
-from functions.videos.storage import UploadStore
+from functions.videos import wiring
+from functions.videos.settings import IngestSettings
+
+Settings = IngestSettings  # this function's environment (functions/videos/settings.py)
 
 processor = BatchProcessor(event_type=EventType.SQS)
-
-
-@functools.cache
-def _ingest() -> Ingest:
-    s = settings.settings()
-    return Ingest(
-        VideoRepository(s.table),
-        UploadStore(settings.require(s.uploads_bucket, "the uploads bucket")),
-        EventPublisher(settings.require(s.event_bus, "the event bus"), "videos"),
-    )
 
 
 def handle_record(record: SQSRecord) -> None:
@@ -41,13 +29,14 @@ def handle_record(record: SQSRecord) -> None:
             continue
         obj = s3_record["s3"]["object"]
         key = unquote_plus(obj["key"])  # S3 URL-encodes keys in notifications
-        outcome = _ingest().object_created(key, int(obj.get("size", 0)), obj.get("eTag", ""))
+        outcome = wiring.ingest().object_created(key, int(obj.get("size", 0)), obj.get("eTag", ""))
         logger.info("upload notification", extra={"key": key, "outcome": outcome})
 
 
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring.settings(Settings)
     response = process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context
     )

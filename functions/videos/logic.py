@@ -1,21 +1,29 @@
-"""Video use cases. They decide; dal.py, storage.py and signing.py fetch, store and sign. No boto3 here."""
+"""Video use cases and their rules, against the ports of functions/videos/ports.py only (no boto3 here):
+the API's (VideoService), upload notifications (Ingest), abandoned uploads (Sweeper), the delete saga's
+steps (Deletion), the publish workflow's record steps (Publishing) and media following visibility
+(MediaMoves). The adapters behind the ports are built in functions/videos/wiring.py."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from functions.shared.cdn import MediaCache
-from functions.shared.errors import ConflictError, NotFoundError, QuotaExceededError
-from functions.shared.observability import count
+from functions.shared.clock import now_iso
+from functions.shared.errors import (
+    ConflictError,
+    DependencyUnavailableError,
+    NotFoundError,
+    QuotaExceededError,
+)
+from functions.shared.observability import count, logger
 from functions.shared.plans import STORAGE_QUOTAS, storage_quota
 from functions.shared.principal import Caller
 from functions.videos import uploads
-from functions.videos.dal import OverQuotaError, VersionConflictError, VideoRepository
 from functions.videos.models import (
     CompleteUploadRequest,
     CreatedVideo,
@@ -33,16 +41,24 @@ from functions.videos.models import (
     VideoRecord,
     Visibility,
 )
-from functions.videos.signing import MediaSigner
-from functions.videos.storage import UploadStore
+from functions.videos.ports import (
+    Events,
+    MediaCache,
+    MediaSigner,
+    MediaStore,
+    OverQuotaError,
+    UploadStorage,
+    VersionConflictError,
+    VideoStore,
+    WorkflowStarter,
+)
 from functions.videos.uploads import UploadLimits
 
 SAVE_ATTEMPTS = 5
 UPLOAD_ABORTED = "The upload was aborted by its owner."
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+# The delete saga's own limit (TimeoutSeconds of infra/workflows/video_delete.asl.json; a test keeps the
+# two equal): a `deleting` mark older than this has no saga running for it any more.
+DELETE_SAGA_TIMEOUT_S = 3600
 
 
 def size_text(n: int) -> str:
@@ -57,12 +73,9 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class Publisher(Protocol):
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
-
-
-class Workflow(Protocol):
-    def start(self, name: str, payload: dict[str, Any]) -> None: ...
+def prefix_for(video_id: str, visibility: Visibility) -> str:
+    """The one rule for where media goes, used by the transcoder when it writes and by moves."""
+    return f"public/hls/{video_id}/" if visibility is Visibility.PUBLIC else f"hls/{video_id}/"
 
 
 def _visible_to(video: VideoRecord, caller: Caller) -> bool:
@@ -73,10 +86,12 @@ def _visible_to(video: VideoRecord, caller: Caller) -> bool:
 
 @dataclass
 class VideoService:
-    repo: VideoRepository
-    uploads: UploadStore
-    events: Publisher
+    repo: VideoStore
+    uploads: UploadStorage
+    events: Events
     limits: UploadLimits
+    delete_workflow: WorkflowStarter
+    signer: MediaSigner
     clock: Callable[[], float] = field(default=time.time)
     storage_quotas: Mapping[str, int] = field(default_factory=lambda: dict(STORAGE_QUOTAS))
 
@@ -348,17 +363,59 @@ class VideoService:
         self.events.publish("video.transcode_cancelled", {"video_id": video.id, "owner_id": video.owner_id})
         return updated.public()
 
-    def start_delete(self, video_id: str, caller: Caller, workflow: Workflow) -> VideoOut:
-        video = self._owned(video_id, caller)
-        attempt = uuid.uuid4().hex[:8]
-        # The saga marks the record `deleting` as its first step; a video already `deleting` (a failed
-        # run) is simply run again: every step is idempotent.
-        workflow.start(f"{video.id}-{attempt}", {"video": {"id": video.id, "owner_id": video.owner_id}})
-        return video.public()
+    def start_delete(self, video_id: str, caller: Caller) -> VideoOut:
+        """Mark the video `deleting` (one conditional write), then start the delete saga, so the 202 tells
+        the truth and reads see `deleting` at once.
+
+        The saga's execution is named after the marked version: a repeated DELETE, while that mark stands,
+        starts the same name again, which Step Functions answers with the execution it already has (or
+        starts it, if the first start never landed): never a second saga. A video whose saga failed
+        (`deleting` with the reason in `error`, or a mark older than the saga's time limit) is marked
+        anew, under a new version, and the saga runs again. If the start fails, the mark is rolled back
+        so the 503 leaves the video as it was."""
+        for _ in range(SAVE_ATTEMPTS):
+            video = self._owned(video_id, caller)
+            if video.status is Status.DELETING and video.error is None and not self._saga_over(video):
+                self._start_delete_saga(video)  # already marked: the same name, nothing new
+                return video.public()
+            marked = video.changed(status=Status.DELETING, error=None)
+            try:
+                self.repo.save(marked, expected_version=video.version)
+            except VersionConflictError:
+                continue  # changed meanwhile (perhaps marked by a concurrent DELETE): look again
+            try:
+                self._start_delete_saga(marked)
+            except Exception:
+                self._unmark(video, marked)
+                raise
+            count("VideoDeleteStarted")
+            return marked.public()
+        raise ConflictError("The video is changing too often to delete now; try again.")
+
+    def _saga_over(self, marked: VideoRecord) -> bool:
+        """The saga named after this mark has ended, yet the video is still here without a reason: its
+        RecordFailure step failed too. It is then marked anew, under a new name."""
+        marked_at = datetime.fromisoformat(marked.updated_at.replace("Z", "+00:00")).timestamp()
+        return self.clock() - marked_at > DELETE_SAGA_TIMEOUT_S
+
+    def _start_delete_saga(self, marked: VideoRecord) -> None:
+        self.delete_workflow.start(
+            f"{marked.id}-v{marked.version}", {"video": {"id": marked.id, "owner_id": marked.owner_id}}
+        )
+
+    def _unmark(self, before: VideoRecord, marked: VideoRecord) -> None:
+        """Put back the record as it was before the mark, unless something changed it since (a saga whose
+        start did land after all has marked nothing new, so this still applies; it then deletes anyway).
+        If this write fails too, the video stays `deleting` and a DELETE again starts the same saga."""
+        restored = before.model_copy(update={"version": marked.version + 1, "updated_at": now_iso()})
+        try:
+            self.repo.save(restored, expected_version=marked.version)
+        except Exception:  # the start's failure is the one to report
+            logger.warning("could not roll back a delete mark", extra={"video_id": before.id})
 
     # --- playback ------------------------------------------------------------------------------------
 
-    def playback(self, video_id: str, caller: Caller, signer: MediaSigner) -> Playback:
+    def playback(self, video_id: str, caller: Caller) -> Playback:
         """URLs for the player: plain for public media, else under a playback token that opens exactly this
         video's directory, so every URL the player resolves from the master playlist carries it."""
         video = self.repo.get(video_id)
@@ -368,9 +425,9 @@ class VideoService:
             raise ConflictError(f"The video is {video.status.value}; it plays once it is ready.")
         expires_at: str | None = None
         if video.media_prefix.startswith("public/"):
-            prefix_url = signer.public_prefix(video.media_prefix)
+            prefix_url = self.signer.public_prefix(video.media_prefix)
         else:
-            signed = signer.sign_video(video.id)
+            signed = self.signer.sign_video(video.id)
             prefix_url = signed.url
             expires_at = datetime.fromtimestamp(signed.expires_at, UTC).isoformat(timespec="seconds")
         return Playback(
@@ -395,9 +452,9 @@ def cached_media_paths(video_id: str) -> list[str]:
 class Ingest:
     """S3 says an original arrived: check it against what was declared, then mark the video uploaded."""
 
-    repo: VideoRepository
-    uploads: UploadStore
-    events: Publisher
+    repo: VideoStore
+    uploads: UploadStorage
+    events: Events
 
     def object_created(self, key: str, size: int, etag: str) -> str:
         video_id = uploads.video_id_from_key(key)
@@ -468,11 +525,10 @@ class Deletion:
     any step finds it and leaves it `deleting` with the reason (record_failure), and DELETE again runs the
     saga anew. Each step is idempotent; `video.deleted` is therefore published at least once, not once."""
 
-    repo: VideoRepository
-    uploads: UploadStore
-    media_bucket: str
-    delete_prefix: Callable[[str, str], int]
-    events: Publisher
+    repo: VideoStore
+    uploads: UploadStorage
+    media: MediaStore
+    events: Events
     media_cache: MediaCache
 
     def mark_deleting(self, video_id: str) -> None:
@@ -494,10 +550,10 @@ class Deletion:
             return 0
         if video.upload.upload_id:
             self.uploads.abort(video.upload.key, video.upload.upload_id)
-        removed = self.delete_prefix(self.uploads.bucket, f"originals/{video_id}/")
+        removed = self.uploads.delete_prefix(f"originals/{video_id}/")
         for prefix in {f"hls/{video_id}/", f"public/hls/{video_id}/", video.media_prefix}:
             if prefix:
-                removed += self.delete_prefix(self.media_bucket, prefix)
+                removed += self.media.delete_prefix(prefix)
         # Media is cached at the edge for a year: without this, a deleted video keeps playing from the CDN.
         self.media_cache.invalidate(cached_media_paths(video_id))
         return removed
@@ -539,8 +595,8 @@ class Deletion:
 
 @dataclass
 class Sweeper:
-    repo: VideoRepository
-    uploads: UploadStore
+    repo: VideoStore
+    uploads: UploadStorage
     clock: Callable[[], float] = field(default=time.time)
 
     def expire_uploads(self) -> int:
@@ -560,3 +616,251 @@ class Sweeper:
                 continue  # it changed (the upload just arrived?): the next sweep looks again
             expired += 1
         return expired
+
+
+# --- media follows visibility ----------------------------------------------------------------------------
+
+
+@dataclass
+class MediaMoves:
+    """Where a video's media lives follows its visibility: the CDN serves keys under `public/` to anyone and
+    every other key only with a playback token. A change of visibility moves the files (copy, switch the
+    record, delete the old copies), each step idempotent so a retried event finishes the move."""
+
+    repo: VideoStore
+    media: MediaStore
+    media_cache: MediaCache
+
+    def follow_visibility(self, video_id: str) -> str:
+        for _ in range(SAVE_ATTEMPTS):
+            video = self.repo.get(video_id)
+            if video is None or not video.media_prefix:
+                return "nothing to move"
+            if video.status is Status.DELETING:  # the delete saga removes both prefixes: copying would orphan
+                return "being deleted"
+            target = prefix_for(video.id, video.visibility)
+            if video.media_prefix == target:
+                if video.visibility is not Visibility.PUBLIC:
+                    # a move to public/ that lost the race with a change back: its copy must not stay
+                    self.media.delete_prefix(prefix_for(video.id, Visibility.PUBLIC))
+                # Also reached by a retried event whose move finished but whose invalidation failed.
+                self.media_cache.invalidate(cached_media_paths(video.id))
+                return "already in place"
+            source = video.media_prefix
+            copied = self.media.copy_prefix(source, target)
+            try:
+                self.repo.save(video.changed(media_prefix=target), expected_version=video.version)
+            except VersionConflictError:
+                continue  # changed meanwhile (maybe back again): look at it afresh
+            self.media.delete_prefix(source)
+            # The edge caches media for a year: a video made private must stop playing from its old public URLs.
+            self.media_cache.invalidate(cached_media_paths(video.id))
+            return f"moved {copied} objects from {source} to {target}"
+        raise DependencyUnavailableError(
+            f"video {video_id} kept changing during the move; the event will be retried"
+        )
+
+
+# --- the publish workflow's record steps ---------------------------------------------------------------
+
+USER_ERRORS = {"UnplayableSourceError"}  # their message is written for the video's owner
+GENERIC_FAILURE = "Processing failed on our side. Retry it; if it fails again, contact support."
+SUPERSEDED = "SupersededError"  # the transcoder saw a newer attempt on the record and stopped
+
+
+def _cause(error: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        cause = json.loads(error.get("Cause") or "{}")
+    except ValueError:
+        return {}
+    return cause if isinstance(cause, dict) else {}
+
+
+def _error_type(error: Mapping[str, Any]) -> str:
+    return str(_cause(error).get("errorType") or error.get("Error", ""))
+
+
+def failure_reason(error: Mapping[str, Any]) -> str:
+    """What to tell the owner: the probe's own words for an unplayable file, a generic line otherwise."""
+    cause = _cause(error)
+    kind = cause.get("errorType") or error.get("Error", "")
+    if kind in USER_ERRORS and cause.get("errorMessage"):
+        return str(cause["errorMessage"])
+    if kind == "States.Timeout":
+        return "Processing took longer than allowed. Retry it, or upload a shorter video."
+    return GENERIC_FAILURE
+
+
+def _superseded(video: VideoRecord, attempt: str | None) -> bool:
+    """A newer run claimed the video since `attempt` did. A record without one (written before
+    attempts existed) supersedes nobody."""
+    return bool(attempt and video.attempt and video.attempt != attempt)
+
+
+def _run_prefixes(video_id: str, media_prefix: str | None) -> list[str]:
+    """Where a run may have written: the claim's prefix and, if the video was made private while it
+    ran, the private one (the transcoder writes there instead of public/)."""
+    private = prefix_for(video_id, Visibility.PRIVATE)
+    return sorted({private, media_prefix} - {None}) if media_prefix else [private]
+
+
+def _serves(video: VideoRecord, prefix: str) -> bool:
+    """The ready video plays from `prefix`: whatever happened to this run, those files stay."""
+    return video.status is Status.READY and video.media_prefix == prefix
+
+
+@dataclass
+class Publishing:
+    """The publish workflow's record steps (infra/workflows/publish.asl.json). The record is the one place
+    of truth for status, so only the videos domain changes it: the transcoder reports progress and returns
+    what it made.
+
+    `attempt` (the workflow's execution id) names the run that claimed the video, stored on the record as
+    `attempt`. A cancel followed by a retry starts a new run while the old one may still be going; every
+    step of the old run is then a no-op: it never deletes the shared output prefix nor sets the status."""
+
+    repo: VideoStore
+    media: MediaStore
+    events: Events
+
+    def _save(self, video: VideoRecord, attempt: str | None, **changes: Any) -> VideoRecord:
+        """The next version of the record, owned by `attempt`, conditional on the version read: a newer
+        claim in between bumps it, so this can never overwrite that claim."""
+        updated = video.changed(attempt=attempt or video.attempt, **changes)
+        self.repo.save(updated, expected_version=video.version)
+        return updated
+
+    def claim(self, video_id: str, etag: str, attempt: str | None = None) -> dict[str, Any]:
+        """uploaded -> processing, once per file version: a duplicate or concurrent event claims nothing.
+
+        The claim records `attempt` (the workflow's execution) as the run that owns the video; a run
+        whose attempt is no longer current stops and touches nothing (functions/transcode/progress.py).
+        Claiming again with the same attempt (a retried Claim whose first write landed) claims again.
+        """
+        attempt = attempt or uuid.uuid4().hex
+        for _ in range(SAVE_ATTEMPTS):
+            video = self.repo.get(video_id)
+            if video is None or video.source_etag != etag:
+                return {"claimed": False}
+            if video.status is Status.PROCESSING and video.attempt == attempt:
+                return self._claimed(video, attempt)
+            if video.status is not Status.UPLOADED:
+                return {"claimed": False}
+            try:
+                self._save(video, attempt, status=Status.PROCESSING, progress=0, error=None)
+            except VersionConflictError:
+                continue
+            return self._claimed(video, attempt)
+        return {"claimed": False}
+
+    @staticmethod
+    def _claimed(video: VideoRecord, attempt: str) -> dict[str, Any]:
+        return {
+            "claimed": True,
+            "video_id": video.id,
+            "key": video.upload.key,
+            "media_prefix": prefix_for(video.id, video.visibility),
+            # where the transcoder writes instead if the video is no longer public when it writes
+            "private_prefix": prefix_for(video.id, Visibility.PRIVATE),
+            "attempt": attempt,
+        }
+
+    def mark_ready(self, video_id: str, output: Mapping[str, Any], attempt: str | None = None) -> str:
+        prefix = str(output["media_prefix"])
+        for _ in range(SAVE_ATTEMPTS):
+            video = self.repo.get(video_id)
+            if video is not None and _superseded(video, attempt):
+                # A newer run owns the record and writes the same prefix: deleting it would delete
+                # that run's output, and its status is not ours to set.
+                return "superseded"
+            if video is not None and _serves(video, prefix) and video.attempt == attempt:
+                return "ready"  # a retried MarkReady whose first write landed
+            if video is None or video.status is not Status.PROCESSING:
+                # cancelled or deleted meanwhile: keep nothing
+                for written in _run_prefixes(video_id, prefix):
+                    if video is None or not _serves(video, written):
+                        self.media.delete_prefix(written)
+                return "discarded"
+            try:
+                ready = self._save(
+                    video,
+                    attempt,
+                    status=Status.READY,
+                    progress=100,
+                    error=None,
+                    media_prefix=prefix,
+                    duration_s=output["duration_s"],
+                    width=output["width"],
+                    height=output["height"],
+                    renditions=output["renditions"],
+                )
+            except VersionConflictError:
+                continue
+            self._announce_ready(ready, prefix)
+            return "ready"
+        raise VersionConflictError(video_id)
+
+    def _announce_ready(self, ready: VideoRecord, prefix: str) -> None:
+        self.events.publish(
+            "video.ready",
+            {
+                "video_id": ready.id,
+                "owner_id": ready.owner_id,
+                "duration_s": ready.duration_s,
+                "renditions": ready.renditions,
+            },
+        )
+        if prefix != prefix_for(ready.id, ready.visibility):  # its visibility changed while it was encoding
+            self.events.publish(
+                "video.visibility_changed",
+                {"video_id": ready.id, "owner_id": ready.owner_id, "visibility": ready.visibility.value},
+            )
+        count("VideoReady")
+
+    def mark_failed(
+        self,
+        video_id: str,
+        media_prefix: str | None,
+        error: Mapping[str, Any],
+        attempt: str | None = None,
+        claimed: bool = True,
+        etag: str | None = None,
+    ) -> str:
+        """Remove the run's partial output and fail the video with the reason, unless a newer run owns
+        it. `claimed` is False when the Claim step itself failed: the video is then still `uploaded`
+        (or `processing` under this very attempt, if the claim's write landed before the failure)."""
+        reason = failure_reason(error)
+        for _ in range(SAVE_ATTEMPTS):
+            video = self.repo.get(video_id)
+            if video is None:
+                if media_prefix:
+                    for written in _run_prefixes(video_id, media_prefix):  # deleted meanwhile: keep nothing
+                        self.media.delete_prefix(written)
+                return "gone"
+            if _error_type(error) == SUPERSEDED:
+                return "superseded"  # the run saw a newer attempt on the record: that is final
+            if not claimed:  # nothing was encoded: only the record may need failing
+                failing = (video.status is Status.UPLOADED and video.source_etag == etag) or (
+                    video.status is Status.PROCESSING
+                    and video.attempt is not None
+                    and video.attempt == attempt
+                )
+            else:
+                if _superseded(video, attempt):
+                    return "superseded"  # the newer run's files and status are not ours to touch
+                for written in _run_prefixes(video_id, media_prefix) if media_prefix else []:
+                    if not _serves(video, written):
+                        self.media.delete_prefix(written)  # no half-written ladder stays behind
+                failing = video.status is Status.PROCESSING
+            if not failing:  # cancelled by its owner (their reason stands), or already settled
+                return f"left {video.status.value}"
+            try:
+                self._save(video, attempt, status=Status.FAILED, error=reason)
+            except VersionConflictError:
+                continue
+            self.events.publish(
+                "video.failed", {"video_id": video.id, "owner_id": video.owner_id, "reason": reason}
+            )
+            count("VideoFailed")
+            return "failed"
+        raise VersionConflictError(video_id)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+
+from functions.shared.clock import now_iso
+from functions.videos.uploads import VIDEO_TYPES
 
 
 class Visibility(StrEnum):
@@ -24,28 +26,44 @@ class Status(StrEnum):
     DELETING = "deleting"
 
 
+MAX_TAG_LENGTH = 40
+MAX_TAGS = 20
+# A tag as the schema states it; the validator below also trims and lowercases it and drops blanks.
+Tag = Annotated[str, Field(max_length=MAX_TAG_LENGTH, examples=["travel"])]
+
+
 def _clean_tags(tags: list[str]) -> list[str]:
     cleaned = sorted({t.strip().lower() for t in tags if t.strip()})
-    if any(len(t) > 40 for t in cleaned):
-        raise ValueError("a tag is at most 40 characters")
+    if any(len(t) > MAX_TAG_LENGTH for t in cleaned):
+        raise ValueError(f"a tag is at most {MAX_TAG_LENGTH} characters")
     return cleaned
 
 
 # --- API ---------------------------------------------------------------------------------------------
 
 
+_VIDEO_TYPES: list[JsonValue] = [t for t in sorted(VIDEO_TYPES)]
+
+
 class UploadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    filename: str = Field(min_length=1, max_length=255)
-    content_type: str = Field(min_length=3, max_length=100)
-    size_bytes: int = Field(gt=0)
+    filename: str = Field(min_length=1, max_length=255, examples=["holiday.mp4"])
+    # The schema names the accepted types (uploads.VIDEO_TYPES, the list the create checks against); the
+    # server also takes them with parameters or in any case, and answers any other type with a 415.
+    content_type: str = Field(
+        min_length=3,
+        max_length=100,
+        json_schema_extra={"enum": _VIDEO_TYPES},
+        description="The file's video type; any other is refused with 415",
+    )
+    size_bytes: int = Field(gt=0, description="Over the account's limit: 413", examples=[10_485_760])
 
 
 class CreateVideoRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=200, examples=["Holiday in Lisbon"])
     description: str = Field(default="", max_length=5000)
-    tags: list[str] = Field(default_factory=list, max_length=20)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     visibility: Visibility = Visibility.PRIVATE
     upload: UploadRequest
 
@@ -55,15 +73,41 @@ class CreateVideoRequest(BaseModel):
         return _clean_tags(value)
 
 
+# What a PATCH may change. Leaving a field out leaves it as it is; `null` is not a value for any of them
+# (a stored video always has a title, a description, tags and a visibility).
+_CHANGEABLE = ("title", "description", "tags", "visibility")
+
+
+def _without_null(schema: dict[str, JsonValue]) -> None:
+    """The schema of UpdateVideoRequest states what its validator enforces: no `null` for _CHANGEABLE."""
+    properties = schema.get("properties")
+    assert isinstance(properties, dict)
+    for name in _CHANGEABLE:
+        field = properties[name]
+        assert isinstance(field, dict)
+        options = field.pop("anyOf", None)
+        if isinstance(options, list):
+            field.update(next(o for o in options if isinstance(o, dict) and o.get("type") != "null"))
+        field.pop("default", None)
+
+
 class UpdateVideoRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
-    tags: list[str] | None = Field(default=None, max_length=20)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     visibility: Visibility | None = None
     version: int | None = Field(
         default=None, ge=1, description="Refuse the update (409) unless this is current"
     )
+
+    @field_validator(*_CHANGEABLE, mode="before")
+    @classmethod
+    def not_null(cls, value: object) -> object:
+        # Only a value sent as null gets here as None (defaults are not validated).
+        if value is None:
+            raise ValueError("leave the field out to keep it; null is not a value")
+        return value
 
     @field_validator("tags")
     @classmethod
@@ -97,6 +141,12 @@ class VideoOut(BaseModel):
     version: int
     created_at: str
     updated_at: str
+
+
+class VideoEnvelope(BaseModel):
+    """A video as the asynchronous actions answer it (202): delete, retry and cancel."""
+
+    video: VideoOut
 
 
 class PartUrl(BaseModel):
@@ -195,5 +245,4 @@ class VideoRecord(BaseModel):
 
     def changed(self, **changes: object) -> VideoRecord:
         """The next version of this record: every write is conditional on the version it replaces."""
-        stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return self.model_copy(update={**changes, "version": self.version + 1, "updated_at": stamp})
+        return self.model_copy(update={**changes, "version": self.version + 1, "updated_at": now_iso()})

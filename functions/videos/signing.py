@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass
 
 from functions.shared import aws
 from functions.shared.media_token import MEDIA_PATH, SIGNED_PATH, MediaKeys, scope_for, sign
+from functions.videos.ports import SignedPrefix
 
 SIGNED_URL_TTL_S = 6 * 3600
-
-
-@dataclass(frozen=True)
-class SignedPrefix:
-    url: str  # <cdn>/media/s/<token>/hls/<video_id>/
-    expires_at: int  # Unix seconds
 
 
 class MediaSigner:

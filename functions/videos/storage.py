@@ -1,28 +1,15 @@
-"""Object storage for videos: presigned uploads (single PUT and multipart), and paged deletion."""
+"""Object storage for videos (the `UploadStorage` and `MediaStore` ports): presigned uploads (single PUT
+and multipart), copies between media prefixes, and paged deletion. boto3 and S3's answers only."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from functions.shared import aws
 from functions.shared.errors import ConflictError, DependencyUnavailableError
-
-
-@dataclass(frozen=True)
-class StoredPart:
-    part_number: int
-    etag: str
-    size: int
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    size: int
-    content_type: str
-    etag: str
+from functions.videos.ports import ObjectInfo, StoredPart
 
 
 def _fail(what: str, exc: Exception) -> DependencyUnavailableError:
@@ -133,19 +120,52 @@ class UploadStore:
             raise _fail("head object", exc) from exc
         return ObjectInfo(int(obj["ContentLength"]), obj.get("ContentType", ""), obj["ETag"])
 
+    def delete_prefix(self, prefix: str) -> int:
+        return delete_prefix(self.bucket, prefix)
+
+
+class MediaStore:
+    """The media bucket: HLS output under `hls/<id>/` or `public/hls/<id>/`."""
+
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+
+    def copy_prefix(self, source: str, target: str) -> int:
+        s3: Any = aws.s3()
+        copied = 0
+        try:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=source):
+                for obj in page.get("Contents", []):
+                    s3.copy_object(
+                        Bucket=self.bucket,
+                        Key=target + obj["Key"][len(source) :],
+                        MetadataDirective="COPY",
+                        CopySource={"Bucket": self.bucket, "Key": obj["Key"]},
+                    )
+                    copied += 1
+        except ClientError as exc:
+            raise DependencyUnavailableError(f"Could not copy media from {source} to {target}.") from exc
+        return copied
+
+    def delete_prefix(self, prefix: str) -> int:
+        return delete_prefix(self.bucket, prefix)
+
 
 def delete_prefix(bucket: str, prefix: str) -> int:
     """Delete every object under `prefix`, a page of up to 1,000 at a time (any number of objects)."""
     s3: Any = aws.s3()
     deleted = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if not keys:
-            continue
-        result = s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-        if result.get("Errors"):
-            raise DependencyUnavailableError(
-                f"Could not delete {len(result['Errors'])} objects under {prefix}."
-            )
-        deleted += len(keys)
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if not keys:
+                continue
+            result = s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            if result.get("Errors"):
+                raise DependencyUnavailableError(
+                    f"Could not delete {len(result['Errors'])} objects under {prefix}."
+                )
+            deleted += len(keys)
+    except ClientError as exc:
+        raise _fail("delete objects", exc) from exc
     return deleted

@@ -8,20 +8,17 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.shared.observability import count, logger, metrics
-from functions.videos import settings
-from functions.videos.dal import VideoRepository
-from functions.videos.logic import Sweeper
-from functions.videos.storage import UploadStore
+from functions.videos import wiring
+from functions.videos.settings import SweeperSettings
+
+Settings = SweeperSettings  # this function's environment (functions/videos/settings.py)
 
 
 @logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    s = settings.settings()
-    sweeper = Sweeper(
-        VideoRepository(s.table), UploadStore(settings.require(s.uploads_bucket, "the uploads bucket"))
-    )
-    expired = sweeper.expire_uploads()
+    wiring.settings(Settings)
+    expired = wiring.sweeper().expire_uploads()
     logger.info("expired uploads", extra={"count": expired})
     count("UploadsExpired", expired)
     return {"expired": expired}

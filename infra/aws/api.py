@@ -10,7 +10,7 @@ from constructs import Construct
 
 from infra.aws.nag import acknowledge, acknowledge_all
 from infra.aws.names import usage_plan_name
-from infra.model import Auth, Authorizer, GatewayResponse, Route, Topology, UsagePlan
+from infra.model import Auth, Authorizer, GatewayResponse, Route, Topology, UsagePlan, method_not_allowed_body
 
 PUSH_TO_LOGS = (
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
@@ -50,6 +50,8 @@ class RestApi(Construct):
         self._authorizer: apigw.RequestAuthorizer | None = None
         for route in topology.api.routes:
             self._add_route(route)
+        for path, methods in topology.api.methods_by_path().items():
+            self._refuse_other_methods(path, methods)
         for response in topology.api.gateway_responses:
             self._add_gateway_response(response)
         self.usage_plans = {plan.id: self._usage_plan(topology, plan) for plan in topology.api.usage_plans}
@@ -120,6 +122,45 @@ class RestApi(Construct):
         )
         if not protected:
             acknowledge(method, "AwsSolutions-APIG4", f"{route.method} {route.path} is declared Auth.PUBLIC")
+
+    def _refuse_other_methods(self, path: str, allowed: tuple[str, ...]) -> None:
+        """ANY on a declared path catches the methods it does not serve (API Gateway picks the explicit
+        methods first) and answers 405 with `Allow` in the API's error shape, as the local gateway does;
+        without it API Gateway would say MISSING_AUTHENTICATION_TOKEN (our 404)."""
+        allow = ", ".join(allowed)
+        method = self.api.root.resource_for_path(path).add_method(
+            "ANY",
+            apigw.MockIntegration(
+                request_templates={"application/json": '{"statusCode": 405}'},
+                integration_responses=[
+                    apigw.IntegrationResponse(  # the default response: every request the mock gets
+                        status_code="405",
+                        response_templates={"application/json": method_not_allowed_body(allowed)},
+                        response_parameters={
+                            "method.response.header.Allow": f"'{allow}'",
+                            "method.response.header.Content-Type": "'application/json'",
+                        },
+                    )
+                ],
+            ),
+            authorization_type=apigw.AuthorizationType.NONE,
+            method_responses=[
+                apigw.MethodResponse(
+                    status_code="405",
+                    response_parameters={
+                        "method.response.header.Allow": True,
+                        "method.response.header.Content-Type": True,
+                    },
+                )
+            ],
+        )
+        acknowledge_all(
+            method,
+            {
+                "AwsSolutions-APIG4": f"ANY {path} only answers 405 (Allow: {allow}) from a mock; no code runs",
+                "AwsSolutions-COG4": f"ANY {path} only answers 405 from a mock; no code runs",
+            },
+        )
 
     def _add_gateway_response(self, response: GatewayResponse) -> None:
         # What API Gateway answers by itself (no function ran) still speaks the API's error shape.

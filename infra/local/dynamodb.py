@@ -5,7 +5,7 @@ many threads. Two conditional writes racing on one item can then both pass the s
 DynamoDB never allows (conditional writes are how the login throttle takes a failure slot, how a
 refresh token is spent once, how an email is claimed by one account). `install` serialises DynamoDB
 requests in this process with one lock. It is internal moto API (`DynamoHandler.call_action`), pinned
-with moto; tests/unit/test_auth_service.py's parallel-login test fails if it stops working.
+with moto; tests/unit/test_auth_adapters.py (parallel failure slots) fails if it stops working.
 """
 
 from __future__ import annotations

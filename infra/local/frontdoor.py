@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from functions.shared import origin
 from functions.shared.media_token import TokenRejected, media_key
@@ -33,7 +34,6 @@ from infra.model import Bucket, Media
 
 log = logging.getLogger("skyreel.local.frontdoor")
 
-_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _CHUNK = 1024 * 1024
 
 AccessLog = Callable[[str], None]
@@ -42,6 +42,22 @@ AccessLog = Callable[[str], None]
 def _viewer_address(request: Request) -> str:
     """`ip:port` of the client, as CloudFront's CloudFront-Viewer-Address header gives it."""
     return f"{request.client.host}:{request.client.port}" if request.client else "127.0.0.1:0"
+
+
+class _ApiFirst:
+    """Every request under an API prefix goes to the gateway, whatever its method and whatever bytes its path
+    holds (a Starlette route matches neither TRACE nor a decoded newline, and the static mount would answer
+    in text/plain); CloudFront sends the whole prefix to API Gateway the same way. The rest is the site."""
+
+    def __init__(self, front: FrontDoor, site: Starlette) -> None:
+        self.front, self.site = front, site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope["path"]).startswith(self.front.gateway.api.prefixes):
+            response = await self.front.api(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self.site(scope, receive, send)
 
 
 class FrontDoor:
@@ -71,10 +87,7 @@ class FrontDoor:
         self.access_log = access_log
         # API calls block on a sandbox; run them on threads with a bound wide enough for bursts.
         self.limiter = anyio.CapacityLimiter(64)
-        routes: list[Route | Mount] = [
-            Route(f"{prefix.rstrip('/')}/{{rest:path}}", self.api, methods=_METHODS)
-            for prefix in gateway.api.prefixes
-        ]
+        routes: list[Route | Mount] = []
         if media is not None:
             routes.append(
                 Route(
@@ -89,7 +102,7 @@ class FrontDoor:
             )
         web_root.mkdir(parents=True, exist_ok=True)
         routes.append(Mount("/", StaticFiles(directory=web_root, html=True)))
-        self.app = Starlette(routes=routes)
+        self.app = _ApiFirst(self, Starlette(routes=routes))
 
     async def api(self, request: Request) -> Response:
         started = time.perf_counter()

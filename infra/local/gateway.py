@@ -25,7 +25,7 @@ from cachetools import LRUCache
 
 from infra.local.names import ACCOUNT, REGION
 from infra.local.runtime import InvocationError, ThrottledError
-from infra.model import Api, Auth, Authorizer, Route
+from infra.model import Api, Auth, Authorizer, Route, method_not_allowed_body
 
 API_ID = "local"
 LOCAL_STAGE = "local"
@@ -152,6 +152,8 @@ class ApiGateway:
         # Static segments beat parameters, as API Gateway picks the most specific resource.
         ordered = sorted(self.api.routes, key=lambda r: (r.path.count("{"), -len(r.path)))
         self._routes = [(route, route.regex()) for route in ordered]
+        self._methods = self.api.methods_by_path()
+        self._paths = list(dict.fromkeys((route.path, pattern) for route, pattern in self._routes))
         self._throttle = _TokenBucket(self.api.throttle_rate, self.api.throttle_burst)
         self._plans = {plan.id: plan for plan in self.api.usage_plans}
         # Per caller and plan: bounded, as a flood of distinct keys must not grow the process.
@@ -165,6 +167,13 @@ class ApiGateway:
             if found and route.method == method:
                 return route, found.groupdict()
         return None
+
+    def allowed_methods(self, path: str) -> tuple[str, ...]:
+        """The methods of the declared path `path` falls on (a path matching none: ())."""
+        for template, pattern in self._paths:
+            if pattern.match(path):
+                return self._methods[template]
+        return ()
 
     def _gateway(
         self, response_type: str, request_id: str, extra: list[tuple[str, str]] | None = None
@@ -181,6 +190,11 @@ class ApiGateway:
         request_id = str(uuid.uuid4())
         matched = self.match(request.method, request.path)
         if matched is None:
+            allowed = self.allowed_methods(request.path)
+            if allowed:  # infra/aws/api.py answers the same from an ANY method on the resource
+                headers = [("content-type", "application/json"), ("allow", ", ".join(allowed))]
+                body = method_not_allowed_body(allowed).encode()
+                return HttpResponse(405, [*headers, ("x-amzn-requestid", request_id)], body)
             return self._gateway("MISSING_AUTHENTICATION_TOKEN", request_id)
         route, path_params = matched
         if len(request.body) > self.api.max_body_bytes:

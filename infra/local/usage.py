@@ -4,7 +4,7 @@ and the lookup the gateway meters with.
 As in AWS, a plan is an API Gateway usage plan (moto's) and an account's metering key is an API key on
 it, made by the registration saga. moto keeps no state across restarts, so on start the keys are made
 again from what the auth table says: every account's PROFILE and its `plan` (the same code the saga
-runs, functions/auth/dal.py UsageKeys). That is also how accounts made before usage plans get a key.
+runs, functions/auth/usage_plans.py UsageKeys). That is also how accounts made before usage plans get a key.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from functions.auth.dal import AuthRepository, UsageKeys
-from functions.auth.usage_backfill import backfill
+from functions.auth.dal import UserTable
+from functions.auth.logic import backfill_usage_keys
+from functions.auth.usage_plans import UsageKeys
 from infra.local.names import LocalNames
 from infra.model import Topology
 
@@ -45,7 +46,7 @@ def reconcile_keys(topology: Topology, names: LocalNames, aws: Any, salt: str) -
         return 0
     apigw, ddb = aws.client("apigateway"), aws.client("dynamodb")
     keys = UsageKeys(plans, lambda: salt, lambda: apigw)
-    return backfill(AuthRepository(names.table("auth"), lambda: ddb), keys)
+    return backfill_usage_keys(UserTable(names.table("auth"), lambda: ddb), keys)
 
 
 class PlanDirectory:

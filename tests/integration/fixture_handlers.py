@@ -85,26 +85,35 @@ def failing_registration_step(event: dict[str, Any], context: Any) -> dict[str, 
     Swapped in for the real handler by the test topology, so tests can break any one saga step for one
     registration and watch the compensation, with no test hook in the shipped code.
     """
-    from functions.auth import registration
+    from functions.auth import registration, wiring
 
-    pending = registration._steps().load(event["registration"]["user_id"])  # the input holds only the id
+    pending = wiring.registration_steps().load(
+        event["registration"]["user_id"]
+    )  # the input holds only the id
     if pending is not None and f"+fail-{event['step']}@" in pending.email:
         raise RuntimeError(f"injected failure in {event['step']}")
     return registration.lambda_handler(event, context)
 
 
-def failing_delete_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The real delete step, except that it fails while the test has planted a FAIL flag for it.
+def failing_delete_step(event: dict[str, Any], context: Any) -> Any:
+    """The real delete step, except that it fails while the test has planted a FAIL flag for it, and
+    waits (up to 20 s) while the test has planted a HOLD flag for it.
 
-    The flag is an item in the records table (pk FAIL, sk <step>#<video id>), so a test can make a step
-    fail, watch the saga leave the video `deleting` with the reason, lift the flag and retry.
+    The flags are items in the records table (pk FAIL or HOLD, sk <step>#<video id>), so a test can make a
+    step fail, watch the saga leave the video `deleting` with the reason, lift the flag and retry; or hold
+    the saga at a step and look at what the API says meanwhile.
     """
     from functions.videos import deletion
 
-    flag = boto3.client("dynamodb").get_item(
-        TableName=os.environ["RECORDS_TABLE_NAME"],
-        Key={"pk": {"S": "FAIL"}, "sk": {"S": f"{event['step']}#{event['video']['id']}"}},
-    )
-    if "Item" in flag:
+    ddb = boto3.client("dynamodb")
+
+    def planted(kind: str) -> bool:
+        key = {"pk": {"S": kind}, "sk": {"S": f"{event['step']}#{event['video']['id']}"}}
+        return "Item" in ddb.get_item(TableName=os.environ["RECORDS_TABLE_NAME"], Key=key)
+
+    deadline = time.monotonic() + 20
+    while planted("HOLD") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if planted("FAIL"):
         raise RuntimeError(f"injected failure in {event['step']}")
     return deletion.lambda_handler(event, context)

@@ -565,6 +565,39 @@ def test_deleting_during_a_multipart_upload_aborts_it(
     eventually(lambda: deleted_events(cloud, video_id))
 
 
+def delete_executions(cloud: LocalCloud, video_id: str) -> list[str]:
+    """The names of the video_delete executions started for this video."""
+    sfn = cloud.aws.client("stepfunctions")
+    arn = cloud.names.state_machine_arn("video_delete")
+    listed = sfn.list_executions(stateMachineArn=arn)["executions"]
+    return [e["name"] for e in listed if e["name"].startswith(f"{video_id}-")]
+
+
+def test_delete_answers_the_truth_and_a_repeat_starts_nothing_new(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    """Issue 15, finding 3: the 202 says `deleting`, so a read right after must say so too, and a second
+    DELETE must not start the saga again. The saga is held at its first step meanwhile, so what the API
+    says cannot come from the saga having got there first."""
+    video_id = _uploaded_and_ready(http, cloud, user)
+    hold = {"pk": {"S": "HOLD"}, "sk": {"S": f"mark_deleting#{video_id}"}}
+    ddb = cloud.aws.client("dynamodb")
+    ddb.put_item(TableName=cloud.names.table("records"), Item=hold)
+    try:
+        first = http.delete(f"{VIDEOS}/{video_id}", headers=user.headers)
+        assert first.status_code == 202, first.text
+        assert first.json()["video"]["status"] == "deleting"
+        assert video(http, user, video_id) == first.json()["video"]  # a GET right after: the same video
+        second = http.delete(f"{VIDEOS}/{video_id}", headers=user.headers)
+        assert (second.status_code, second.json()) == (202, first.json())
+        assert len(delete_executions(cloud, video_id)) == 1  # no second saga
+    finally:
+        ddb.delete_item(TableName=cloud.names.table("records"), Key=hold)
+    eventually(lambda: http.get(f"{VIDEOS}/{video_id}", headers=user.headers).status_code == 404, timeout=30)
+    assert len(delete_executions(cloud, video_id)) == 1
+    assert len(eventually(lambda: deleted_events(cloud, video_id))) == 1
+
+
 @pytest.mark.parametrize("step", ["mark_deleting", "delete_objects", "publish_deleted", "delete_record"])
 def test_a_failed_delete_stays_deleting_with_the_reason_and_a_retry_finishes(
     http: httpx.Client, cloud: LocalCloud, user: User, step: str

@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from functions.shared import aws
-from functions.transcode import handler
+from functions.transcode import wiring
 from infra.local.provision import _table_request
 from infra.topology import TOPOLOGY
 
@@ -26,7 +26,7 @@ def buckets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "CHUNK_S": "4",
     }.items():
         monkeypatch.setenv(name, value)
-    handler.settings.cache_clear()
+    wiring.reset()
     with mock_aws():
         aws.reset_clients()
         boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
@@ -35,7 +35,7 @@ def buckets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         boto3.client("events").create_event_bus(Name="bus")
         yield
     aws.reset_clients()
-    handler.settings.cache_clear()
+    wiring.reset()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The one error mapper: every failure leaves as {"error": {code, message, details}} with the right status."""
 
+import base64
 import json
 from typing import Any
 
@@ -150,3 +151,60 @@ def test_unknown_route_is_404_in_the_contract_shape() -> None:
     status, body, _ = call("GET", "/api/v1/nowhere")
     assert status == 404
     assert body["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("raw", [b"\x97", b'{"title": "caf\xe9"}', b"\xff\xfe{}"])
+def test_a_body_that_is_not_utf8_is_400_malformed(raw: bytes) -> None:
+    """API Gateway hands a body that is not UTF-8 over base64-encoded; powertools' decoded_body then raises
+    UnicodeDecodeError inside validation (issue 15, finding 1): a 400, not a 500."""
+    event = {
+        "httpMethod": "POST",
+        "path": "/api/v1/things",
+        "resource": "/api/v1/things",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"requestId": "r", "stage": "local"},
+        "queryStringParameters": None,
+        "body": base64.b64encode(raw).decode(),
+        "isBase64Encoded": True,
+    }
+    result = app.resolve(event, None)  # type: ignore[arg-type]
+    assert result["statusCode"] == 400
+    error = json.loads(result["body"])["error"]
+    assert error["code"] == "malformed_request"
+    assert "UTF-8" in error["message"]
+    assert error["details"] == []
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/xml", "application/octet-stream", "multipart/form-data"]
+)
+def test_a_body_in_another_media_type_is_415_not_500(content_type: str) -> None:
+    """Found by the fuzzer (issue 15): powertools raises RequestUnsupportedContentType for a body it has no
+    parser for (anything but JSON and forms), and a bare ValueError for multipart/form-data without a
+    boundary; both reached the catch-all as a 500."""
+    event = {
+        "httpMethod": "POST",
+        "path": "/api/v1/things",
+        "resource": "/api/v1/things",
+        "headers": {"content-type": content_type},
+        "requestContext": {"requestId": "r", "stage": "local"},
+        "queryStringParameters": None,
+        "body": '{"title": "x"}',
+        "isBase64Encoded": False,
+    }
+    result = app.resolve(event, None)  # type: ignore[arg-type]
+    assert result["statusCode"] == 415
+    error = json.loads(result["body"])["error"]
+    assert error["code"] == "unsupported_media_type"
+    assert "application/json" in error["message"]
+
+
+@app.get("/api/v1/bug")
+def value_error_bug() -> None:
+    raise ValueError("our own bug")
+
+
+def test_a_value_error_of_our_own_is_still_a_500() -> None:
+    status, body, _ = call("GET", "/api/v1/bug")
+    assert status == 500
+    assert body["error"]["code"] == "internal_error"

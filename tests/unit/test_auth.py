@@ -5,20 +5,21 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import jwt
 import pytest
-from cachetools import TLRUCache
+from argon2 import PasswordHasher
 from moto import mock_aws
+from pydantic import ValidationError
 
-from functions.auth import apikeys, authorizer, passwords, policy, rotate_keys, throttle, tokens
-from functions.auth.logic import Principal
+from functions.auth import apikeys, authorizer, passwords, policy, rotate_keys, throttle, tokens, wiring
+from functions.auth.logic import Authenticated, AuthenticationCache
 from functions.auth.usage import usage_key
 from functions.shared.errors import UnauthenticatedError, ValidationFailedError
 from functions.shared.keyset import KeySet, new_keyset, parse_public_jwks
-from functions.shared.principal import parse_route_scopes, route_scopes
+from functions.shared.principal import Caller, caller_from, parse_route_scopes, route_scopes
 from infra.local.gateway import _allows as gateway_allows
 from infra.topology import TOPOLOGY
 
@@ -44,24 +45,22 @@ def test_policy_names_the_broken_rule(password: str, rule: str) -> None:
     assert any(rule in d["message"] for d in failure.value.details)
 
 
-def test_hash_verify_and_the_dummy_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hash_verify_and_the_dummy_path() -> None:
     stored = passwords.hash_password("correct horse battery")
     assert stored.startswith("$argon2id$")
     assert passwords.verify_password(stored, "correct horse battery")
     assert not passwords.verify_password(stored, "wrong horse battery")
     calls: list[str] = []
-    real = passwords._hasher
-    dummy = passwords._dummy_hash()  # made once, with the real hasher
 
-    class Counting:
-        def verify(self, stored_hash: str, password: str) -> bool:
-            calls.append(stored_hash)
-            return real.verify(stored_hash, password)
+    class Counting(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+            calls.append(str(hash))
+            return super().verify(hash, password)
 
-    monkeypatch.setattr(passwords, "_hasher", Counting())
+    hashing = passwords.PasswordHashing(Counting(time_cost=1, memory_cost=8, parallelism=1))
     # An unknown account still pays for one full verification, so timing does not tell it apart.
-    assert not passwords.verify_password(None, "correct horse battery")
-    assert calls == [dummy]
+    assert not hashing.verify(None, "correct horse battery")
+    assert calls == [hashing.dummy_hash]
 
 
 # --- tokens -------------------------------------------------------------------------------------------
@@ -116,9 +115,17 @@ def test_api_key_format_and_scopes() -> None:
 
 
 def test_backoff_doubles_after_the_free_failures_and_caps() -> None:
-    waits = [throttle.locked_until(throttle.FailureCounter(n, 1000), 5) - 1000 for n in (4, 5, 6, 7, 30)]
+    waits = [
+        throttle.locked_until(throttle.FailureCounter(n, 1000, 9000), 5) - 1000 for n in (4, 5, 6, 7, 30)
+    ]
     assert waits[:4] == [-1000, 1, 2, 4]
     assert waits[4] == throttle.MAX_DELAY_S
+
+
+def test_a_counter_past_its_window_no_longer_counts() -> None:
+    counter = throttle.FailureCounter(9, 1000, 2000)
+    assert counter.live_at(2000) == counter
+    assert counter.live_at(2001) is None
 
 
 # --- key sets and rotation ---------------------------------------------------------------------------
@@ -192,30 +199,30 @@ class _Salt:
 def _routes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROUTE_SCOPES", json.dumps(ROUTES))
     route_scopes.cache_clear()
-    authorizer._cache.clear()
-    monkeypatch.setattr(authorizer.settings, "usage_key_salt", _Salt)
+    monkeypatch.setattr(wiring, "usage_key_salt", _Salt)
+    monkeypatch.setattr(wiring, "authentication_cache", lambda: CACHE)
 
 
 def test_every_caller_is_metered_under_its_accounts_key() -> None:
     """A signed-in user and that user's API keys share one usage-plan key; other accounts do not."""
     event = _event("GET", "/api/v1/anyone", "/api/v1/anyone")
-    by_token = authorizer.policy_for(Principal("u1", ("account",), "jwt"), event)["usageIdentifierKey"]
-    by_key = authorizer.policy_for(Principal("u1", ("search",), "api_key", api_key_id="k"), event)
-    other = authorizer.policy_for(Principal("u2", ("account",), "jwt"), event)["usageIdentifierKey"]
+    by_token = authorizer.policy_for(Caller("u1", frozenset({"account"}), "jwt"), event)["usageIdentifierKey"]
+    by_key = authorizer.policy_for(Caller("u1", frozenset({"search"}), "api_key", api_key_id="k"), event)
+    other = authorizer.policy_for(Caller("u2", frozenset({"account"}), "jwt"), event)["usageIdentifierKey"]
     assert by_token == by_key["usageIdentifierKey"] == usage_key("a-test-salt", "u1")
     assert other != by_token
     assert len(by_token) == 64
     assert usage_key("another-salt", "u1") != by_token  # not derivable from the user id alone
 
 
-def _decision(principal: Principal, method: str, resource: str, path: str) -> bool:
+def _decision(principal: Caller, method: str, resource: str, path: str) -> bool:
     """What IAM makes of the policy for this request (the local gateway's evaluation)."""
     policy = authorizer.policy_for(principal, _event(method, resource, path))["policyDocument"]
     return gateway_allows(policy, f"{BASE}/{method}{path}")
 
 
 def test_a_read_key_gets_no_write_route_nested_under_a_read_route() -> None:
-    reader = Principal("u1", ("videos:read",), "api_key", api_key_id="k1")
+    reader = Caller("u1", frozenset({"videos:read"}), "api_key", api_key_id="k1")
     assert _decision(reader, "GET", "/api/v1/videos/{id}", "/api/v1/videos/v1")
     assert not _decision(reader, "GET", "/api/v1/videos/{id}/upload", "/api/v1/videos/v1/upload")
     assert not _decision(reader, "POST", "/api/v1/videos", "/api/v1/videos")
@@ -234,7 +241,7 @@ def test_a_read_key_gets_no_write_route_nested_under_a_read_route() -> None:
 def test_a_cached_policy_is_exact_for_every_route() -> None:
     """With API Gateway's cache on, the policy made for one request is evaluated against the others."""
     for scopes in (("videos:read",), ("videos:write",), ("account", "videos:read"), ()):
-        caller = Principal("u1", scopes, "jwt")
+        caller = Caller("u1", frozenset(scopes), "jwt")
         policy = authorizer.policy_for(caller, _event("GET", "/api/v1/anyone", "/api/v1/anyone"))
         for method, template, scope in ROUTES:
             path = template.replace("{id}", "v1")
@@ -278,22 +285,22 @@ def test_an_ambiguous_route_table_falls_back_to_this_request_only() -> None:
 
 
 def test_an_unknown_route_or_missing_template_is_denied() -> None:
-    caller = Principal("u1", ("videos:read", "videos:write", "account"), "jwt")
+    caller = Caller("u1", frozenset({"videos:read", "videos:write", "account"}), "jwt")
     event = _event("GET", "/api/v1/videos/{id}", "/api/v1/videos/v1")
     del event["resource"]
     assert not gateway_allows(authorizer.policy_for(caller, event)["policyDocument"], ARN)
 
 
 class _Service:
-    def __init__(self, principal: Principal | None) -> None:
-        self.principal = principal
+    def __init__(self, caller: Caller | None, expires_at: int | None = None) -> None:
+        self.result = None if caller is None else Authenticated(caller, expires_at)
         self.calls = 0
 
-    def authenticate(self, headers: dict[str, str]) -> Principal:
+    def authenticate(self, headers: dict[str, str]) -> Authenticated:
         self.calls += 1
-        if self.principal is None:
+        if self.result is None:
             raise UnauthenticatedError("no")
-        return self.principal
+        return self.result
 
 
 class _Context:
@@ -308,12 +315,35 @@ def _call(token: str) -> dict[str, Any]:
     return authorizer.lambda_handler(event, _Context())  # type: ignore[arg-type]
 
 
+CACHE = AuthenticationCache(ttl_s=60, max_entries=100)
+
+
 def test_results_are_cached_per_credential(monkeypatch: pytest.MonkeyPatch) -> None:
-    service = _Service(Principal("u1", ("account",), "jwt"))
-    monkeypatch.setattr(authorizer.settings, "authenticator", lambda: service)
+    service = _Service(Caller("u1", frozenset({"account"}), "jwt"))
+    monkeypatch.setattr(wiring, "authenticator", lambda: service)
+    cache = AuthenticationCache(ttl_s=60, max_entries=100)
+    monkeypatch.setattr(wiring, "authentication_cache", lambda: cache)
     for token in ("a", "a", "a", "b"):
         assert _call(token)["principalId"] == "u1"
     assert service.calls == 2
+
+
+def test_the_context_is_the_one_every_handler_reads_back() -> None:
+    caller = Caller("u1", frozenset({"videos:read", "search"}), "api_key", api_key_id="k1", plan="pro")
+    context = _call_with(caller)["context"]
+    assert all(isinstance(v, str) for v in context.values())  # API Gateway passes strings
+    # What API Gateway hands the integration: the context plus keys of its own.
+    request_context = {"authorizer": {**context, "principalId": "u1", "integrationLatency": 12}}
+    assert caller_from(request_context) == caller
+    assert Caller.from_context(Caller("u2", frozenset(), "jwt").to_context()) == Caller(
+        "u2", frozenset(), "jwt"
+    )
+    with pytest.raises(UnauthenticatedError):
+        caller_from({"authorizer": {}})
+
+
+def _call_with(caller: Caller) -> dict[str, Any]:
+    return authorizer.policy_for(caller, _event("GET", "/api/v1/anyone", "/api/v1/anyone"))
 
 
 class _Clock:
@@ -326,9 +356,10 @@ class _Clock:
 
 def test_a_token_is_not_served_from_cache_past_its_exp(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = _Clock()
-    monkeypatch.setattr(authorizer, "_cache", TLRUCache(maxsize=100, ttu=authorizer._expires, timer=clock))
-    service = _Service(Principal("u1", ("account",), "jwt", expires_at=int(clock.now) + 5))
-    monkeypatch.setattr(authorizer.settings, "authenticator", lambda: service)
+    cache = AuthenticationCache(ttl_s=60, max_entries=100, timer=clock)
+    monkeypatch.setattr(wiring, "authentication_cache", lambda: cache)
+    service = _Service(Caller("u1", frozenset({"account"}), "jwt"), expires_at=int(clock.now) + 5)
+    monkeypatch.setattr(wiring, "authenticator", lambda: service)
     _call("short-lived")
     clock.now += 4
     _call("short-lived")
@@ -337,10 +368,10 @@ def test_a_token_is_not_served_from_cache_past_its_exp(monkeypatch: pytest.Monke
     _call("short-lived")
     assert service.calls == 2  # asked again (and a real authenticate would refuse the expired token)
     # An API key has no exp: it is cached for the TTL.
-    key = _Service(Principal("u2", ("search",), "api_key", api_key_id="k"))
-    monkeypatch.setattr(authorizer.settings, "authenticator", lambda: key)
+    key = _Service(Caller("u2", frozenset({"search"}), "api_key", api_key_id="k"))
+    monkeypatch.setattr(wiring, "authenticator", lambda: key)
     _call("key")
-    clock.now += authorizer.CACHE_TTL_S - 1
+    clock.now += cache.ttl_s - 1
     _call("key")
     assert key.calls == 1
     clock.now += 2
@@ -348,21 +379,85 @@ def test_a_token_is_not_served_from_cache_past_its_exp(monkeypatch: pytest.Monke
     assert key.calls == 2
 
 
+def test_a_zero_ttl_caches_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wiring, "authentication_cache", lambda: AuthenticationCache(ttl_s=0, max_entries=100))
+    service = _Service(Caller("u1", frozenset({"account"}), "jwt"))
+    monkeypatch.setattr(wiring, "authenticator", lambda: service)
+    _call("t")
+    _call("t")
+    assert service.calls == 2
+
+
 def test_the_cache_never_exceeds_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert authorizer._cache.maxsize == authorizer.CACHE_MAX_ENTRIES
-    monkeypatch.setattr(authorizer, "_cache", TLRUCache(maxsize=8, ttu=authorizer._expires, timer=time.time))
-    service = _Service(Principal("u1", ("account",), "jwt", expires_at=int(time.time()) + 600))
-    monkeypatch.setattr(authorizer.settings, "authenticator", lambda: service)
+    cache = AuthenticationCache(ttl_s=60, max_entries=8)
+    monkeypatch.setattr(wiring, "authentication_cache", lambda: cache)
+    service = _Service(Caller("u1", frozenset({"account"}), "jwt"), expires_at=int(time.time()) + 600)
+    monkeypatch.setattr(wiring, "authenticator", lambda: service)
     for i in range(50):
         _call(f"token-{i}")
-        assert len(authorizer._cache) <= 8
+        assert len(cache) <= 8
     calls = service.calls
     _call("token-49")  # the most recent is still there
     _call("token-0")  # the oldest was evicted
     assert service.calls == calls + 1
 
 
+def test_the_cache_tunables_come_from_the_authorizers_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    environment = {
+        "AUTH_TABLE_NAME": "t",
+        "JWT_PUBLIC_KEYS_SECRET_ID": "p",
+        "USAGE_KEY_SALT_SECRET_ID": "s",
+        "AUTHORIZER_CACHE_TTL_S": "5",
+        "AUTHORIZER_CACHE_MAX_ENTRIES": "7",
+    }
+    settings = authorizer.Settings.model_validate(environment)
+    assert (settings.cache_ttl_s, settings.cache_max_entries) == (5, 7)
+    defaults = authorizer.Settings.model_validate({k: v for k, v in environment.items() if "CACHE" not in k})
+    assert (defaults.cache_ttl_s, defaults.cache_max_entries) == (60, 10_000)
+
+
 def test_refusal_is_the_unauthorized_contract(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(authorizer.settings, "authenticator", lambda: _Service(None))
+    monkeypatch.setattr(wiring, "authenticator", lambda: _Service(None))
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.lambda_handler({"headers": {}, "methodArn": ARN}, _Context())  # type: ignore[arg-type]
+
+
+# --- settings: one model per function, validated whole on first use -------------------------------------
+
+
+def test_each_auth_function_fails_at_first_use_naming_a_missing_grant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AUTH_TABLE_NAME", "JWT_SIGNING_KEYS_SECRET_ID", "REGISTRATION_STATE_MACHINE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AUTH_TABLE_NAME", "t")
+    monkeypatch.setenv("JWT_SIGNING_KEYS_SECRET_ID", "s")
+    _forget_auth_wiring()
+    try:
+        with pytest.raises(ValidationError, match="REGISTRATION_STATE_MACHINE_ARN"):
+            wiring.service()
+        monkeypatch.setenv("REGISTRATION_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:1:stateMachine:r")
+        assert wiring.service().workflow is not None  # whole, once: no field is checked at a request
+    finally:
+        _forget_auth_wiring()
+
+
+def _forget_auth_wiring() -> None:
+    wiring.auth_settings.cache_clear()
+    wiring.service.cache_clear()
+
+
+def test_the_registration_settings_read_the_usage_plans() -> None:
+    from functions.auth import registration
+
+    environment = {
+        "AUTH_TABLE_NAME": "a",
+        "ANALYTICS_TABLE_NAME": "b",
+        "EVENTS_EVENT_BUS_NAME": "c",
+        "USAGE_KEY_SALT_SECRET_ID": "d",
+        "USAGE_PLANS": '{"free":"skyreel-free","pro":"skyreel-pro"}',
+    }
+    settings = registration.Settings.model_validate(environment)
+    assert list(settings.usage_plans) == ["free", "pro"]  # the order is the topology's: the default first
+    with pytest.raises(ValidationError, match="USAGE_PLANS"):
+        registration.Settings.model_validate({**environment, "USAGE_PLANS": "not json"})

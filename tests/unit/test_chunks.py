@@ -12,9 +12,11 @@ import boto3
 import m3u8
 import pytest
 
-from functions.transcode import chunks, handler
+from functions.transcode import chunks, wiring
 from functions.transcode.encoder import LadderJob, encode_ladder
 from functions.transcode.ladder import SEGMENT_S, ladder
+from functions.transcode.models import Run
+from functions.transcode.pipeline import ENCODED, SupersededError
 from functions.transcode.probe import SourceInfo, probe
 from tests.clips import make_clip
 
@@ -135,15 +137,14 @@ def test_a_long_silent_source_is_chunked_without_an_audio_rendition(buckets: Non
     )
     key, prefix = "originals/v1/silent.mp4", "hls/v1/"
 
-    state = handler.plan(key, "v1")
+    pipeline, run = wiring.pipeline(), Run("v1", key, prefix, "run-1")
+    state = pipeline.plan(key, "v1")
     assert state["chunked"]
     assert len(state["chunks"]) == 3  # 4 + 4 + 2 s
-    results = [handler.encode_chunk("v1", key, prefix, state, c, "run-1") for c in state["chunks"]]
+    results = [pipeline.encode_chunk(run, state, c) for c in state["chunks"]]
     progress = ddb.get_item(TableName="videos", Key={"pk": {"S": "VIDEO#v1"}, "sk": {"S": "VIDEO"}})
-    assert progress["Item"]["progress"] == {
-        "N": str(round(handler.ENCODED * 100))
-    }  # the chunks' shares add up
-    output = handler.finish("v1", key, prefix, state, results, "run-1")  # used to fail: it encoded audio
+    assert progress["Item"]["progress"] == {"N": str(round(ENCODED * 100))}  # the chunks' shares add up
+    output = pipeline.finish(run, state, results)  # used to fail: it encoded audio
 
     out = tmp_path / "out"
     s3 = boto3.client("s3")
@@ -178,7 +179,8 @@ def test_a_superseded_run_stops_before_it_writes_to_the_media_bucket(buckets: No
     clip = make_clip(tmp_path / "clip.mp4", "426x240", 6, fps=FPS, audio=False)
     boto3.client("s3").upload_file(str(clip), "uploads", "originals/v1/clip.mp4")
     key, prefix = "originals/v1/clip.mp4", "hls/v1/"
-    state = handler.plan(key, "v1")
+    pipeline = wiring.pipeline()
+    state = pipeline.plan(key, "v1")
     # Cancelled, retried and claimed again by run-2 while run-1 was encoding this chunk.
     boto3.client("dynamodb").put_item(
         TableName="videos",
@@ -190,11 +192,11 @@ def test_a_superseded_run_stops_before_it_writes_to_the_media_bucket(buckets: No
             "attempt": {"S": "run-2"},
         },
     )
-    with pytest.raises(handler.SupersededError):
-        handler.encode_chunk("v1", key, prefix, state, state["chunks"][0], "run-1")
-    with pytest.raises(handler.SupersededError):
-        handler.finish("v1", key, prefix, state, [{"index": 0, "codecs": {}}], "run-1")
+    with pytest.raises(SupersededError):
+        pipeline.encode_chunk(Run("v1", key, prefix, "run-1"), state, state["chunks"][0])
+    with pytest.raises(SupersededError):
+        pipeline.finish(Run("v1", key, prefix, "run-1"), state, [{"index": 0, "codecs": {}}])
     assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket="media", Prefix=prefix)
     # The current run is not stopped by the same checks.
-    assert handler.encode_chunk("v1", key, prefix, state, state["chunks"][0], "run-2")["index"] == 0
+    assert pipeline.encode_chunk(Run("v1", key, prefix, "run-2"), state, state["chunks"][0])["index"] == 0
     assert boto3.client("s3").list_objects_v2(Bucket="media", Prefix=prefix)["KeyCount"] > 0

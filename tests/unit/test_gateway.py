@@ -89,12 +89,46 @@ def test_static_segment_beats_parameter_and_params_reach_the_event(fns: Function
     assert event["queryStringParameters"] == {"a": "2"}
 
 
-def test_unknown_route_and_wrong_method_are_404(fns: Functions) -> None:
-    for method, path in (("GET", "/api/v1/nothing"), ("DELETE", "/api/v1/videos/popular")):
+def test_an_unknown_path_is_404_in_the_error_shape(fns: Functions) -> None:
+    for method, path in (("GET", "/api/v1/nothing"), ("TRACE", "/api/v1"), ("GET", "/api/v1/videos/a/b")):
         response = ApiGateway(api(), fns).handle(request(method, path))
         assert response.status == 404
+        assert ("content-type", "application/json") in response.headers
         assert json_body(response)["error"]["code"] == "not_found"
     assert fns.events == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/api/v1/videos/popular", "GET"),
+        ("PUT", "/api/v1/videos/abc", "GET"),
+        ("TRACE", "/api/v1/videos", "GET"),
+        ("QUERY", "/api/v1/upload", "POST"),
+        ("HEAD", "/api/v1/videos/abc", "GET"),
+    ],
+)
+def test_a_declared_path_with_another_method_is_405_with_allow(
+    fns: Functions, method: str, path: str, allow: str
+) -> None:
+    """Issue 15, finding 2: a documented path answers a method it does not serve with 405 and `Allow`
+    (was 404), before any authorizer or function runs."""
+    response = ApiGateway(api(), fns).handle(request(method, path))
+    assert response.status == 405
+    assert ("allow", allow) in response.headers
+    assert ("content-type", "application/json") in response.headers
+    assert json_body(response)["error"]["code"] == "method_not_allowed"
+    assert fns.events == []
+
+
+def test_allow_lists_every_method_of_the_path(fns: Functions) -> None:
+    routes = (
+        Route("GET", "/v/{id}", "get"),
+        Route("PATCH", "/v/{id}", "get"),
+        Route("DELETE", "/v/{id}", "get"),
+    )
+    gw = ApiGateway(Api(name="t", routes=routes, authorizer=Authorizer("authz")), fns)
+    assert ("allow", "DELETE, GET, PATCH") in gw.handle(request("PUT", "/v/1")).headers
 
 
 def test_missing_identity_is_401_without_calling_the_authorizer(fns: Functions) -> None:

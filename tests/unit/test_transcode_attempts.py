@@ -22,15 +22,17 @@ from functions.shared.errors import DependencyUnavailableError
 from functions.shared.events import EventPublisher
 from functions.shared.principal import Caller
 from functions.transcode.progress import ProgressReporter
-from functions.videos import publishing, settings
+from functions.transcode.records import RepositoryRunRecords
+from functions.videos import publishing, wiring
 from functions.videos.dal import VideoRepository
-from functions.videos.logic import VideoService
+from functions.videos.logic import GENERIC_FAILURE, Publishing, VideoService
 from functions.videos.models import Status, UpdateVideoRequest, UploadRecord, VideoRecord
-from functions.videos.publishing import Publishing
-from functions.videos.storage import UploadStore
+from functions.videos.storage import MediaStore, UploadStore
 from functions.videos.uploads import UploadLimits
 from infra.local.provision import _table_request
 from infra.topology import TOPOLOGY
+from tests.fakes.shared import RecordingEvents
+from tests.fakes.videos import FakeSigner, RecordingWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNER = Caller("owner", frozenset({"videos:write"}), "jwt")
@@ -56,8 +58,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         "EVENTS_EVENT_BUS_NAME": "bus",
     }.items():
         monkeypatch.setenv(name, value)
-    settings.settings.cache_clear()
-    publishing._publishing.cache_clear()
+    wiring.reset()
     with mock_aws():
         aws.reset_clients()
         boto3.client("dynamodb").create_table(**_table_request(TOPOLOGY.table("videos"), "videos"))
@@ -95,13 +96,19 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         )
         publisher = EventPublisher("bus", "videos")
         yield World(
-            Publishing(repo, "media", publisher),
-            VideoService(repo, UploadStore("uploads"), publisher, UploadLimits()),
+            Publishing(repo, MediaStore("media"), publisher),
+            VideoService(
+                repo,
+                UploadStore("uploads"),
+                publisher,
+                UploadLimits(),
+                delete_workflow=RecordingWorkflow(),
+                signer=FakeSigner(),
+            ),
             url,
         )
     aws.reset_clients()
-    settings.settings.cache_clear()
-    publishing._publishing.cache_clear()
+    wiring.reset()
 
 
 def record() -> dict[str, Any]:
@@ -128,8 +135,13 @@ def announced(queue_url: str) -> list[str]:
     return seen
 
 
+def reporter(attempt: str) -> ProgressReporter:
+    """The transcoder's progress and stop check for the run `attempt`, on the real records adapter."""
+    return ProgressReporter(RepositoryRunRecords(VideoRepository("videos")), RecordingEvents(), "v1", attempt)
+
+
 def should_stop(attempt: str) -> bool:
-    return ProgressReporter("videos", "v1", lambda *_: None, attempt).should_stop()
+    return reporter(attempt).should_stop()
 
 
 def test_a_run_superseded_by_a_retry_changes_nothing(world: World) -> None:
@@ -170,7 +182,7 @@ def test_a_run_that_saw_itself_superseded_changes_nothing_even_once_the_token_is
     world.service.retry_transcode("v1", OWNER)
     world.publishing.claim("v1", ETAG, "run-b")
     write_output("run-b")
-    old = ProgressReporter("videos", "v1", lambda *_: None, "run-a")
+    old = reporter("run-a")
     assert old.should_stop()
     assert old.superseded  # so the transcoder fails with SupersededError
     # The owner edits the title meanwhile: the API's full-record write keeps the newer run's attempt.
@@ -298,7 +310,7 @@ def test_a_claim_that_keeps_failing_fails_the_video_instead_of_leaving_it_upload
     assert visited == ["Claim", "ClaimFailed", "MarkFailed", "Failed"]
     failed = record()
     assert failed["status"] == {"S": "failed"}
-    assert failed["error"] == {"S": publishing.GENERIC_FAILURE}
+    assert failed["error"] == {"S": GENERIC_FAILURE}
     assert "video.failed" in announced(world.queue_url)
 
 

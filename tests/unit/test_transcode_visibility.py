@@ -13,19 +13,17 @@ import boto3
 import pytest
 
 from functions.shared import aws
-from functions.shared.cdn import NoCache
 from functions.shared.events import EventPublisher
 from functions.shared.principal import Caller
-from functions.transcode import handler
+from functions.transcode import engine, handler
 from functions.transcode.encoder import make_poster
-from functions.videos import media
 from functions.videos.dal import VideoRepository
-from functions.videos.logic import VideoService
+from functions.videos.logic import Publishing, VideoService
 from functions.videos.models import Status, UpdateVideoRequest, UploadRecord, VideoRecord, Visibility
-from functions.videos.publishing import Publishing
-from functions.videos.storage import UploadStore
+from functions.videos.storage import MediaStore, UploadStore
 from functions.videos.uploads import UploadLimits
 from tests.clips import make_clip
+from tests.fakes.videos import FakeSigner, RecordingWorkflow
 
 OWNER = Caller("owner", frozenset({"videos:write"}), "jwt")
 KEY = "originals/v1/clip.mp4"
@@ -35,8 +33,15 @@ class World:
     def __init__(self, etag: str) -> None:
         repo = VideoRepository("videos")
         publisher = EventPublisher("bus", "videos")
-        self.publishing = Publishing(repo, "media", publisher)
-        self.service = VideoService(repo, UploadStore("uploads"), publisher, UploadLimits())
+        self.publishing = Publishing(repo, MediaStore("media"), publisher)
+        self.service = VideoService(
+            repo,
+            UploadStore("uploads"),
+            publisher,
+            UploadLimits(),
+            delete_workflow=RecordingWorkflow(),
+            signer=FakeSigner(),
+        )
         self.etag = etag
         self.written: list[str] = []  # media keys, in the order they were sent
         self.private_at: int | None = None  # how many had been sent when the video turned private
@@ -48,6 +53,13 @@ class World:
     def public_writes_after_private(self) -> list[str]:
         assert self.private_at is not None
         return [k for k in self.written[self.private_at :] if k.startswith("public/")]
+
+
+def step(name: str, claim: dict[str, Any] | None = None, **fields: Any) -> Any:
+    """A transcode step as the publish workflow invokes it (the handler's dispatch, the real adapters)."""
+    if claim is not None:
+        fields |= {k: claim[k] for k in ("media_prefix", "private_prefix", "attempt")}
+    return handler.STEPS.handle({"step": name, "video_id": "v1", "key": KEY, **fields})
 
 
 def media_keys(prefix: str) -> list[str]:
@@ -102,14 +114,14 @@ def test_a_video_made_private_during_its_encode_is_never_written_to_public(
     w = world(2)
     claim = w.publishing.claim("v1", w.etag, "run-1")
     assert claim["media_prefix"] == "public/hls/v1/"  # public when it was claimed
-    poster = make_poster  # the real one, as the handler imports it
+    poster = make_poster  # the real one, as the engine imports it
 
     def owner_makes_it_private_meanwhile(*args: Any, **kwargs: Any) -> None:
         w.make_private()
         poster(*args, **kwargs)
 
-    monkeypatch.setattr(handler, "make_poster", owner_makes_it_private_meanwhile)
-    output = handler.transcode("v1", KEY, claim["media_prefix"], "run-1", claim["private_prefix"])
+    monkeypatch.setattr(engine, "make_poster", owner_makes_it_private_meanwhile)
+    output = step("whole", claim)
     assert output["media_prefix"] == "hls/v1/"
     assert w.written  # it did write: only where a signature is needed
     assert not [k for k in w.written if k.startswith("public/")]
@@ -124,7 +136,7 @@ def test_a_video_made_private_during_its_encode_is_never_written_to_public(
 def test_a_public_video_is_still_written_straight_to_public(world: Callable[[float], World]) -> None:
     w = world(2)
     claim = w.publishing.claim("v1", w.etag, "run-1")
-    output = handler.transcode("v1", KEY, claim["media_prefix"], "run-1", claim["private_prefix"])
+    output = step("whole", claim)
     assert output["media_prefix"] == "public/hls/v1/"
     assert w.written
     assert all(k.startswith("public/hls/v1/") for k in w.written)  # no detour, no copy
@@ -135,15 +147,14 @@ def test_chunks_of_a_video_made_private_midway_are_gathered_under_the_private_pr
 ) -> None:
     w = world(10)  # chunked: 4 + 4 + 2 s
     claim = w.publishing.claim("v1", w.etag, "run-1")
-    state = handler.plan(KEY, "v1")
-    assert len(state["chunks"]) == 3
-    args = ("v1", KEY, claim["media_prefix"], state)
-    results = [handler.encode_chunk(*args, state["chunks"][0], "run-1", claim["private_prefix"])]
+    plan = step("plan")
+    assert len(plan["chunks"]) == 3
+    results = [step("chunk", claim, plan=plan, chunk=plan["chunks"][0])]
     assert results[0]["media_prefix"] == "public/hls/v1/"  # written while it was public
     w.make_private()
-    results += [handler.encode_chunk(*args, c, "run-1", claim["private_prefix"]) for c in state["chunks"][1:]]
+    results += [step("chunk", claim, plan=plan, chunk=c) for c in plan["chunks"][1:]]
     assert [r["media_prefix"] for r in results[1:]] == ["hls/v1/", "hls/v1/"]
-    output = handler.finish(*args, results, "run-1", claim["private_prefix"])
+    output = step("finish", claim, plan=plan, chunks=results)
     assert output["media_prefix"] == "hls/v1/"
     assert w.public_writes_after_private() == []  # nothing sent to public/ once it was private
     assert media_keys("public/") == []  # and what the first chunk wrote there is gone
@@ -160,42 +171,12 @@ def test_chunks_of_a_video_made_private_midway_are_gathered_under_the_private_pr
 def test_a_failed_run_removes_what_it_wrote_under_either_prefix(world: Callable[[float], World]) -> None:
     w = world(10)
     claim = w.publishing.claim("v1", w.etag, "run-1")
-    state = handler.plan(KEY, "v1")
-    args = ("v1", KEY, claim["media_prefix"], state)
-    handler.encode_chunk(*args, state["chunks"][0], "run-1", claim["private_prefix"])
+    plan = step("plan")
+    step("chunk", claim, plan=plan, chunk=plan["chunks"][0])
     w.make_private()
-    handler.encode_chunk(*args, state["chunks"][1], "run-1", claim["private_prefix"])
+    step("chunk", claim, plan=plan, chunk=plan["chunks"][1])
     assert media_keys("public/hls/v1/")
     assert media_keys("hls/v1/")
     error = {"Error": "States.TaskFailed", "Cause": "{}"}
     assert w.publishing.mark_failed("v1", claim["media_prefix"], error, "run-1") == "failed"
     assert media_keys("public/") == media_keys("hls/") == []
-
-
-def test_a_move_to_public_that_races_a_change_back_to_private_leaves_nothing_in_public(
-    world: Callable[[float], World], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    w = world(1)
-    repo = w.service.repo
-    video = repo.get("v1")
-    assert video is not None
-    repo.save(
-        video.changed(visibility=Visibility.PRIVATE, status=Status.READY, media_prefix="hls/v1/"),
-        expected_version=video.version,
-    )
-    boto3.client("s3").put_object(Bucket="media", Key="hls/v1/master.m3u8", Body=b"#EXTM3U\n")
-    w.service.update("v1", UpdateVideoRequest(visibility=Visibility.PUBLIC), OWNER)
-    copy = media.copy_prefix
-
-    def copy_then_owner_makes_it_private(*args: Any) -> int:
-        copied = copy(*args)  # the files are in public/ now, the record not switched yet
-        w.make_private()
-        return copied
-
-    monkeypatch.setattr(media, "copy_prefix", copy_then_owner_makes_it_private)
-    media.follow_visibility(repo, "media", "v1", NoCache())
-    assert media_keys("public/") == []  # the copy made for the lost move is gone
-    assert media_keys("hls/v1/") == ["hls/v1/master.m3u8"]
-    moved = repo.get("v1")
-    assert moved is not None
-    assert (moved.visibility, moved.media_prefix) == (Visibility.PRIVATE, "hls/v1/")

@@ -1,4 +1,5 @@
-"""The videos domain's pure parts: upload planning, cursors, and signing a media prefix."""
+"""The videos domain's pure parts: upload planning, cursors, and signing a media prefix (the signer on
+moto's Secrets Manager)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from functions.shared.errors import MalformedRequestError, PayloadTooLargeError,
 from functions.shared.media_token import TokenRejected, check, new_media_keys
 from functions.videos import uploads
 from functions.videos.dal import decode_cursor, encode_cursor
-from functions.videos.media import prefix_for
-from functions.videos.models import CreateVideoRequest, Visibility
+from functions.videos.models import CreateVideoRequest
 from functions.videos.signing import MediaSigner
 
 MIB = 2**20
@@ -115,12 +115,6 @@ FORGED = {
 def test_a_forged_but_well_formed_cursor_is_refused(forged: dict[str, object]) -> None:
     with pytest.raises(MalformedRequestError):
         decode_cursor(_cursor(forged), "gsi1", "OWNER#u")
-
-
-def test_media_prefix_follows_visibility() -> None:
-    assert prefix_for("v1", Visibility.PUBLIC) == "public/hls/v1/"
-    assert prefix_for("v1", Visibility.UNLISTED) == "hls/v1/"
-    assert prefix_for("v1", Visibility.PRIVATE) == "hls/v1/"
 
 
 def test_a_signed_prefix_opens_its_video_only_and_is_built_from_configuration() -> None:

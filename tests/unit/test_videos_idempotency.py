@@ -20,12 +20,13 @@ from functions.shared.errors import (
 )
 from functions.shared.events import EventPublisher
 from functions.shared.principal import Caller
-from functions.videos import idempotency, settings
+from functions.videos import idempotency, wiring
 from functions.videos.dal import VideoRepository
 from functions.videos.logic import VideoService
 from functions.videos.models import CreateVideoRequest
 from functions.videos.storage import UploadStore
 from functions.videos.uploads import UploadLimits
+from tests.fakes.videos import FakeSigner, RecordingWorkflow
 
 MIB = 2**20
 OWNER = Caller("owner", frozenset({"videos:write"}), "jwt")
@@ -34,19 +35,27 @@ OTHER = Caller("other", frozenset({"videos:write"}), "jwt")
 
 @pytest.fixture
 def service(videos_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[VideoService]:
-    monkeypatch.setenv("VIDEOS_TABLE_NAME", "videos")
-    settings.settings.cache_clear()
-    idempotency._create_once.cache_clear()
+    for name, value in {  # the videos function's whole environment: its settings are validated whole
+        "VIDEOS_TABLE_NAME": "videos",
+        "UPLOADS_BUCKET_NAME": "uploads",
+        "EVENTS_EVENT_BUS_NAME": "bus",
+        "VIDEO_DELETE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:video_delete",
+        "MEDIA_TOKEN_KEYS_SECRET_ID": "media_token_keys",
+        "CDN_URL": "https://cdn.test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()
     idempotency.register(SimpleNamespace(get_remaining_time_in_millis=lambda: 29_000))  # type: ignore[arg-type]
     yield VideoService(
         VideoRepository("videos"),
         UploadStore("uploads"),
         EventPublisher("bus", "videos"),
         UploadLimits(),
+        delete_workflow=RecordingWorkflow(),
+        signer=FakeSigner(),
         storage_quotas={"free": 10 * MIB},
     )
-    settings.settings.cache_clear()
-    idempotency._create_once.cache_clear()
+    wiring.reset()
 
 
 def body(title: str = "t", size: int = 1000, **extra: Any) -> CreateVideoRequest:
@@ -62,7 +71,7 @@ def create(service: VideoService, caller: Caller, key: str, request: CreateVideo
             "upload": created.upload.model_dump(mode="json"),
         }
 
-    return idempotency.create_once(caller, key, request, make)
+    return wiring.idempotent_creates().create_once(caller, key, request, make)
 
 
 def videos() -> list[str]:
@@ -108,7 +117,7 @@ def test_a_key_in_progress_is_a_conflict(service: VideoService) -> None:
             create(service, OWNER, "k-1", body())
         return {"video": {"id": "x"}}
 
-    assert idempotency.create_once(OWNER, "k-1", body(), make) == {"video": {"id": "x"}}
+    assert wiring.idempotent_creates().create_once(OWNER, "k-1", body(), make) == {"video": {"id": "x"}}
 
 
 def test_keys_expire_with_the_upload_window(service: VideoService) -> None:

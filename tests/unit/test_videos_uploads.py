@@ -1,5 +1,6 @@
-"""Direct uploads against moto (mock_aws): presigned URLs bind the declared length and type (SigV4), each
-part URL binds that part's exact length, and a multipart upload can be aborted (and only that)."""
+"""Direct uploads against moto (mock_aws), the upload store adapter through the service: presigned URLs
+bind the declared length and type (SigV4), each part URL binds that part's exact length. Aborting, resuming
+and completing as use cases are in tests/logic/test_videos_service.py."""
 
 from __future__ import annotations
 
@@ -12,15 +13,14 @@ import botocore.auth
 import pytest
 from botocore.config import Config
 
-from functions.shared.errors import ConflictError, NotFoundError
-from functions.shared.events import EventPublisher
 from functions.shared.principal import Caller
 from functions.videos import uploads
 from functions.videos.dal import VideoRepository
-from functions.videos.logic import UPLOAD_ABORTED, VideoService
-from functions.videos.models import CompleteUploadRequest, CreateVideoRequest, PartIn, Status
+from functions.videos.logic import VideoService
+from functions.videos.models import CreateVideoRequest
 from functions.videos.storage import UploadStore
 from functions.videos.uploads import UploadLimits
+from tests.fakes.videos import VideosWorld
 
 MIB = 2**20
 NOW = 1_800_000_000  # the service's clock, fixed so URL expiries are known
@@ -34,11 +34,14 @@ LIMITS = UploadLimits(single_put_max_bytes=6 * MIB, min_part_bytes=5 * MIB)
 @pytest.fixture
 def service(videos_aws: None, monkeypatch: pytest.MonkeyPatch) -> VideoService:
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: SIGNED_AT)
+    world = VideosWorld(now=NOW)
     return VideoService(
         VideoRepository("videos"),
         UploadStore("uploads"),
-        EventPublisher("bus", "videos"),
+        world.events,
         LIMITS,
+        delete_workflow=world.workflow,
+        signer=world.signer,
         clock=lambda: NOW,
     )
 
@@ -139,68 +142,3 @@ def test_part_lengths_cover_the_file_exactly(size: int, part: int, lengths: list
         uploads.part_length(size, part, len(lengths) + 1)
     with pytest.raises(ValueError, match="not one of"):
         uploads.part_length(size, part, 0)
-
-
-# --- aborting a multipart upload ---------------------------------------------------------------------------
-
-
-def test_abort_drops_the_parts_and_fails_the_video(service: VideoService) -> None:
-    created = create(service, 12 * MIB)
-    assert open_uploads() == [created.upload.upload_id]
-    aborted = service.abort_upload(created.video.id, OWNER)
-    assert (aborted.status, aborted.error, aborted.version) == (Status.FAILED, UPLOAD_ABORTED, 2)
-    assert open_uploads() == []
-    assert service.repo.overdue_uploads(NOW + 10 * uploads.UPLOAD_WINDOW_S) == []  # nothing left to sweep
-    with pytest.raises(ConflictError, match="failed"):  # a second abort: the upload is closed
-        service.abort_upload(created.video.id, OWNER)
-    assert stored_version(created.video.id) == ("failed", 2)
-
-
-def test_an_abort_interrupted_after_s3_is_finished_by_aborting_again(service: VideoService) -> None:
-    created = create(service, 12 * MIB)
-    boto3.client("s3").abort_multipart_upload(  # S3 aborted, then the record write never happened
-        Bucket="uploads", Key=f"originals/{created.video.id}/a.mp4", UploadId=created.upload.upload_id
-    )
-    assert service.abort_upload(created.video.id, OWNER).status is Status.FAILED
-
-
-def test_abort_is_not_found_for_someone_else_and_changes_nothing(service: VideoService) -> None:
-    created = create(service, 12 * MIB)
-    with pytest.raises(NotFoundError):
-        service.abort_upload(created.video.id, STRANGER)
-    assert open_uploads() == [created.upload.upload_id]
-    assert stored_version(created.video.id) == ("awaiting_upload", 1)
-
-
-def test_a_single_put_has_nothing_to_abort(service: VideoService) -> None:
-    created = create(service, 2048)
-    with pytest.raises(ConflictError, match="single PUT"):
-        service.abort_upload(created.video.id, OWNER)
-    assert stored_version(created.video.id) == ("awaiting_upload", 1)
-
-
-def test_a_completed_upload_cannot_be_aborted(service: VideoService) -> None:
-    size = 12 * MIB
-    created = create(service, size)
-    upload = created.upload
-    s3 = boto3.client("s3")
-    key = f"originals/{created.video.id}/a.mp4"
-    etags = [
-        s3.upload_part(
-            Bucket="uploads",
-            Key=key,
-            UploadId=upload.upload_id,
-            PartNumber=n,
-            Body=b"v" * uploads.part_length(size, upload.part_size, n),
-        )["ETag"]
-        for n in (1, 2, 3)
-    ]
-    done = CompleteUploadRequest(
-        parts=[PartIn(part_number=n, etag=e) for n, e in zip((1, 2, 3), etags, strict=True)]
-    )
-    service.complete_upload(created.video.id, done, OWNER)
-    # Completed, and the upload notification not handled yet: the record still awaits its file.
-    with pytest.raises(ConflictError, match="already completed"):
-        service.abort_upload(created.video.id, OWNER)
-    assert stored_version(created.video.id) == ("awaiting_upload", 1)
-    assert s3.head_object(Bucket="uploads", Key=key)["ContentLength"] == size

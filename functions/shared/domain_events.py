@@ -1,0 +1,81 @@
+"""The events domains publish on the platform's bus: one model per detail-type, the contract between the
+publisher and every consumer (rules in the topology, state machines' input paths, other domains).
+
+A publisher builds the model (`events.publish(VideoReady(...))`); a consumer parses the `detail` with it
+(`VideoVisibilityChanged.model_validate(event["detail"])`). A field added here is added for everyone; a
+field removed breaks the consumers' tests, not production.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class DomainEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    domain: ClassVar[str]  # the source is `skyreel.<domain>`
+    detail_type: ClassVar[str]
+
+
+class VideoEvent(DomainEvent):
+    domain: ClassVar[str] = "videos"
+    video_id: str
+    owner_id: str
+
+
+class VideoUploaded(VideoEvent):
+    """An upload arrived and matches what was declared (or a failed video was retried): publish it."""
+
+    detail_type: ClassVar[str] = "video.uploaded"
+    filename: str
+    key: str
+    etag: str
+    size_bytes: int
+    retry: bool = False
+
+
+class VideoVisibilityChanged(VideoEvent):
+    """Its media must move to where the CDN serves the new visibility."""
+
+    detail_type: ClassVar[str] = "video.visibility_changed"
+    visibility: str
+
+
+class VideoProgress(DomainEvent):
+    """The transcode's progress rose (at most every few seconds): for live views."""
+
+    domain: ClassVar[str] = "videos"
+    detail_type: ClassVar[str] = "video.progress"
+    video_id: str
+    progress: float  # 0..1
+
+
+class VideoReady(VideoEvent):
+    detail_type: ClassVar[str] = "video.ready"
+    duration_s: float | None
+    renditions: list[dict[str, Any]]
+
+
+class VideoFailed(VideoEvent):
+    detail_type: ClassVar[str] = "video.failed"
+    reason: str
+
+
+class VideoTranscodeCancelled(VideoEvent):
+    detail_type: ClassVar[str] = "video.transcode_cancelled"
+
+
+class VideoDeleted(VideoEvent):
+    detail_type: ClassVar[str] = "video.deleted"
+
+
+class UserRegistered(DomainEvent):
+    domain: ClassVar[str] = "auth"
+    detail_type: ClassVar[str] = "user.registered"
+    user_id: str
+    email: str
+    display_name: str | None = None
+    created_at: str
