@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # This machine has Node 20, past its end of life; jsii still runs on it. Node 22+ silences this by itself.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test setup lint complexity typecheck unit integration infra synth invoke reindex bench coverage clean openapi fuzz
+.PHONY: dev test setup lint complexity typecheck logic unit integration infra synth invoke reindex bench coverage clean openapi fuzz
 
 ## The locked Python environment (runtime, local cloud, CDK and dev tools).
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -42,6 +42,9 @@ complexity: $(VENV)/.synced
 
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy functions infra bench
+
+logic: $(VENV)/.synced  ## the use cases on in-memory fakes with the network off, and the fake-vs-adapter contracts: seconds
+	$(VENV)/bin/pytest tests/logic tests/contract -n $(PYTEST_WORKERS) -q
 
 unit: $(VENV)/.synced
 	$(VENV)/bin/pytest tests/unit -n $(PYTEST_WORKERS) -q

@@ -489,10 +489,11 @@ class RegistrationSteps:
 
     def publish_registered(self, user_id: str) -> None:
         r = self._forward(user_id)
-        event = UserRegistered(
-            user_id=r.user_id, email=r.email, display_name=r.display_name, created_at=r.created_at
-        )  # the shared payload model: its consumers parse the same one
-        self.events.publish(event.detail_type, event.model_dump())
+        self.events.publish(
+            UserRegistered(
+                user_id=r.user_id, email=r.email, display_name=r.display_name, created_at=r.created_at
+            )
+        )
         count("AccountRegistered")  # the saga's last step: the account is complete
 
 

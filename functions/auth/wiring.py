@@ -100,6 +100,6 @@ def registration_steps() -> RegistrationSteps:
     return RegistrationSteps(
         users=UserTable(s.table),
         analytics=ProfileTable(s.analytics_table),
-        events=EventPublisher(s.event_bus, "auth"),
+        events=EventPublisher(s.event_bus),
         usage=UsageKeys(s.usage_plans, salt.value) if s.usage_plans else None,
     )

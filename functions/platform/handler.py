@@ -9,12 +9,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
 
 from functions.platform import health, openapi, probes
 from functions.platform.models import HealthOut
+from functions.platform.settings import PlatformSettings
 from functions.shared.api import create_resolver, json_response
-from functions.shared.config import EnvironmentModel, granted_resources
+from functions.shared.config import granted_resources
 from functions.shared.contract import documented
 from functions.shared.observability import logger, tracer
 from functions.shared.vocabulary import API_PREFIX
@@ -23,15 +23,19 @@ app = create_resolver()
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="health")
 
 
-class HealthSettings(EnvironmentModel):
-    cache_ttl_s: float = Field(default=2.0, ge=0, alias="HEALTH_CACHE_TTL_S")
+Settings = PlatformSettings  # this function's environment (functions/platform/settings.py)
+
+
+@functools.cache
+def _settings() -> PlatformSettings:
+    settings = Settings.from_environment()
+    assert isinstance(settings, PlatformSettings)
+    return settings
 
 
 @functools.cache
 def _cache() -> health.CachedHealth:
-    settings = HealthSettings.from_environment()
-    assert isinstance(settings, HealthSettings)
-    return health.CachedHealth(settings.cache_ttl_s)
+    return health.CachedHealth(_settings().health_cache_ttl_s)
 
 
 @app.get(
@@ -74,4 +78,5 @@ def get_docs() -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _settings()  # the whole environment, checked on the sandbox's first invocation
     return app.resolve(event, context)

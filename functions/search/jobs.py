@@ -15,12 +15,27 @@ from functions.search.logic import SearchService, check_query
 from functions.search.models import CreateJobRequest, JobRecord, JobStatus
 from functions.search.ports import JobQueue, JobStore
 from functions.shared.clock import now_iso
+from functions.shared.domain_events import (
+    SearchJobCancelled,
+    SearchJobCompleted,
+    SearchJobEvent,
+    SearchJobFailed,
+    SearchJobQueued,
+    SearchJobRunning,
+)
 from functions.shared.errors import ConflictError, NotFoundError, ValidationFailedError
 from functions.shared.events import Events
 
 RESULTS_TTL_S = 24 * 3600
 CANCELLABLE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})
+STATUS_EVENTS: dict[JobStatus, type[SearchJobEvent]] = {
+    JobStatus.QUEUED: SearchJobQueued,
+    JobStatus.RUNNING: SearchJobRunning,
+    JobStatus.COMPLETED: SearchJobCompleted,
+    JobStatus.FAILED: SearchJobFailed,
+    JobStatus.CANCELLED: SearchJobCancelled,
+}
 
 
 class JobService:
@@ -39,14 +54,9 @@ class JobService:
         self.ttl_s = ttl_s
 
     def _publish(self, job: JobRecord) -> None:
+        event = STATUS_EVENTS[job.status]
         self.events.publish(
-            f"search.job.{job.status.value}",
-            {
-                "job_id": job.job_id,
-                "owner_id": job.owner_id,
-                "status": job.status.value,
-                "attempts": job.attempts,
-            },
+            event(job_id=job.job_id, owner_id=job.owner_id, status=job.status.value, attempts=job.attempts)
         )
 
     def _changed(self, job: JobRecord, **changes: object) -> JobRecord:

@@ -72,9 +72,7 @@ def catalogue() -> TableCatalogue:
 @functools.cache
 def job_service() -> JobService:
     s = api_settings()
-    return JobService(
-        DynamoJobStore(s.jobs_table), SqsJobQueue(s.jobs_queue), EventPublisher(s.event_bus, "search")
-    )
+    return JobService(DynamoJobStore(s.jobs_table), SqsJobQueue(s.jobs_queue), EventPublisher(s.event_bus))
 
 
 @functools.cache
@@ -94,7 +92,7 @@ class _NoQueue:
 @functools.cache
 def worker_jobs() -> JobService:
     s = worker_settings()
-    return JobService(DynamoJobStore(s.jobs_table), _NoQueue(), EventPublisher(s.event_bus, "search"))
+    return JobService(DynamoJobStore(s.jobs_table), _NoQueue(), EventPublisher(s.event_bus))
 
 
 @functools.cache

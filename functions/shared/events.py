@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Protocol
+from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.shared import aws
+from functions.shared.domain_events import DomainEvent
 from functions.shared.errors import DependencyUnavailableError
 from functions.shared.observability import logger
 
@@ -17,25 +17,29 @@ SOURCE_PREFIX = "skyreel"
 class Events(Protocol):
     """The port logic publishes domain events through (fake: tests/fakes/shared.py)."""
 
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+    def publish(self, event: DomainEvent) -> None: ...
+
+
+def source_of(event: DomainEvent) -> str:
+    return f"{SOURCE_PREFIX}.{event.domain}"
 
 
 class EventPublisher:
-    """`Events` on the platform's EventBridge bus."""
+    """`Events` on the platform's EventBridge bus: source `skyreel.<domain>`, the model as the detail."""
 
-    def __init__(self, bus_name: str, domain: str) -> None:
+    def __init__(self, bus_name: str) -> None:
         self.bus_name = bus_name
-        self.source = f"{SOURCE_PREFIX}.{domain}"
 
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+    def publish(self, event: DomainEvent) -> None:
+        detail_type = event.detail_type
         try:
             response = aws.events().put_events(
                 Entries=[
                     {
                         "EventBusName": self.bus_name,
-                        "Source": self.source,
+                        "Source": source_of(event),
                         "DetailType": detail_type,
-                        "Detail": json.dumps(detail, default=str),
+                        "Detail": event.model_dump_json(),
                     }
                 ]
             )

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from functions.shared.domain_events import VideoProgress
 from functions.shared.events import Events
 from functions.transcode.ports import RunRecords
 
@@ -50,7 +51,7 @@ class ProgressReporter:
         if not self.records.raise_progress(self.video_id, percent, self.attempt):
             self._refused()
             return
-        self.events.publish("video.progress", {"video_id": self.video_id, "progress": percent})
+        self.events.publish(VideoProgress(video_id=self.video_id, progress=percent))
 
     def add(self, points: int, ceiling: int = MAX_PERCENT) -> int | None:
         """Add `points` to the stored progress (parallel chunks each add their share), never above
@@ -63,7 +64,7 @@ class ProgressReporter:
         if percent is None:
             self._refused()
             return None
-        self.events.publish("video.progress", {"video_id": self.video_id, "progress": percent})
+        self.events.publish(VideoProgress(video_id=self.video_id, progress=percent))
         return percent
 
     def _refused(self) -> None:

@@ -27,7 +27,7 @@ def pipeline() -> TranscodePipeline:
     return TranscodePipeline(
         media=S3MediaStore(s.uploads_bucket, s.media_bucket),
         records=RepositoryRunRecords(VideoRepository(s.videos_table)),
-        events=EventPublisher(s.event_bus, "videos"),  # video.progress is the videos domain's event
+        events=EventPublisher(s.event_bus),
         engine=FFmpegEngine(),
         tunables=Tunables(s.work_dir, s.chunk_threshold_s, s.chunk_s),
     )

@@ -14,6 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from functions.shared.clock import now_iso
+from functions.shared.domain_events import (
+    VideoDeleted,
+    VideoFailed,
+    VideoReady,
+    VideoTranscodeCancelled,
+    VideoUploaded,
+    VideoVisibilityChanged,
+)
 from functions.shared.errors import (
     ConflictError,
     DependencyUnavailableError,
@@ -310,12 +318,9 @@ class VideoService:
             if updated.visibility is not video.visibility and updated.media_prefix:
                 # Its files must move to where the CDN serves that visibility (functions/videos/media.py).
                 self.events.publish(
-                    "video.visibility_changed",
-                    {
-                        "video_id": video.id,
-                        "owner_id": video.owner_id,
-                        "visibility": updated.visibility.value,
-                    },
+                    VideoVisibilityChanged(
+                        video_id=video.id, owner_id=video.owner_id, visibility=updated.visibility.value
+                    )
                 )
             return updated.public()
         raise ConflictError("The video is changing too often to update now; try again.")
@@ -337,16 +342,15 @@ class VideoService:
             raise ConflictError("The upload itself failed: create the video again and upload the file.")
         updated = self._transition(video, status=Status.UPLOADED, error=None, progress=0)
         self.events.publish(
-            "video.uploaded",
-            {
-                "video_id": video.id,
-                "owner_id": video.owner_id,
-                "filename": video.upload.filename,
-                "key": video.upload.key,
-                "etag": video.source_etag,
-                "size_bytes": video.upload.size_bytes,
-                "retry": True,
-            },
+            VideoUploaded(
+                video_id=video.id,
+                owner_id=video.owner_id,
+                filename=video.upload.filename,
+                key=video.upload.key,
+                etag=video.source_etag,
+                size_bytes=video.upload.size_bytes,
+                retry=True,
+            )
         )
         return updated.public()
 
@@ -360,7 +364,7 @@ class VideoService:
         updated = self._transition(
             video, status=Status.FAILED, error="Processing was cancelled by its owner."
         )
-        self.events.publish("video.transcode_cancelled", {"video_id": video.id, "owner_id": video.owner_id})
+        self.events.publish(VideoTranscodeCancelled(video_id=video.id, owner_id=video.owner_id))
         return updated.public()
 
     def start_delete(self, video_id: str, caller: Caller) -> VideoOut:
@@ -490,15 +494,14 @@ class Ingest:
         except VersionConflictError:
             raise ConflictError(f"video {video.id} changed while marking it uploaded; retry") from None
         self.events.publish(
-            "video.uploaded",
-            {
-                "video_id": video.id,
-                "owner_id": video.owner_id,
-                "filename": video.upload.filename,
-                "key": key,
-                "etag": etag,
-                "size_bytes": size,
-            },
+            VideoUploaded(
+                video_id=video.id,
+                owner_id=video.owner_id,
+                filename=video.upload.filename,
+                key=key,
+                etag=etag,
+                size_bytes=size,
+            )
         )
         count("UploadReceived")
         count("UploadBytes", size)
@@ -572,7 +575,7 @@ class Deletion:
         raise ConflictError(f"video {video_id} kept changing; retry")
 
     def publish_deleted(self, video_id: str, owner_id: str) -> None:
-        self.events.publish("video.deleted", {"video_id": video_id, "owner_id": owner_id})
+        self.events.publish(VideoDeleted(video_id=video_id, owner_id=owner_id))
         count("VideoDeleted")
 
     def record_failure(self, video_id: str, error: dict[str, Any]) -> None:
@@ -802,18 +805,18 @@ class Publishing:
 
     def _announce_ready(self, ready: VideoRecord, prefix: str) -> None:
         self.events.publish(
-            "video.ready",
-            {
-                "video_id": ready.id,
-                "owner_id": ready.owner_id,
-                "duration_s": ready.duration_s,
-                "renditions": ready.renditions,
-            },
+            VideoReady(
+                video_id=ready.id,
+                owner_id=ready.owner_id,
+                duration_s=ready.duration_s,
+                renditions=ready.renditions,
+            )
         )
         if prefix != prefix_for(ready.id, ready.visibility):  # its visibility changed while it was encoding
             self.events.publish(
-                "video.visibility_changed",
-                {"video_id": ready.id, "owner_id": ready.owner_id, "visibility": ready.visibility.value},
+                VideoVisibilityChanged(
+                    video_id=ready.id, owner_id=ready.owner_id, visibility=ready.visibility.value
+                )
             )
         count("VideoReady")
 
@@ -858,9 +861,7 @@ class Publishing:
                 self._save(video, attempt, status=Status.FAILED, error=reason)
             except VersionConflictError:
                 continue
-            self.events.publish(
-                "video.failed", {"video_id": video.id, "owner_id": video.owner_id, "reason": reason}
-            )
+            self.events.publish(VideoFailed(video_id=video.id, owner_id=video.owner_id, reason=reason))
             count("VideoFailed")
             return "failed"
         raise VersionConflictError(video_id)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
+from functions.shared.domain_events import VideoVisibilityChanged
 from functions.shared.observability import logger
 from functions.videos import wiring
 from functions.videos.settings import MediaSettings
@@ -15,15 +15,11 @@ from functions.videos.settings import MediaSettings
 Settings = MediaSettings  # this function's environment (functions/videos/settings.py)
 
 
-class VisibilityChanged(BaseModel):
-    video_id: str
-
-
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """EventBridge: video.visibility_changed."""
     wiring.settings(Settings)
-    detail = VisibilityChanged.model_validate(event["detail"])
+    detail = VideoVisibilityChanged.model_validate(event["detail"])
     outcome = wiring.media_moves().follow_visibility(detail.video_id)
     logger.info("media follows visibility", extra={"video_id": detail.video_id, "outcome": outcome})
     return {"outcome": outcome}

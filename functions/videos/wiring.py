@@ -30,8 +30,6 @@ from functions.videos.storage import MediaStore, UploadStore
 from functions.videos.uploads import UploadLimits
 from functions.videos.workflow import StepFunctionsStarter
 
-EVENT_DOMAIN = "videos"  # events go out as source `skyreel.videos`
-
 Model = TypeVar("Model", bound=EnvironmentModel)
 
 
@@ -53,7 +51,7 @@ def service() -> VideoService:
     return VideoService(
         VideoRepository(s.table),
         UploadStore(s.uploads_bucket),
-        EventPublisher(s.event_bus, EVENT_DOMAIN),
+        EventPublisher(s.event_bus),
         UploadLimits(s.max_upload_bytes, s.single_put_max_bytes, s.min_part_bytes),
         delete_workflow=StepFunctionsStarter(s.delete_machine, "deleting the video"),
         signer=MediaSigner(s.media_keys_secret, s.cdn_url),
@@ -70,9 +68,7 @@ def idempotent_creates() -> IdempotentCreates:
 @functools.cache
 def ingest() -> Ingest:
     s = settings(IngestSettings)
-    return Ingest(
-        VideoRepository(s.table), UploadStore(s.uploads_bucket), EventPublisher(s.event_bus, EVENT_DOMAIN)
-    )
+    return Ingest(VideoRepository(s.table), UploadStore(s.uploads_bucket), EventPublisher(s.event_bus))
 
 
 @functools.cache
@@ -82,7 +78,7 @@ def deletion() -> Deletion:
         VideoRepository(s.table),
         UploadStore(s.uploads_bucket),
         MediaStore(s.media_bucket),
-        EventPublisher(s.event_bus, EVENT_DOMAIN),
+        EventPublisher(s.event_bus),
         cdn.media_cache(s.cdn_distribution_id),
     )
 
@@ -104,9 +100,7 @@ def media_moves() -> MediaMoves:
 @functools.cache
 def publishing() -> Publishing:
     s = settings(PublishStepsSettings)
-    return Publishing(
-        VideoRepository(s.table), MediaStore(s.media_bucket), EventPublisher(s.event_bus, EVENT_DOMAIN)
-    )
+    return Publishing(VideoRepository(s.table), MediaStore(s.media_bucket), EventPublisher(s.event_bus))
 
 
 def reset() -> None:

@@ -61,6 +61,7 @@ def test_the_declared_file_marks_the_video_uploaded_once(world: VideosWorld, ser
         "key": key,
         "etag": etag,
         "size_bytes": SIZE,
+        "retry": False,
     }
     assert world.ingest().object_created(key, SIZE, etag) == "ignored: the video is already uploaded"
     assert len(world.events.published) == 1

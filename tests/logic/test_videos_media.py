@@ -144,7 +144,7 @@ def test_the_entry_reads_the_event_and_calls_the_move(
     _video(world, Visibility.PUBLIC, "hls/v1/")
     monkeypatch.setattr(wiring, "media_moves", world.media_moves)
     monkeypatch.setattr(wiring, "settings", lambda model: None)
-    event: dict[str, Any] = {"detail": {"video_id": "v1", "visibility": "public"}}
+    event: dict[str, Any] = {"detail": {"video_id": "v1", "owner_id": "owner", "visibility": "public"}}
     outcome = media.lambda_handler(event, _Context())  # type: ignore[arg-type]
     assert outcome["outcome"].startswith("moved 2 objects")
 

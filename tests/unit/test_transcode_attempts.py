@@ -94,7 +94,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
                 updated_at="2026-01-01T00:00:00.000Z",
             )
         )
-        publisher = EventPublisher("bus", "videos")
+        publisher = EventPublisher("bus")
         yield World(
             Publishing(repo, MediaStore("media"), publisher),
             VideoService(

@@ -32,7 +32,7 @@ KEY = "originals/v1/clip.mp4"
 class World:
     def __init__(self, etag: str) -> None:
         repo = VideoRepository("videos")
-        publisher = EventPublisher("bus", "videos")
+        publisher = EventPublisher("bus")
         self.publishing = Publishing(repo, MediaStore("media"), publisher)
         self.service = VideoService(
             repo,

@@ -49,7 +49,7 @@ def service(videos_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Video
     yield VideoService(
         VideoRepository("videos"),
         UploadStore("uploads"),
-        EventPublisher("bus", "videos"),
+        EventPublisher("bus"),
         UploadLimits(),
         delete_workflow=RecordingWorkflow(),
         signer=FakeSigner(),
