@@ -79,3 +79,33 @@ class UserRegistered(DomainEvent):
     email: str
     display_name: str | None = None
     created_at: str
+
+
+class SearchJobEvent(DomainEvent):
+    """A search job changed status (functions/search/jobs.py): for the dashboard's live view."""
+
+    domain: ClassVar[str] = "search"
+    job_id: str
+    owner_id: str
+    status: str
+    attempts: int
+
+
+class SearchJobQueued(SearchJobEvent):
+    detail_type: ClassVar[str] = "search.job.queued"
+
+
+class SearchJobRunning(SearchJobEvent):
+    detail_type: ClassVar[str] = "search.job.running"
+
+
+class SearchJobCompleted(SearchJobEvent):
+    detail_type: ClassVar[str] = "search.job.completed"
+
+
+class SearchJobFailed(SearchJobEvent):
+    detail_type: ClassVar[str] = "search.job.failed"
+
+
+class SearchJobCancelled(SearchJobEvent):
+    detail_type: ClassVar[str] = "search.job.cancelled"

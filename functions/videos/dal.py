@@ -363,3 +363,37 @@ class VideoRepository:
                 return None
             raise
         return int(updated["Attributes"]["progress"]["N"])
+
+
+# --- for other domains' readers (the search indexer): the record layout stays here -------------------
+
+
+def video_from_image(image: dict[str, Any] | None) -> VideoRecord | None:
+    """The video record in a stream image of the videos table (typed attribute values), or None when the
+    item is not a video record (a usage counter) or there is no image."""
+    if not image:
+        return None
+    values = from_item(image)
+    if values.get("sk") != "VIDEO" or not str(values.get("pk", "")).startswith("VIDEO#"):
+        return None
+    return VideoRecord.model_validate(values)
+
+
+def scan_videos(table_name: str, page_size: int = 500) -> Iterator[VideoRecord]:
+    """Every video record of the table, page by page (a rebuild's full read; never on a request path)."""
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "FilterExpression": "sk = :video",
+        "ExpressionAttributeValues": {":video": {"S": "VIDEO"}},
+        "Limit": page_size,
+    }
+    while True:
+        with _dependency():
+            response = aws.dynamodb().scan(**request)
+        for item in response.get("Items", []):
+            video = video_from_image(item)
+            if video is not None:
+                yield video
+        if "LastEvaluatedKey" not in response:
+            return
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 
 from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -87,6 +88,17 @@ class Triggers(Construct):
             retention_period=DLQ_RETENTION,
         )
         acknowledge(failures, "AwsSolutions-SQS3", "this queue is a stream trigger's on-failure destination")
+        # A parked record is a change the function never applied (a search index missing an update): say so.
+        cloudwatch.Alarm(
+            self,
+            f"StreamFailuresAlarm-{trigger.table}-{trigger.function}",
+            alarm_description=f"{trigger.function} gave up on records of the {trigger.table} stream",
+            metric=failures.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         self._functions[trigger.function].add_event_source(
             sources.DynamoEventSource(
                 self._storage.tables[trigger.table],

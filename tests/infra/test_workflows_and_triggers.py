@@ -97,6 +97,22 @@ def test_stream_triggers_bisect_retry_and_park_failures(demo: Synthesized) -> No
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         failures = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
         assert demo.template.to_json()["Resources"][failures]["Type"] == "AWS::SQS::Queue"
+        alarmed = [
+            a["Properties"]
+            for a in resources(demo.template, "AWS::CloudWatch::Alarm").values()
+            if {"Name": "QueueName", "Value": {"Fn::GetAtt": [failures, "QueueName"]}}
+            in a["Properties"].get("Dimensions", [])
+        ]
+        assert [(a["MetricName"], a["Threshold"]) for a in alarmed] == [
+            ("ApproximateNumberOfMessagesVisible", 1)
+        ]
+
+
+def test_the_search_indexer_is_the_one_writer_fed_by_the_videos_stream(skyreel: Synthesized) -> None:
+    [trigger] = [t for t in skyreel.topology.stream_triggers if t.function == "search_indexer"]
+    assert trigger.table == "videos"
+    fn = props(skyreel.template, logical_id(skyreel.stack.compute.functions["search_indexer"]))
+    assert fn["ReservedConcurrentExecutions"] == 1
 
 
 def test_rules_sit_on_their_bus_with_pattern_and_target(demo: Synthesized) -> None:

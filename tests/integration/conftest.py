@@ -122,7 +122,7 @@ def fixture_topology() -> Topology:
             EventRule(
                 "test_events",
                 "events",
-                {"source": ["skyreel.test", "skyreel.auth", "skyreel.videos"]},
+                {"source": ["skyreel.test", "skyreel.auth", "skyreel.videos", "skyreel.search"]},
                 function="recorder",
             ),
         ),

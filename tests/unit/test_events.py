@@ -172,6 +172,13 @@ def check_task_input(raw: dict[str, Any]) -> None:
     assert "Records" not in raw
 
 
+def check_reindex(raw: dict[str, Any]) -> None:
+    """A direct invoke of the search indexer (no AWS event): what its entry reads as a rebuild."""
+    from functions.search import indexer
+
+    assert raw == {"action": indexer.REINDEX}
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "apigw-rest-get-health.json": check_health,
     "apigw-rest-post-json.json": check_post,
@@ -182,6 +189,7 @@ CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "eventbridge-video-ready.json": check_eventbridge,
     "eventbridge-scheduled.json": check_scheduled,
     "stepfunctions-task-input.json": check_task_input,
+    "search-reindex.json": check_reindex,
 }
 
 

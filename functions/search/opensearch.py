@@ -1,0 +1,160 @@
+"""The OpenSearch adapter: `SearchIndex` and `IndexUpdates` over an OpenSearch index, for when one
+embedded index is outgrown (docs/search.md). The same strategies, folding and highlighter as the
+embedded index: each word form becomes a `term`, `prefix` or `fuzzy` clause with the field's boost,
+and visibility is a `terms` filter on `audience` inside the query.
+
+Not wired into the topology yet: the client is passed in (opensearch-py's `OpenSearch`, the
+`opensearch` extra), and tests drive it through opensearch-py with a recorded transport.
+
+Difference from the embedded index: OpenSearch has no typo-tolerant prefix query, so the last word of a
+`fuzzy` query is matched as a prefix and, separately, with typos (not both at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from functions.search.engine import FIELD_WEIGHTS, MAX_WORD_BYTES, Highlighter, analyzer
+from functions.search.models import Change, Field_, SearchDocument, SearchHit
+from functions.search.strategies import Strategy, WordForm
+
+# The index's settings and mapping: words cut on anything not a letter or digit, lowercased and folded
+# to ASCII, long ones dropped, as functions/search/engine.py folds them.
+INDEX_BODY: dict[str, Any] = {
+    "settings": {
+        "analysis": {
+            "tokenizer": {"words": {"type": "pattern", "pattern": "[^\\p{L}\\p{N}]+"}},
+            "filter": {"not_too_long": {"type": "length", "max": MAX_WORD_BYTES}},
+            "analyzer": {
+                "folded": {
+                    "type": "custom",
+                    "tokenizer": "words",
+                    "filter": ["lowercase", "asciifolding", "not_too_long"],
+                }
+            },
+        }
+    },
+    "mappings": {
+        "properties": {
+            **{field.value: {"type": "text", "analyzer": "folded"} for field in Field_},
+            "audience": {"type": "keyword"},
+            "version": {"type": "long"},
+        }
+    },
+}
+
+
+def _clause(field: Field_, form: WordForm, boost: float) -> dict[str, Any]:
+    if form.exact:
+        return {"term": {field.value: {"value": form.word, "boost": boost}}}
+    if form.distance == 0:
+        return {"prefix": {field.value: {"value": form.word, "boost": boost}}}
+    return {
+        "fuzzy": {
+            field.value: {
+                "value": form.word,
+                "fuzziness": form.distance,
+                "transpositions": True,
+                "prefix_length": 0,
+                "boost": boost,
+            }
+        }
+    }
+
+
+def query_body(
+    words: Sequence[str], strategy: Strategy, audience: Sequence[str], limit: int
+) -> dict[str, Any]:
+    must = []
+    for i, word in enumerate(words):
+        forms = strategy.forms(word, last=i == len(words) - 1)
+        should = [
+            _clause(field, form, weight * form.weight)
+            for field, weight in FIELD_WEIGHTS.items()
+            for form in forms
+        ]
+        must.append({"bool": {"should": should, "minimum_should_match": 1}})
+    return {
+        "size": limit,
+        "track_total_hits": False,
+        "_source": [field.value for field in Field_],
+        "query": {"bool": {"must": must, "filter": [{"terms": {"audience": list(audience)}}]}},
+    }
+
+
+class OpenSearchIndex:
+    def __init__(self, client: Any, index: str) -> None:
+        self.client = client
+        self.index = index
+        self._analyzer = analyzer()
+        self.highlighter = Highlighter(self.words)
+
+    def words(self, text: str) -> list[str]:
+        return list(self._analyzer.analyze(text))
+
+    def search(
+        self, words: Sequence[str], strategy: Strategy, audience: Sequence[str], limit: int
+    ) -> list[SearchHit]:
+        forms = [f for i, w in enumerate(words) for f in strategy.forms(w, last=i == len(words) - 1)]
+        response = self.client.search(index=self.index, body=query_body(words, strategy, audience, limit))
+        hits = []
+        for hit in response["hits"]["hits"]:
+            source = hit["_source"]
+            texts = {field: _texts(source.get(field.value)) for field in Field_}
+            hits.append(
+                SearchHit(
+                    video_id=hit["_id"],
+                    title=str(source.get("title", "")),
+                    score=round(float(hit["_score"]), 4),
+                    highlights=self.highlighter.highlights(texts, forms),
+                )
+            )
+        return hits
+
+    # --- IndexUpdates ------------------------------------------------------------------------------
+
+    def apply(self, changes: Sequence[Change]) -> int:
+        if changes:
+            self._bulk(_actions(self.index, changes))
+        return self._count()
+
+    def replace_all(self, documents: Iterable[SearchDocument]) -> int:
+        self.client.delete_by_query(index=self.index, body={"query": {"match_all": {}}}, refresh=True)
+        self._bulk(_actions(self.index, [Change(video_id=d.video_id, document=d) for d in documents]))
+        return self._count()
+
+    def _bulk(self, actions: list[dict[str, Any]]) -> None:
+        response = self.client.bulk(body=actions, refresh=True)
+        if response.get("errors"):
+            failed = [item for item in response["items"] if next(iter(item.values())).get("error")]
+            raise RuntimeError(f"OpenSearch refused {len(failed)} of {len(response['items'])} changes")
+
+    def _count(self) -> int:
+        return int(self.client.count(index=self.index)["count"])
+
+
+def _texts(value: object) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _actions(index: str, changes: Sequence[Change]) -> list[dict[str, Any]]:
+    actions: list[dict[str, Any]] = []
+    for change in changes:
+        if change.document is None:
+            actions.append({"delete": {"_index": index, "_id": change.video_id}})
+            continue
+        doc = change.document
+        actions.append({"index": {"_index": index, "_id": doc.video_id}})
+        actions.append(
+            {
+                "title": doc.title,
+                "description": doc.description,
+                "tags": list(doc.tags),
+                "audience": list(doc.audience),
+                "version": doc.version,
+            }
+        )
+    return actions
