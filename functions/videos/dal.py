@@ -15,6 +15,7 @@ import binascii
 import json
 import random
 import time
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
