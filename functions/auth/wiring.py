@@ -7,7 +7,6 @@ not at some request), and nothing else in the domain reads the environment.
 from __future__ import annotations
 
 import functools
-from typing import TypeVar
 
 from functions.analytics.profiles import ProfileTable
 from functions.auth.dal import ApiKeyTable, FailureCounterTable, SessionTable, UserTable
@@ -16,25 +15,14 @@ from functions.auth.logic import AuthenticationCache, Authenticator, AuthService
 from functions.auth.settings import AuthorizerSettings, AuthSettings, RegistrationSettings
 from functions.auth.usage_plans import UsageKeys
 from functions.auth.workflow import StepFunctionsRegistration
-from functions.shared.config import EnvironmentModel
 from functions.shared.events import EventPublisher
-
-S = TypeVar("S", bound=EnvironmentModel)
-
-
-def _load(model: type[S]) -> S:
-    """The whole model, validated at once: a missing variable (grant) fails here, naming it."""
-    loaded = model.from_environment()
-    assert isinstance(loaded, model)
-    return loaded
-
 
 # --- auth (the API's auth routes) -----------------------------------------------------------------
 
 
 @functools.cache
 def auth_settings() -> AuthSettings:
-    return _load(AuthSettings)
+    return AuthSettings.from_environment()
 
 
 @functools.cache
@@ -57,7 +45,7 @@ def service() -> AuthService:
 
 @functools.cache
 def authorizer_settings() -> AuthorizerSettings:
-    return _load(AuthorizerSettings)
+    return AuthorizerSettings.from_environment()
 
 
 @functools.cache
@@ -90,7 +78,7 @@ def usage_key_salt() -> UsageKeySalt:
 
 @functools.cache
 def registration_settings() -> RegistrationSettings:
-    return _load(RegistrationSettings)
+    return RegistrationSettings.from_environment()
 
 
 @functools.cache

@@ -28,9 +28,7 @@ Settings = PlatformSettings  # this function's environment (functions/platform/s
 
 @functools.cache
 def _settings() -> PlatformSettings:
-    settings = Settings.from_environment()
-    assert isinstance(settings, PlatformSettings)
-    return settings
+    return Settings.from_environment()
 
 
 @functools.cache

@@ -31,16 +31,12 @@ def _scratch() -> Path:
 
 @functools.cache
 def api_settings() -> SearchApiSettings:
-    loaded = SearchApiSettings.from_environment()
-    assert isinstance(loaded, SearchApiSettings)
-    return loaded
+    return SearchApiSettings.from_environment()
 
 
 @functools.cache
 def indexer_settings() -> IndexerSettings:
-    loaded = IndexerSettings.from_environment()
-    assert isinstance(loaded, IndexerSettings)
-    return loaded
+    return IndexerSettings.from_environment()
 
 
 @functools.cache
@@ -77,9 +73,7 @@ def job_service() -> JobService:
 
 @functools.cache
 def worker_settings() -> JobWorkerSettings:
-    loaded = JobWorkerSettings.from_environment()
-    assert isinstance(loaded, JobWorkerSettings)
-    return loaded
+    return JobWorkerSettings.from_environment()
 
 
 class _NoQueue:

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,7 +25,9 @@ class EnvironmentModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> EnvironmentModel:
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The whole model from the environment, validated at once: a missing variable (a grant the
+        topology did not give) fails here, naming it. Each domain's wiring calls this once per sandbox."""
         return cls.model_validate(dict(os.environ if environ is None else environ))
 
 

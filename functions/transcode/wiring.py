@@ -16,9 +16,7 @@ from functions.videos.dal import VideoRepository
 
 @functools.cache
 def settings() -> TranscodeSettings:
-    loaded = TranscodeSettings.from_environment()
-    assert isinstance(loaded, TranscodeSettings)
-    return loaded
+    return TranscodeSettings.from_environment()
 
 
 @functools.cache

@@ -39,9 +39,9 @@ def _settings(model: type[EnvironmentModel]) -> EnvironmentModel:
 
 
 def settings(model: type[Model]) -> Model:
-    """`model` read from this sandbox's environment, validated whole, once."""
+    """`model` read from this sandbox's environment, validated whole, once (cached by model)."""
     loaded = _settings(model)
-    assert isinstance(loaded, model)
+    assert isinstance(loaded, model)  # functools.cache erases the type; it is the model asked for
     return loaded
 
 
