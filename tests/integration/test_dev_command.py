@@ -74,7 +74,9 @@ def dev(state_dir: Path, port: int, aws_port: int) -> Iterator[DevRun]:
         run.output = output
         if process.returncode != 0:
             raise AssertionError(f"exit {process.returncode} after Ctrl-C:\n{output}")
-        assert "Traceback" not in output, output
+        # The local cloud itself never crashes. A function's own error is logged under its name, with its
+        # traceback, as Lambda logs it ("transcode | Traceback ..."): that is not the platform failing.
+        assert not [line for line in output.splitlines() if line.startswith("Traceback")], output
 
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
@@ -192,8 +194,11 @@ def test_an_upload_url_issued_before_a_restart_works_after_it(tmp_path: Path) ->
         stored = httpx.put(upload["url"], content=b"v" * 1000, headers=upload["headers"], timeout=30)
         assert stored.status_code == 200, stored.text
         deadline = time.monotonic() + 30
+        # Arrived: `uploaded`, or already further (the publish workflow claims it at once, and fails it:
+        # these 1,000 bytes are not a video).
         while (
-            httpx.get(f"{api}/videos/{video_id}", headers=headers, timeout=30).json()["status"] != "uploaded"
+            httpx.get(f"{api}/videos/{video_id}", headers=headers, timeout=30).json()["status"]
+            == "awaiting_upload"
         ):
             assert time.monotonic() < deadline, "the upload never reached the video"
             time.sleep(0.2)

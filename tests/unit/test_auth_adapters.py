@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -211,16 +212,22 @@ def test_the_workflow_starts_with_the_id_alone_and_reads_the_outcome(cloud: None
     sfn = boto3.client("stepfunctions")
     arn = sfn.create_state_machine(
         name="registration",
-        definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}),
+        # A wait, so the execution is still running when read whether or not moto executes definitions
+        # (a local cloud started earlier in this process turns moto's execution on).
+        definition=json.dumps(
+            {"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 600, "End": True}}}
+        ),
         roleArn="arn:aws:iam::123456789012:role/registration",
     )["stateMachineArn"]
     workflow = StepFunctionsRegistration(arn)
     execution = workflow.start("u1")
     described = sfn.describe_execution(executionArn=execution)
     assert (described["name"], json.loads(described["input"])) == ("u1", {"user_id": "u1"})
-    assert workflow.outcome(execution) is None  # moto keeps it running
+    assert workflow.outcome(execution) is None  # still running
     sfn.stop_execution(executionArn=execution, error="EmailTaken")
-    outcome = workflow.outcome(execution)
+    deadline = time.monotonic() + 5  # an executing moto stops the run in its own thread
+    while (outcome := workflow.outcome(execution)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert outcome is not None
     assert outcome.status == "ABORTED"
 
