@@ -14,6 +14,7 @@ from infra.aws.compute import Compute
 from infra.aws.layer import dependency_layer
 from infra.aws.nag import BASIC_EXECUTION, BASIC_EXECUTION_REASON, RESOURCE_STAR, acknowledge_all
 from infra.aws.names import CdkResourceNames
+from infra.aws.search_engine import OpenSearchCollection, search_engine
 from infra.aws.secrets import Secrets
 from infra.aws.storage import Storage
 from infra.aws.triggers import Triggers
@@ -40,7 +41,11 @@ class SkyreelStack(Stack):
         )
         self.topology = topology
         self.storage = Storage(self, "Storage", topology=topology)
-        layer = dependency_layer(self, "DependencyLayer")
+        engine = search_engine(self)
+        # The OpenSearch client (the `opensearch` extra) is in the layer only when it is used.
+        layer = dependency_layer(
+            self, "DependencyLayer", extras=("opensearch",) if engine == "opensearch" else ()
+        )
         self.secrets = Secrets(self, "Secrets", topology=topology, layer=layer)
         names = CdkResourceNames(
             stage=stage,
@@ -65,6 +70,10 @@ class SkyreelStack(Stack):
         self.workflows = Workflows(
             self, "Workflows", topology=topology, storage=self.storage, compute=self.compute
         )
+        if engine == "opensearch":
+            self.search = OpenSearchCollection(
+                self, "Search", topology=topology, functions=self.compute.functions, stage=stage
+            )
         self.api = RestApi(self, "Api", topology=topology, functions=self.compute.functions)
         Triggers(
             self,
