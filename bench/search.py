@@ -196,6 +196,8 @@ def _figures(
 
     # Quality.
     quality_set = catalogue.quality_set(per_class=25)
+    if len(quality_set) < 100:
+        raise SystemExit(f"the quality set has {len(quality_set)} queries; the issue asks for at least 100")
     ranked = {
         q: [
             h.video_id
