@@ -122,6 +122,11 @@ def session_from(pair: dict[str, Any], email: str | None) -> Session:
     )
 
 
+def new_client() -> httpx.Client:
+    """The HTTP client every command uses (one per process; thread-safe, so parts share it)."""
+    return httpx.Client(timeout=httpx.Timeout(60, connect=10))
+
+
 class Api:
     """One API: `call` returns the parsed JSON body (None for 204) or raises ApiError."""
 
@@ -130,7 +135,7 @@ class Api:
     ) -> None:
         self.url = url.rstrip("/")
         self.credential = credential or Credential()
-        self.client = client or httpx.Client(timeout=httpx.Timeout(60, connect=10))
+        self.client = client or new_client()
 
     def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = path if path.startswith(("http://", "https://")) else self.url + path

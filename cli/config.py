@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - Windows: one process at a time is the 
 
 CONFIG_DIR_ENV = "SKYREEL_CONFIG_DIR"
 _THREAD_LOCK = threading.RLock()
+_HELD = threading.local()  # the stores this thread holds the lock of
 
 
 def config_dir() -> Path:
@@ -53,16 +54,24 @@ class Store:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Exclusive across threads and processes for the block (reads and writes inside it are safe)."""
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with _THREAD_LOCK, open(self.path.with_suffix(".lock"), "a") as lock:
-            if fcntl is not None:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
+        """Exclusive across threads and processes for the block (reads and writes inside it are safe).
+        Re-entrant in a thread: a second flock on another descriptor would wait for the first forever."""
+        with _THREAD_LOCK:
+            held: set[Path] = getattr(_HELD, "paths", set())
+            if self.path in held:
                 yield
-            finally:
+                return
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with open(self.path.with_suffix(".lock"), "a") as lock:
                 if fcntl is not None:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                _HELD.paths = held | {self.path}
+                try:
+                    yield
+                finally:
+                    _HELD.paths = held
+                    if fcntl is not None:
+                        fcntl.flock(lock, fcntl.LOCK_UN)
 
     def read(self) -> dict[str, Any]:
         try:

@@ -16,7 +16,6 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -379,7 +378,7 @@ def videos_update(
         if value is not None:
             body[name] = value.value if isinstance(value, Enum) else value
     if not body:
-        raise click.UsageError("Give at least one of --title, --description, --tag, --visibility.")
+        raise typer.BadParameter("give at least one of --title, --description, --tag, --visibility.")
     video = state(ctx).api.call("PATCH", f"/videos/{video_id}", json=body)
     emit_json(video) if as_json else stderr.print(f"Updated {video_id}.")
 
@@ -543,12 +542,16 @@ def main(argv: list[str] | None = None) -> int:
     """The `skyreel` entry point: every error becomes a message on stderr and an exit code."""
     try:
         result = app(args=argv, prog_name="skyreel", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         stderr.print("Aborted.")
         return 1
+    except typer.TyperException as exc:  # bad usage (typer's own click): its message, exit 2
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            stderr.print(f"error: {exc}", markup=False)
+        return int(getattr(exc, "exit_code", 2))
     except ApiError as exc:
         stderr.print(f"error: {exc.describe()}", markup=False)
         return exc.exit_code
