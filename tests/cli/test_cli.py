@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -168,7 +169,9 @@ def test_a_refused_credential_is_one_log_line(skyreel: Run, logs: Logs, cloud: L
     refused = skyreel("videos", "list", env={"SKYREEL_API_KEY": "skr_bogus"})
     assert refused.returncode == 1
     assert "HTTP 401" in refused.stderr
-    lines = eventually(lambda: logs.since(mark, "auth_authorizer"), timeout=5)
+    eventually(lambda: logs.since(mark, "auth_authorizer"), timeout=5)
+    time.sleep(1)  # the sandbox's output streams in on its own thread: let any later line arrive
+    lines = logs.since(mark, "auth_authorizer")
     assert len(lines) == 1, lines
     assert json.loads(lines[0])["message"] == "refused"
     assert "malformed" in json.loads(lines[0])["reason"]
