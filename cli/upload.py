@@ -138,9 +138,17 @@ class Uploader:
         return plan.video_id
 
     def _create(self, key: str, state: dict[str, Any]) -> Plan:
-        created = self.api.call(
-            "POST", "/videos", json=state["request"], headers={"Idempotency-Key": state["idempotency_key"]}
-        )
+        try:
+            created = self.api.call(
+                "POST",
+                "/videos",
+                json=state["request"],
+                headers={"Idempotency-Key": state["idempotency_key"]},
+            )
+        except ApiError as exc:
+            if exc.status < 500 and exc.status != 409:  # refused: nothing was created, nothing to resume
+                self.uploads.forget(key)
+            raise
         state["video_id"] = created["video"]["id"]
         self.uploads.put(key, state)
         upload = created["upload"]

@@ -118,7 +118,9 @@ def test_keys_create_list_revoke(skyreel: Run, account: User) -> None:
     assert _json(skyreel("keys", "list", "--json"))["items"] == []
 
 
-def test_errors_exit_codes_and_messages(skyreel: Run, http: httpx.Client, tmp_path: Path) -> None:
+def test_errors_exit_codes_and_messages(
+    skyreel: Run, http: httpx.Client, tmp_path: Path, config_dir: Path
+) -> None:
     not_signed_in = skyreel("videos", "list")
     assert not_signed_in.returncode == 3
     assert "Not signed in" in not_signed_in.stderr
@@ -140,6 +142,7 @@ def test_errors_exit_codes_and_messages(skyreel: Run, http: httpx.Client, tmp_pa
     assert refused.returncode == 1, refused.stderr
     assert "HTTP 415" in refused.stderr
     assert _json(skyreel("videos", "list", "--json"))["items"] == []  # and nothing was created
+    assert json.loads((config_dir / "uploads.json").read_text()) == {}  # nor left to resume
 
     bad_scope = skyreel("keys", "create", "x", "--scope", "everything")
     assert bad_scope.returncode == 1
