@@ -65,7 +65,9 @@ class SkyreelStack(Stack):
         self.workflows = Workflows(
             self, "Workflows", topology=topology, storage=self.storage, compute=self.compute
         )
-        self.api = RestApi(self, "Api", topology=topology, functions=self.compute.functions)
+        self.api = RestApi(
+            self, "Api", topology=topology, functions=self.compute.functions, buckets=self.storage.buckets
+        )
         Triggers(
             self,
             "Triggers",

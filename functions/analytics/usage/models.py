@@ -21,6 +21,20 @@ def _absent_as_none(value: Any) -> Any:
 Optional = Annotated[str | None, BeforeValidator(_absent_as_none)]
 
 
+# The API stage's access log format (infra/aws/api.py): a JSON object per request, every value quoted so
+# an absent one is "-", never broken JSON. The local gateway writes the same keys (infra/local/accesslog.py).
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "requestTimeEpoch": "$context.requestTimeEpoch",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "responseLatency": "$context.responseLatency",
+    "userId": "$context.authorizer.user_id",
+    "apiKeyId": "$context.authorizer.api_key_id",
+}
+
+
 class AccessRecord(BaseModel):
     """One API request as the gateway saw it: the stage's access log format (infra/aws/api.py writes
     every value quoted, so a missing one is `"-"`, never broken JSON; the local gateway writes the same)."""
