@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from functions.analytics.usage.dal import AuthKeyOwners, DynamoUsageAggregates
-from functions.analytics.usage.ports import Cell, CellKey, KeyOwners, LogObjects, UsageAggregates
+from functions.analytics.usage.ports import ALL, Cell, CellKey, KeyOwners, LogObjects, UsageAggregates
 from functions.analytics.usage.storage import S3LogObjects
 from functions.auth.dal import ApiKeyTable
 from functions.auth.models import ApiKeyRecord
@@ -61,7 +61,7 @@ def test_applied_cells_add_up_and_a_part_applies_once(aggregates: UsageAggregate
     assert aggregates.apply("batch", 0, {key_of(): cell(1, 2, 3)})
     assert aggregates.apply("other", 0, {key_of(): cell(10)})
     assert not aggregates.apply("batch", 0, {key_of(): cell(1, 2, 3)})
-    [(found_key, found)] = list(aggregates.cells("u1", DAY, DAY))
+    [(found_key, found)] = list(aggregates.cells("u1", DAY, DAY, detail=True))
     assert found_key == key_of()
     assert found.count == 4
     assert found.latency_sum_ms == pytest.approx(16)
@@ -69,20 +69,31 @@ def test_applied_cells_add_up_and_a_part_applies_once(aggregates: UsageAggregate
     assert found.sketch.get_quantile_value(1.0) == pytest.approx(10, rel=0.01)
 
 
-def test_cells_are_the_users_own_within_the_days_and_by_key(aggregates: UsageAggregates) -> None:
+def rollup(day: date = DAY, user: str = "u1", api_key: str = ALL, status: str = "2xx") -> CellKey:
+    return CellKey(day, user, api_key, ALL, ALL, status)
+
+
+def test_cells_are_the_users_own_within_the_days_by_grain(aggregates: UsageAggregates) -> None:
     cells = {
         key_of(): cell(1),
         key_of(api_key="-", route="/b"): cell(2),
         key_of(user="u2"): cell(3),
         key_of(day=date(2026, 11, 29)): cell(4),
         key_of(day=date(2026, 12, 1), status="5xx"): cell(5),
+        rollup(): cell(1, 2),
+        rollup(api_key="k1"): cell(1),
+        rollup(api_key="k1", day=date(2026, 12, 1), status="5xx"): cell(5),
+        rollup(user="u2"): cell(3),
     }
     assert aggregates.apply("b", 0, cells)
-    assert {k.route for k, _ in aggregates.cells("u1", DAY, DAY)} == {"/a", "/b"}
-    assert len(list(aggregates.cells("u1", date(2026, 11, 29), date(2026, 12, 1)))) == 4
+    assert {k.route for k, _ in aggregates.cells("u1", DAY, DAY, detail=True)} == {"/a", "/b"}
+    assert len(list(aggregates.cells("u1", date(2026, 11, 29), date(2026, 12, 1), detail=True))) == 4
+    [(total_key, total)] = list(aggregates.cells("u1", DAY, DAY))
+    assert (total_key, total.count) == (rollup(), 2)
     keyed = list(aggregates.cells("u1", date(2026, 11, 1), date(2026, 12, 31), api_key_id="k1"))
-    assert sorted(k.day for k, _ in keyed) == [date(2026, 11, 29), DAY, date(2026, 12, 1)]
-    assert list(aggregates.cells("u3", DAY, DAY)) == []
+    assert sorted((k.day, k.status_class) for k, _ in keyed) == [(DAY, "2xx"), (date(2026, 12, 1), "5xx")]
+    assert list(aggregates.cells("u1", DAY, DAY, api_key_id="k2")) == []
+    assert list(aggregates.cells("u3", DAY, DAY, detail=True)) == []
 
 
 @pytest.fixture(params=["fake", "s3"])

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Iterator, Mapping
 from datetime import date
 
-from functions.analytics.usage.ports import Cell, CellKey
+from functions.analytics.usage.ports import ALL, Cell, CellKey
 from functions.shared.errors import NotFoundError
 
 
@@ -32,14 +32,17 @@ class MemoryUsageAggregates:
         return True
 
     def cells(
-        self, user_id: str, first: date, last: date, api_key_id: str | None = None
+        self, user_id: str, first: date, last: date, api_key_id: str | None = None, detail: bool = False
     ) -> Iterator[tuple[CellKey, Cell]]:
         for cell_key in sorted(self.stored):
             if cell_key.user_id != user_id or not first <= cell_key.day <= last:
                 continue
-            if api_key_id is not None and cell_key.api_key_id != api_key_id:
-                continue
-            yield cell_key, copy.deepcopy(self.stored[cell_key])
+            if detail:
+                wanted = not cell_key.is_rollup
+            else:
+                wanted = cell_key.is_rollup and cell_key.api_key_id == (api_key_id or ALL)
+            if wanted:
+                yield cell_key, copy.deepcopy(self.stored[cell_key])
 
 
 class MemoryLogObjects:

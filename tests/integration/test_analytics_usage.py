@@ -105,6 +105,9 @@ def test_a_concurrent_load_is_counted_exactly(
     eventually(lambda: _queue_drained(cloud), timeout=30)
     usage = _key_usage(http, user, key["id"])
     assert usage["total_requests"] == N
+    assert usage["api_key_id"] == key["id"]
+    assert usage["to"] == str(datetime.now(UTC).date())
+    assert usage["from"] == str(datetime.now(UTC).date() - timedelta(days=29))
     assert usage["client_errors"] == statuses[404]
     assert usage["server_errors"] == 0
     assert usage["success_rate"] == pytest.approx(statuses[200] / N)

@@ -100,11 +100,16 @@ def test_a_crash_between_parts_then_redelivery_applies_each_part_once(world: Wor
     aggregates.fail_after = 1
     with pytest.raises(RuntimeError):
         ingest.ingest("b", "big")
-    assert queries.summary("u1", DAY, DAY).total_requests == 99  # the first part, atomically
+    # The first part (the two rollups and 97 routes), atomically; the rest not at all.
+    assert len(aggregates.stored) == 99
     aggregates.fail_after = None
     outcome = ingest.ingest("b", "big")
     assert (outcome.parts_applied, outcome.parts_skipped) == (2, 1)
     assert queries.summary("u1", DAY, DAY).total_requests == 250
+    assert queries.summary("u1", DAY, DAY, api_key_id="k1").total_requests == 250
+    endpoints = queries.endpoints("u1", DAY, DAY).endpoints
+    assert len(endpoints) == 250
+    assert {e.total_requests for e in endpoints} == {1}
 
 
 def test_figures_follow_the_status_classes_and_the_raw_latencies(world: World) -> None:

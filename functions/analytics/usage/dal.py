@@ -1,10 +1,13 @@
 """Data access for the usage aggregates in the analytics table (their key layout lives here, nowhere else),
 and the auth domain's API keys, through the auth domain's own data access.
 
-The analytics table (pk/sk, gsi1pk/gsi1sk):
-    USAGE#<user>             <day>#<key>#<method>#<route>#<class>   one cell: count, latency sum, sketch
-      gsi1: USAGEKEY#<user>#<key>  <day>#<method>#<route>#<class>   (cells made with an API key)
+The analytics table (pk/sk):
+    USAGE#<user>             <day>#<key>#<method>#<route>#<class>   a full-grain cell: count, latency sum, sketch
+    USAGEDAY#<user>          <day>#<class>                          the user's day (rollup)
+    USAGEKEY#<user>#<key>    <day>#<class>                          a key's day (rollup)
     USAGEBATCH#<batch id>    PART#<n>                               a part applied (expires after 35 days)
+
+A summary or a day reads at most 4 rollup cells a day; per-route answers and exports read the full grain.
 
 A part is applied in one transaction: its marker (written only if absent) and each cell, written only
 if it still has the version that was read. The aggregator is the single writer (reserved concurrency 1),
@@ -21,8 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.analytics.usage import sketches
-from functions.analytics.usage.models import NO_KEY
-from functions.analytics.usage.ports import Cell, CellKey
+from functions.analytics.usage.ports import ALL, Cell, CellKey
 from functions.auth.dal import ApiKeyTable
 from functions.shared import aws
 from functions.shared.dependency import dependency, error_code
@@ -34,20 +36,24 @@ ATTEMPTS = 5
 _LAST = "\uffff"  # sorts after any character a key can hold
 
 
-def _sort_key(cell_key: CellKey) -> str:
-    return "#".join(
-        (
-            cell_key.day.isoformat(),
-            cell_key.api_key_id,
-            cell_key.method,
-            cell_key.route,
-            cell_key.status_class,
-        )
-    )
+def _partition(user_id: str, api_key_id: str | None, detail: bool) -> str:
+    if detail:
+        return f"USAGE#{user_id}"
+    if api_key_id is None or api_key_id == ALL:
+        return f"USAGEDAY#{user_id}"
+    return f"USAGEKEY#{user_id}#{api_key_id}"
+
+
+def _item_key(cell_key: CellKey) -> tuple[str, str]:
+    day = cell_key.day.isoformat()
+    if cell_key.is_rollup:
+        return _partition(cell_key.user_id, cell_key.api_key_id, False), f"{day}#{cell_key.status_class}"
+    sort_key = "#".join((day, cell_key.api_key_id, cell_key.method, cell_key.route, cell_key.status_class))
+    return _partition(cell_key.user_id, None, True), sort_key
 
 
 def _cell_key(cell_key: CellKey) -> dict[str, Any]:
-    return key(f"USAGE#{cell_key.user_id}", _sort_key(cell_key))
+    return key(*_item_key(cell_key))
 
 
 def _marker_key(batch_id: str, part: int) -> dict[str, Any]:
@@ -108,7 +114,7 @@ class DynamoUsageAggregates:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        writes = [marker] + [self._cell_write(k, c, current.get(_sort_key(k))) for k, c in cells.items()]
+        writes = [marker] + [self._cell_write(k, c, current.get(_item_key(k))) for k, c in cells.items()]
         try:
             with dependency(TABLE):
                 self._client().transact_write_items(TransactItems=writes)
@@ -121,8 +127,8 @@ class DynamoUsageAggregates:
             return None
         return True
 
-    def _current(self, cell_keys: list[CellKey]) -> dict[str, tuple[int, Cell]]:
-        """The stored version and value of each cell that exists, by sort key."""
+    def _current(self, cell_keys: list[CellKey]) -> dict[tuple[str, str], tuple[int, Cell]]:
+        """The stored version and value of each cell that exists, by item key."""
         found: dict[str, tuple[int, Cell]] = {}
         pending = [_cell_key(k) for k in cell_keys]
         while pending:
@@ -133,7 +139,7 @@ class DynamoUsageAggregates:
                     answer = self._client().batch_get_item(RequestItems=request)
                 for item in answer["Responses"].get(self.table, []):
                     _, cell = _cell_from(item)
-                    found[item["sk"]["S"]] = (int(item["version"]["N"]), cell)
+                    found[(item["pk"]["S"], item["sk"]["S"])] = (int(item["version"]["N"]), cell)
                 request = answer.get("UnprocessedKeys") or {}
         return found
 
@@ -156,11 +162,6 @@ class DynamoUsageAggregates:
             "sketch": sketches.dumps(total.sketch),
             "version": version + 1,
         }
-        if cell_key.api_key_id != NO_KEY:
-            values["gsi1pk"] = f"USAGEKEY#{cell_key.user_id}#{cell_key.api_key_id}"
-            values["gsi1sk"] = "#".join(
-                (cell_key.day.isoformat(), cell_key.method, cell_key.route, cell_key.status_class)
-            )
         put: dict[str, Any] = {"TableName": self.table, "Item": {**_cell_key(cell_key), **to_item(values)}}
         if current is None:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
@@ -170,28 +171,17 @@ class DynamoUsageAggregates:
         return {"Put": put}
 
     def cells(
-        self, user_id: str, first: date, last: date, api_key_id: str | None = None
+        self, user_id: str, first: date, last: date, api_key_id: str | None = None, detail: bool = False
     ) -> Iterator[tuple[CellKey, Cell]]:
-        if api_key_id is None:
-            query = {
-                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :a AND :b",
-                "ExpressionAttributeValues": {
-                    ":pk": {"S": f"USAGE#{user_id}"},
-                    ":a": {"S": first.isoformat()},
-                    ":b": {"S": f"{last.isoformat()}#{_LAST}"},
-                },
-                "ConsistentRead": True,
-            }
-        else:
-            query = {
-                "IndexName": "gsi1",
-                "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :a AND :b",
-                "ExpressionAttributeValues": {
-                    ":pk": {"S": f"USAGEKEY#{user_id}#{api_key_id}"},
-                    ":a": {"S": first.isoformat()},
-                    ":b": {"S": f"{last.isoformat()}#{_LAST}"},
-                },
-            }
+        query = {
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :a AND :b",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": _partition(user_id, api_key_id, detail)},
+                ":a": {"S": first.isoformat()},
+                ":b": {"S": f"{last.isoformat()}#{_LAST}"},
+            },
+            "ConsistentRead": True,
+        }
         with dependency(TABLE):
             pages = self._client().get_paginator("query").paginate(TableName=self.table, **query)
             for page in pages:

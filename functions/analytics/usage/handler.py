@@ -123,6 +123,18 @@ def key_usage_daily(key_id: KeyId, from_: From = None, to: To = None) -> DailyUs
     return wiring.queries().daily(_user(), *_range(from_, to), api_key_id=key_id)
 
 
+EXPORT_RESPONSES = documented(
+    200,
+    UsageExport,
+    "JSON (`format=json`), or `text/csv` with the same fields as columns and a header row (`format=csv`)",
+    protected=True,
+    errors={422: RANGE_422},
+)
+EXPORT_RESPONSES[200]["content"]["text/csv"] = {
+    "schema": {"type": "string", "description": f"CSV; header: {','.join(EXPORT_FIELDS)}"}
+}
+
+
 def to_csv(export: UsageExport) -> str:
     """The rows with a header row (RFC 4180, CRLF line ends: what spreadsheets open); an absent figure
     (no requests) is an empty cell."""
@@ -140,13 +152,7 @@ def to_csv(export: UsageExport) -> str:
     summary="Your usage per day, key and route, as CSV (with a header row) or JSON",
     description="The grain of the aggregates; totals per day or per key are the sums of its rows.",
     tags=TAGS,
-    responses=documented(
-        200,
-        UsageExport,
-        "JSON (`format=json`), or `text/csv` with the same fields as columns (`format=csv`)",
-        protected=True,
-        errors={422: RANGE_422},
-    ),
+    responses=EXPORT_RESPONSES,
     security=PROTECTED,
 )
 def export(

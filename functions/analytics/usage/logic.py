@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from pydantic import ValidationError
@@ -31,7 +31,7 @@ from functions.analytics.usage.models import (
     UsageExport,
     UsageSummary,
 )
-from functions.analytics.usage.ports import Cell, CellKey, KeyOwners, LogObjects, UsageAggregates
+from functions.analytics.usage.ports import ALL, Cell, CellKey, KeyOwners, LogObjects, UsageAggregates
 from functions.analytics.usage.sketches import quantile
 from functions.shared.errors import NotFoundError, ValidationFailedError
 
@@ -84,24 +84,26 @@ def batch_id(records: Iterable[AccessRecord]) -> str:
 
 
 def fold(records: Iterable[AccessRecord]) -> dict[CellKey, Cell]:
-    """Records -> cells. Records with no user (refused before the authorizer named one) or no route (an
-    unknown path) belong to nobody's usage: they stay in the raw log only."""
+    """Records -> cells: each record in its full-grain cell and in the two rollups (its key's day, its
+    user's day). Records with no user (refused before the authorizer named one) or no route (an unknown
+    path) belong to nobody's usage: they stay in the raw log only."""
     cells: dict[CellKey, Cell] = {}
     for record in records:
         if record.user_id is None or record.route is None:
             continue
-        cell_key = CellKey(
-            day=record.day,
-            user_id=record.user_id,
-            api_key_id=record.api_key_id or NO_KEY,
-            method=record.method,
-            route=record.route,
-            status_class=record.status_class,
+        api_key_id = record.api_key_id or NO_KEY
+        fine = CellKey(
+            record.day, record.user_id, api_key_id, record.method, record.route, record.status_class
         )
-        cell = cells.get(cell_key)
-        if cell is None:
-            cell = cells[cell_key] = Cell()
-        cell.add(record.latency_ms)
+        for cell_key in (
+            fine,
+            replace(fine, method=ALL, route=ALL),
+            replace(fine, api_key_id=ALL, method=ALL, route=ALL),
+        ):
+            cell = cells.get(cell_key)
+            if cell is None:
+                cell = cells[cell_key] = Cell()
+            cell.add(record.latency_ms)
     return cells
 
 
@@ -143,7 +145,7 @@ class UsageIngest:
             latency.add(record.latency_ms)
         return IngestOutcome(
             records=len(distinct),
-            attributed=sum(c.count for c in cells.values()),
+            attributed=sum(c.count for k, c in cells.items() if not k.is_rollup),
             malformed=malformed,
             parts_applied=applied,
             parts_skipped=skipped,
@@ -216,8 +218,11 @@ class UsageQueries:
     def _groups(
         self, user_id: str, first: date, last: date, api_key_id: str | None, by: str
     ) -> dict[tuple[object, ...], list[Classed]]:
+        """Cells grouped `by` day, endpoint or export row: summaries and days read rollups, endpoints and
+        exports the full grain."""
+        detail = by in ("endpoint", "row")
         groups: dict[tuple[object, ...], list[Classed]] = {}
-        for cell_key, cell in self.aggregates.cells(user_id, first, last, api_key_id):
+        for cell_key, cell in self.aggregates.cells(user_id, first, last, api_key_id, detail):
             group = _group_of(cell_key, by)
             groups.setdefault(group, []).append((cell_key.status_class, cell))
         return groups
@@ -273,5 +278,5 @@ def _group_of(cell_key: CellKey, by: str) -> tuple[object, ...]:
 
 
 def merged(cells: Mapping[CellKey, Cell]) -> Figures:
-    """All of `cells` as one set of figures (for callers holding cells, e.g. the benchmark)."""
-    return Figures.model_validate(figures((k.status_class, c) for k, c in cells.items()))
+    """The full-grain `cells` as one set of figures (for callers holding cells, e.g. the benchmark)."""
+    return Figures.model_validate(figures((k.status_class, c) for k, c in cells.items() if not k.is_rollup))

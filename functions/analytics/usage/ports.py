@@ -13,11 +13,16 @@ from ddsketch import DDSketch
 
 from functions.analytics.usage.sketches import new_sketch
 
+ALL = "*"  # a rollup's dimension: every key, method or route (no real key, method or route is `*`)
+
 
 @dataclass(frozen=True, order=True)
 class CellKey:
     """The aggregate's grain: one user's requests of one day, with one key, to one route, in one status
-    class (`2xx` ... `5xx`). `api_key_id` is models.NO_KEY for requests with a bearer token."""
+    class (`2xx` ... `5xx`). `api_key_id` is models.NO_KEY for requests with a bearer token.
+
+    Two rollups are kept besides, so a summary or a day's figures read a few cells at any volume: the
+    user's day (key, method and route ALL) and a key's day (method and route ALL)."""
 
     day: date
     user_id: str
@@ -25,6 +30,10 @@ class CellKey:
     method: str
     route: str
     status_class: str
+
+    @property
+    def is_rollup(self) -> bool:
+        return self.route == ALL
 
 
 @dataclass
@@ -53,9 +62,10 @@ class UsageAggregates(Protocol):
         ...
 
     def cells(
-        self, user_id: str, first: date, last: date, api_key_id: str | None = None
+        self, user_id: str, first: date, last: date, api_key_id: str | None = None, detail: bool = False
     ) -> Iterator[tuple[CellKey, Cell]]:
-        """The user's cells of the days first..last (both included), only one key's if given."""
+        """The user's cells of the days first..last (both included): with `detail`, the full-grain cells;
+        else the rollups: one key's (`api_key_id`), or the user's (key, method and route ALL)."""
         ...
 
 

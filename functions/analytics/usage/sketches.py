@@ -7,7 +7,7 @@ accuracy loses nothing, so day x route x key cells merge into any range's p50/p9
 Stored as compact JSON with the fields of the library's own protobuf form (`ddsketch.pb.proto`: the
 dense store's contiguous bin counts and index offset, the zero count) plus count, sum, min and max;
 the protobuf form would need `protobuf` in every function's layer for the same fields. The bins are put
-back through the library's store (`DenseStore.add`), so the library owns the maths.
+back as the library's `DenseStore` holds them; merging and quantiles are the library's.
 """
 
 from __future__ import annotations
@@ -35,13 +35,17 @@ def _store_form(store: DenseStore) -> list[object]:
 
 
 def _load_store(form: list[object]) -> DenseStore:
+    """The store with its bins set as `DenseStore` keeps them (bins[key - offset], min_key..max_key the
+    keys with counts): a summary loads thousands of sketches, so no per-bin `add` here."""
     offset, counts = form
-    store = DenseStore()
     if not isinstance(offset, int) or not isinstance(counts, list):
         raise ValueError("not a stored sketch")
-    for index, bin_count in enumerate(counts):
-        if bin_count:
-            store.add(offset + index, float(bin_count))
+    store = DenseStore()
+    if counts:
+        store.bins = [float(c) for c in counts]
+        store.offset = store.min_key = offset
+        store.max_key = offset + len(counts) - 1
+        store.count = sum(store.bins)
     return store
 
 
