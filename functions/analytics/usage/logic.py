@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from pydantic import ValidationError
@@ -86,24 +86,36 @@ def batch_id(records: Iterable[AccessRecord]) -> str:
 def fold(records: Iterable[AccessRecord]) -> dict[CellKey, Cell]:
     """Records -> cells: each record in its full-grain cell and in the two rollups (its key's day, its
     user's day). Records with no user (refused before the authorizer named one) or no route (an unknown
-    path) belong to nobody's usage: they stay in the raw log only."""
-    cells: dict[CellKey, Cell] = {}
+    path) belong to nobody's usage: they stay in the raw log only.
+
+    Each latency is added to one sketch only (its full-grain cell's); rollups merge those sketches."""
+    latencies: dict[CellKey, list[float]] = {}
     for record in records:
         if record.user_id is None or record.route is None:
             continue
-        api_key_id = record.api_key_id or NO_KEY
         fine = CellKey(
-            record.day, record.user_id, api_key_id, record.method, record.route, record.status_class
+            record.day,
+            record.user_id,
+            record.api_key_id or NO_KEY,
+            record.method,
+            record.route,
+            record.status_class,
         )
-        for cell_key in (
-            fine,
-            replace(fine, method=ALL, route=ALL),
-            replace(fine, api_key_id=ALL, method=ALL, route=ALL),
+        found = latencies.get(fine)
+        if found is None:
+            latencies[fine] = [record.latency_ms]
+        else:
+            found.append(record.latency_ms)
+    cells: dict[CellKey, Cell] = {}
+    for fine, values in latencies.items():
+        cell = cells[fine] = Cell()
+        for value in values:
+            cell.add(value)
+        for rollup in (
+            CellKey(fine.day, fine.user_id, fine.api_key_id, ALL, ALL, fine.status_class),
+            CellKey(fine.day, fine.user_id, ALL, ALL, ALL, fine.status_class),
         ):
-            cell = cells.get(cell_key)
-            if cell is None:
-                cell = cells[cell_key] = Cell()
-            cell.add(record.latency_ms)
+            cells.setdefault(rollup, Cell()).merge(cell)
     return cells
 
 
