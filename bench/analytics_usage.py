@@ -189,7 +189,7 @@ def _seed(store: DynamoUsageAggregates, cells: dict[Any, Any]) -> None:
     copy every table per call, so seeding thousands of cells through `apply` would take many minutes here
     (DynamoDB's do not; the integration tests apply through transactions)."""
     items = [store._cell_write(k, c, None)["Put"]["Item"] for k, c in cells.items()]
-    ddb = boto3.client("dynamodb")
+    ddb: Any = boto3.client("dynamodb")
     for offset in range(0, len(items), 25):
         batch = [{"PutRequest": {"Item": item}} for item in items[offset : offset + 25]]
         ddb.batch_write_item(RequestItems={store.table: batch})

@@ -129,7 +129,7 @@ class DynamoUsageAggregates:
 
     def _current(self, cell_keys: list[CellKey]) -> dict[tuple[str, str], tuple[int, Cell]]:
         """The stored version and value of each cell that exists, by item key."""
-        found: dict[str, tuple[int, Cell]] = {}
+        found: dict[tuple[str, str], tuple[int, Cell]] = {}
         pending = [_cell_key(k) for k in cell_keys]
         while pending:
             request = {self.table: {"Keys": pending[:100], "ConsistentRead": True}}
