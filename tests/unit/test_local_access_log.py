@@ -61,7 +61,9 @@ def test_a_failed_delivery_is_retried_with_the_same_object(s3: Any) -> None:
                 raise ConnectionError("S3 did not answer")
             s3.put_object(**request)
 
-    emitter = AccessLogEmitter(AccessLog("api", "usage-logs"), "usage-logs", "amazon-apigateway-x", Flaky(), flush_s=60)
+    emitter = AccessLogEmitter(
+        AccessLog("api", "usage-logs"), "usage-logs", "amazon-apigateway-x", Flaky(), flush_s=60
+    )
     emitter.emit({"requestId": "a"})
     emitter.close()
     assert len(calls) == 2
