@@ -400,6 +400,29 @@ class Media:
     invalidators: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class AccessLog:
+    """The API stage's access log, one JSON record per request (every request, whoever answered it),
+    delivered to `bucket` under `prefix` + `dt=YYYY-MM-DD/` (the layout Athena partitions on).
+
+    In AWS: the stage's access log destination is a Kinesis Data Firehose stream (its name must start
+    with `amazon-apigateway-`) that buffers and writes objects to the bucket. Locally: the gateway hands
+    each record to a background emitter that writes the same objects (infra/local/accesslog.py).
+    Consumers subscribe with an `S3ToQueue` on the bucket and prefix.
+    """
+
+    id: str
+    bucket: str
+    prefix: str = "requests/"
+    buffer_interval_s: int = 60  # Firehose delivers when either buffer limit is reached
+    buffer_mb: int = 5
+
+    def __post_init__(self) -> None:
+        _check_id("access log", self.id)
+        if not self.prefix.endswith("/"):
+            raise ValueError(f"access log {self.id}: prefix must end with /")
+
+
 # --- triggers ----------------------------------------------------------------------------------
 
 
@@ -491,6 +514,7 @@ class Domain:
     stream_triggers: tuple[StreamTrigger, ...] = ()
     rules: tuple[EventRule, ...] = ()
     schedules: tuple[ScheduleTrigger, ...] = ()
+    access_logs: tuple[AccessLog, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -509,6 +533,7 @@ class Topology:
     stream_triggers: tuple[StreamTrigger, ...] = ()
     rules: tuple[EventRule, ...] = ()
     schedules: tuple[ScheduleTrigger, ...] = ()
+    access_logs: tuple[AccessLog, ...] = ()  # at most one: a stage has one access log destination
     media: Media | None = None
     web_root: str = "web"
 
@@ -537,6 +562,7 @@ class Topology:
             stream_triggers=every("stream_triggers"),
             rules=every("rules"),
             schedules=every("schedules"),
+            access_logs=every("access_logs"),
             media=media,
         )
 
@@ -651,6 +677,13 @@ class Topology:
         self._validate_functions()
         self._validate_api()
         self._validate_wiring()
+        self._validate_access_logs()
+
+    def _validate_access_logs(self) -> None:
+        for access_log in self.access_logs:
+            self.bucket(access_log.bucket)
+        if len(self.access_logs) > 1:
+            raise ValueError("a stage has one access log destination: declare at most one AccessLog")
 
     def _validate_unique_ids(self) -> None:
         groups = (

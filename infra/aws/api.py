@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.aws.nag import acknowledge, acknowledge_all
+from functions.analytics.usage.models import ACCESS_LOG_FORMAT
+from infra.aws.nag import acknowledge, acknowledge_all, wildcard_resource
 from infra.aws.names import usage_plan_name
-from infra.model import Auth, Authorizer, GatewayResponse, Route, Topology, UsagePlan, method_not_allowed_body
+from infra.model import (
+    AccessLog,
+    Auth,
+    Authorizer,
+    GatewayResponse,
+    Route,
+    Topology,
+    UsagePlan,
+    method_not_allowed_body,
+)
 
 PUSH_TO_LOGS = (
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
@@ -26,8 +41,10 @@ class RestApi(Construct):
         *,
         topology: Topology,
         functions: dict[str, lambda_.Function],
+        buckets: dict[str, s3.Bucket] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._buckets = buckets or {}
         self.stage_name = topology.api.stage
         self._functions = functions
         self._integrations: dict[str, apigw.LambdaIntegration] = {}
@@ -67,8 +84,84 @@ class RestApi(Construct):
             },
         )
 
-    def _stage_options(self, topology: Topology) -> apigw.StageOptions:
+    def _access_log_stream(self, access_log: AccessLog) -> firehose.CfnDeliveryStream:
+        """The topology's AccessLog: a Firehose stream (its name must start with `amazon-apigateway-`) that
+        buffers the stage's records and writes them to the bucket under `<prefix>dt=YYYY-MM-DD/`."""
+        bucket = self._buckets[access_log.bucket]
+        role = iam.Role(self, "AccessLogDelivery", assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"))
+        errors = f"{access_log.prefix.rstrip('/')}-errors/"
+        # What Firehose needs to deliver to S3 (its documented policy), on this bucket's two prefixes only.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                resources=[bucket.bucket_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+                resources=[
+                    bucket.arn_for_objects(f"{access_log.prefix}*"),
+                    bucket.arn_for_objects(f"{errors}*"),
+                ],
+            )
+        )
+        reason = (
+            "Firehose writes objects whose names it makes (date partition, stream version, random suffix) "
+            "under the access log's prefixes of the one bucket"
+        )
+        acknowledge_all(
+            role,
+            {
+                wildcard_resource(bucket.bucket_arn, f"/{access_log.prefix}*", role): reason,
+                wildcard_resource(bucket.bucket_arn, f"/{errors}*", role): reason,
+            },
+        )
+        day = "dt=!{timestamp:yyyy-MM-dd}/"
+        return firehose.CfnDeliveryStream(
+            self,
+            "AccessLogStream",
+            delivery_stream_name=f"amazon-apigateway-{Stack.of(self).stack_name}-{access_log.id}"[:64],
+            delivery_stream_type="DirectPut",
+            delivery_stream_encryption_configuration_input=firehose.CfnDeliveryStream.DeliveryStreamEncryptionConfigurationInputProperty(
+                key_type="AWS_OWNED_CMK"
+            ),
+            extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
+                bucket_arn=bucket.bucket_arn,
+                role_arn=role.role_arn,
+                prefix=f"{access_log.prefix}{day}",
+                error_output_prefix=f"{errors}!{{firehose:error-output-type}}/{day}",
+                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
+                    interval_in_seconds=access_log.buffer_interval_s, size_in_m_bs=access_log.buffer_mb
+                ),
+                compression_format="UNCOMPRESSED",
+            ),
+        )
+
+    def _access_log_destination(
+        self, topology: Topology
+    ) -> tuple[apigw.IAccessLogDestination, apigw.AccessLogFormat]:
+        """Where the stage logs each request: the topology's AccessLog (Firehose to S3, the usage
+        analytics' source, in the format both back ends write), else a log group."""
+        for access_log in topology.access_logs:
+            stream = self._access_log_stream(access_log)
+            fmt = apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":")))
+            return apigw.FirehoseLogDestination(stream), fmt
         access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH)
+        return apigw.LogGroupLogDestination(access_logs), apigw.AccessLogFormat.json_with_standard_fields(
+            caller=False,
+            http_method=True,
+            ip=True,
+            protocol=True,
+            request_time=True,
+            resource_path=True,
+            response_length=True,
+            status=True,
+            user=True,
+        )
+
+    def _stage_options(self, topology: Topology) -> apigw.StageOptions:
+        destination, access_log_format = self._access_log_destination(topology)
         return apigw.StageOptions(
             stage_name=self.stage_name,
             throttling_rate_limit=topology.api.throttle_rate,
@@ -76,18 +169,8 @@ class RestApi(Construct):
             tracing_enabled=True,
             metrics_enabled=True,
             logging_level=apigw.MethodLoggingLevel.ERROR,
-            access_log_destination=apigw.LogGroupLogDestination(access_logs),
-            access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                caller=False,
-                http_method=True,
-                ip=True,
-                protocol=True,
-                request_time=True,
-                resource_path=True,
-                response_length=True,
-                status=True,
-                user=True,
-            ),
+            access_log_destination=destination,
+            access_log_format=access_log_format,
         )
 
     def _shared_authorizer(self) -> apigw.RequestAuthorizer:

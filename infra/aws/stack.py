@@ -74,7 +74,9 @@ class SkyreelStack(Stack):
             self.search = OpenSearchCollection(
                 self, "Search", topology=topology, functions=self.compute.functions, stage=stage
             )
-        self.api = RestApi(self, "Api", topology=topology, functions=self.compute.functions)
+        self.api = RestApi(
+            self, "Api", topology=topology, functions=self.compute.functions, buckets=self.storage.buckets
+        )
         Triggers(
             self,
             "Triggers",

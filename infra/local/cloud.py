@@ -36,6 +36,7 @@ from moto.server import ThreadedMotoServer
 
 from functions.shared.media_token import MediaKeys
 from infra.local import dynamodb, stepfunctions, uploads
+from infra.local.accesslog import AccessLogEmitter
 from infra.local.frontdoor import FrontDoor
 from infra.local.gateway import ApiGateway
 from infra.local.names import REGION, LocalNames
@@ -246,6 +247,7 @@ class LocalCloud:
             lambda fid, event: self.runtime.invoke(fid, event).result,
             usage_plan_of=PlanDirectory(self.topology, self.names, self.aws.client("apigateway")),
         )
+        self._access_log()
         self._serve()
         if self.prewarm:
             self._prewarm()
@@ -354,6 +356,18 @@ class LocalCloud:
         except Exception:
             log.exception("snapshot failed; the previous one is kept")
 
+    def _access_log(self) -> None:
+        """The stage's access log (the topology's AccessLog): delivered to its bucket as Firehose would."""
+        for access_log in self.topology.access_logs:
+            self.access_logs = AccessLogEmitter(
+                access_log,
+                self.names.bucket(access_log.bucket),
+                f"amazon-apigateway-{self.topology.name}-{access_log.id.replace('_', '-')}",
+                self.aws.client("s3"),
+                flush_s=float(os.environ.get("SKYREEL_LOCAL_ACCESS_LOG_FLUSH_S", "1.0")),
+            )
+            self.gateway.access_log = self.access_logs.emit
+
     def _usage_plans(self) -> None:
         """The API's usage plans, and every account's metering key on its plan (moto keeps no state)."""
         if not self.topology.api.usage_plans:
@@ -372,6 +386,8 @@ class LocalCloud:
         if "_stop" in started:
             self._stop.set()
         if "_server" in started:  # only snapshot a cloud that was fully provisioned and serving
+            if "access_logs" in started:
+                self.access_logs.close()  # the last records reach the bucket before the snapshot
             self.snapshot()
             self._server.should_exit = True
             self._server_thread.join(timeout=5)

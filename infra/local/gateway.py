@@ -23,6 +23,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
+from infra.local.accesslog import access_record
 from infra.local.names import ACCOUNT, REGION
 from infra.local.runtime import InvocationError, ThrottledError
 from infra.model import Api, Auth, Authorizer, Route, method_not_allowed_body
@@ -147,6 +148,8 @@ class ApiGateway:
     # Where a metered caller's key is looked up (the usage plans of the local AWS endpoint).
     usage_plan_of: UsagePlanOf | None = None
     authorizer_calls: int = field(init=False, default=0)
+    # Given each request's access record once its response is made: the stage's access log (accesslog.py).
+    access_log: Callable[[dict[str, str]], None] | None = None
 
     def __post_init__(self) -> None:
         # Static segments beat parameters, as API Gateway picks the most specific resource.
@@ -187,7 +190,26 @@ class ApiGateway:
         return HttpResponse(response.status, headers + (extra or []), response.body().encode())
 
     def handle(self, request: HttpRequest) -> HttpResponse:
+        started, started_epoch_s = time.perf_counter(), time.time()
         request_id = str(uuid.uuid4())
+        seen: dict[str, Any] = {}  # what the access log names: the route, the authorizer's context
+        response = self._handle(request, request_id, seen)
+        if self.access_log is not None:
+            latency_ms = (time.perf_counter() - started) * 1000
+            self.access_log(
+                access_record(
+                    request_id,
+                    started_epoch_s,
+                    request.method,
+                    seen.get("route"),
+                    response.status,
+                    latency_ms,
+                    seen.get("authorizer"),
+                )
+            )
+        return response
+
+    def _handle(self, request: HttpRequest, request_id: str, seen: dict[str, Any]) -> HttpResponse:
         matched = self.match(request.method, request.path)
         if matched is None:
             allowed = self.allowed_methods(request.path)
@@ -197,6 +219,7 @@ class ApiGateway:
                 return HttpResponse(405, [*headers, ("x-amzn-requestid", request_id)], body)
             return self._gateway("MISSING_AUTHENTICATION_TOKEN", request_id)
         route, path_params = matched
+        seen["route"] = route.path
         if len(request.body) > self.api.max_body_bytes:
             return self._gateway("REQUEST_TOO_LARGE", request_id)
         if not self._throttle.take():
@@ -204,6 +227,7 @@ class ApiGateway:
         event = self._proxy_event(request, route, path_params, request_id)
         if route.auth is Auth.PROTECTED:
             denied = self._authorize(event, request_id)
+            seen["authorizer"] = event["requestContext"].get("authorizer")
             if denied is None and self._plans:
                 denied = self._meter(event["requestContext"]["identity"].get("apiKey"), request_id)
             if denied is not None:
@@ -284,9 +308,10 @@ class ApiGateway:
             if caching:
                 with self._cache_lock:
                     self._cache[identity] = cached
+        # Set before the policy is checked: a denied request's access record names its caller too.
+        event["requestContext"]["authorizer"] = {"principalId": cached.principal_id, **cached.context}
         if not _allows(cached.policy, method_arn):
             return self._gateway("ACCESS_DENIED", request_id)
-        event["requestContext"]["authorizer"] = {"principalId": cached.principal_id, **cached.context}
         if cached.usage_key and self._plans:  # API Gateway names the metering key here
             event["requestContext"]["identity"]["apiKey"] = cached.usage_key
         return None
