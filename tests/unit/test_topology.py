@@ -41,9 +41,10 @@ def test_routes_served_and_declared_match(fn: Function) -> None:
 def test_every_http_resolver_belongs_to_a_declared_function() -> None:
     """Every domain handler with a resolver serves declared routes (so the API document includes it)."""
     served = set()
-    for domain in pkgutil.iter_modules(functions.__path__):
-        module = f"functions.{domain.name}.handler"
-        imports = domain.ispkg and importlib.util.find_spec(module) is not None
+    # functions/<domain>/handler.py, and a domain's subpackages' (functions/analytics/viewing/handler.py)
+    for found in pkgutil.walk_packages(functions.__path__, "functions."):
+        module = f"{found.name}.handler"
+        imports = found.ispkg and importlib.util.find_spec(module) is not None
         if imports and isinstance(
             getattr(importlib.import_module(module), "app", None), APIGatewayRestResolver
         ):
