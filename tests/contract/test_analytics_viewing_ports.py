@@ -21,11 +21,13 @@ from functions.analytics.viewing.ports import (
     ReadModels,
     Session,
     Totals,
-    VideoCatalogue as VideoCataloguePort,
     ViewerVideo,
     ViewEvent,
     Write,
     record_key,
+)
+from functions.analytics.viewing.ports import (
+    VideoCatalogue as VideoCataloguePort,
 )
 from functions.shared import aws
 from functions.shared.media_token import new_media_keys, sign
@@ -183,7 +185,9 @@ def test_the_catalogue_says_who_owns_a_video_and_whether_anyone_may_watch_it(
     catalogue: VideoCataloguePort,
 ) -> None:
     public, private, waiting = catalogue.get("vpub"), catalogue.get("vpriv"), catalogue.get("vwait")
-    assert public is not None and private is not None and waiting is not None
+    assert public is not None
+    assert private is not None
+    assert waiting is not None
     assert (public.owner_id, public.public, public.ready) == ("o1", True, True)
     assert (private.public, private.ready, waiting.ready) == (False, True, False)
     assert public.renditions == frozenset({"720p", "360p"})
