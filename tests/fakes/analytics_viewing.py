@@ -43,6 +43,7 @@ class InMemoryReadModels:
     records: dict[Key, Record] = field(default_factory=dict)
     commits: int = 0
     fail_after: int | None = None
+    commit_sizes: list[int] = field(default_factory=list)
 
     def get(self, key: Key) -> Record | None:
         found = self.records.get(key)
@@ -52,6 +53,7 @@ class InMemoryReadModels:
         return {k: copy.deepcopy(self.records[k]) for k in keys if k in self.records}
 
     def commit(self, writes: list[Write]) -> None:
+        self.commit_sizes.append(len(writes))
         if self.fail_after is not None and self.commits >= self.fail_after:
             raise RuntimeError("the projector's sandbox died")
         for write in writes:

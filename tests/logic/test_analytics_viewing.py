@@ -12,7 +12,7 @@ import pytest
 from ddsketch import DDSketch
 from pydantic import ValidationError
 
-from functions.analytics.viewing import sketch
+from functions.analytics.viewing import logic, sketch
 from functions.analytics.viewing.logic import AnalyticsReader, BeaconService, Projector, replay
 from functions.analytics.viewing.models import Beacon
 from functions.analytics.viewing.ports import ViewEvent
@@ -197,16 +197,21 @@ def test_a_redelivered_batch_changes_nothing(world: World) -> None:
     assert world.reader.video("vpub", OWNER).views == 1
 
 
-def test_a_crash_in_the_middle_of_a_batch_then_redelivery_counts_each_session_once(world: World) -> None:
+def test_a_crash_in_the_middle_of_a_batch_then_redelivery_counts_each_session_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logic, "MAX_ITEMS_PER_COMMIT", 10)  # two sessions per transaction here
     for n in range(6):
-        world.send("vpub", OTHER, session_id=f"session-{n}", watched_s=n + 1)
-    world.models.fail_after = 3  # three sessions are committed, then the sandbox dies
+        world.send("vpub", None, session_id=f"session-{n}", watched_s=n + 1)
+    world.models.fail_after = 1  # two sessions are committed, then the sandbox dies
     with pytest.raises(RuntimeError):
         world.project()
+    assert world.reader.video("vpub", OWNER).views == 2  # whole sessions only
     world.models.fail_after = None
     world.project()  # redelivery
     numbers = world.reader.video("vpub", OWNER)
-    assert (numbers.views, numbers.watch_time_s) == (6, 21.0)
+    assert (numbers.views, numbers.unique_viewers, numbers.watch_time_s) == (6, 6, 21.0)
+    assert max(world.models.commit_sizes) <= 10
 
 
 def _events(seed: int, count: int) -> list[ViewEvent]:
@@ -245,6 +250,7 @@ def test_any_order_any_batching_with_duplicates_gives_what_a_replay_gives(seed: 
         size = rng.randrange(1, 60)
         projector.project(delivered[:size])
         delivered = delivered[size:]
+    assert max(models.commit_sizes) <= logic.MAX_ITEMS_PER_COMMIT
     store = InMemoryEvents()
     for event in events:
         store.append(event)

@@ -284,6 +284,24 @@ def _copy(record: Record) -> Record:
     return replace(record)
 
 
+# One transaction holds at most 100 items and 4 MB; a session's item is about 100 bytes per beacon.
+MAX_ITEMS_PER_COMMIT = 100
+MAX_BYTES_PER_COMMIT = 3_000_000
+POINT_BYTES = 100
+
+
+@dataclass
+class _Pending:
+    """Sessions folded since the last commit and every record they moved: one transaction."""
+
+    keys: dict[Key, None] = field(default_factory=dict)
+    bytes: int = 0
+
+    def fits(self, keys: list[Key], size: int) -> bool:
+        new = sum(1 for k in keys if k not in self.keys)
+        return len(self.keys) + new <= MAX_ITEMS_PER_COMMIT and self.bytes + size <= MAX_BYTES_PER_COMMIT
+
+
 @dataclass
 class Projector:
     """The one writer of the read models (the projector function runs with reserved concurrency 1)."""
@@ -292,21 +310,36 @@ class Projector:
 
     def project(self, events: list[ViewEvent]) -> int:
         """Fold a stream batch in; returns how many sessions changed. Raises ConcurrentWriteError (the batch
-        is then delivered again, and what was committed is found already in)."""
-        keys = {key for event in events for key in keys_of(event)}
-        loaded = self.models.get_many(keys)
+        is then delivered again, and what was committed is found already in).
+
+        Sessions are folded one by one and committed in groups: each transaction holds some sessions and
+        every record they moved, as they stand after exactly those sessions (a session that would not fit
+        is folded after the commit), so a crash between two transactions leaves whole sessions only."""
+        loaded = self.models.get_many({key for event in events for key in keys_of(event)})
         projection = Projection(records={k: _copy(r) for k, r in loaded.items()})
         expected: dict[Key, int | None] = {k: r.events for k, r in loaded.items()}
+        pending = _Pending()
         changed = 0
         for group in by_session(events):
-            if not projection.fold_session(group):
-                continue  # every beacon of it was in already (a duplicate, or a redelivery)
-            # This session and exactly the totals it moved, in one transaction, before the next session.
-            writes = [Write(_copy(projection.records[k]), expected.get(k)) for k in keys_of(group[0])]
-            self.models.commit(writes)
-            expected.update({record_key(w.record): w.record.events for w in writes})
-            changed += 1
+            keys = keys_of(group[0])
+            session = projection.records.get(keys[0])
+            size = POINT_BYTES * (len(group) + (len(session.points) if isinstance(session, Session) else 0))
+            if not pending.fits(keys, size):
+                self._commit(projection, pending, expected)
+                pending = _Pending()
+            if projection.fold_session(group):  # False: every beacon of it was in already (a redelivery)
+                pending.keys.update(dict.fromkeys(keys))
+                pending.bytes += size
+                changed += 1
+        self._commit(projection, pending, expected)
         return changed
+
+    def _commit(self, projection: Projection, pending: _Pending, expected: dict[Key, int | None]) -> None:
+        if not pending.keys:
+            return
+        writes = [Write(_copy(projection.records[k]), expected.get(k)) for k in pending.keys]
+        self.models.commit(writes)
+        expected.update({record_key(w.record): w.record.events for w in writes})
 
 
 def replay(events: EventStore, models: ReadModels) -> dict[str, int]:
