@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import auth, frontdoor, imports, startup, transcode, videos
+from bench import analytics_views, auth, frontdoor, imports, startup, transcode, videos
 
 
 def main() -> None:
@@ -17,6 +17,8 @@ def main() -> None:
     videos.run()
     print()
     transcode.run()
+    print()
+    analytics_views.run()
 
 
 if __name__ == "__main__":
