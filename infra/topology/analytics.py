@@ -27,7 +27,8 @@ analytics_projector = Function(
     id="analytics_projector",
     handler="functions.analytics.viewing.projector.lambda_handler",
     description="The one read-model writer: view events -> per-video, per-viewer, per-owner read models; replay",
-    memory_mb=1024,
+    # A replay holds the whole projection in memory: ~0.9 GB for 1,000,000 events (docs/benchmarks.md).
+    memory_mb=2048,
     timeout_s=900,  # a replay folds the whole event store in one invocation
     reserved_concurrency=1,  # one writer: batches and a replay apply one after another
     tables=(Grant(VIEW_EVENTS, Access.READ), Grant("analytics")),
