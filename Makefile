@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # This machine has Node 20, past its end of life; jsii still runs on it. Node 22+ silences this by itself.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test setup lint complexity typecheck logic unit integration infra synth invoke reindex bench coverage clean openapi fuzz demo
+.PHONY: dev test setup lint complexity typecheck logic unit integration infra synth invoke reindex bench coverage clean openapi fuzz demo replay-analytics
 
 ## The locked Python environment (runtime, local cloud, CDK and dev tools).
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -75,6 +75,10 @@ invoke: $(VENV)/.synced  ## make invoke FN=platform EVENT=events/apigw-rest-get-
 reindex: $(VENV)/.synced  ## rebuild the search index from the videos table: make reindex ENDPOINT=<the AWS endpoint `make dev` printed>
 	@test -n "$(ENDPOINT)" || { echo "give ENDPOINT=<the AWS endpoint make dev printed>; in AWS: aws lambda invoke --function-name <search indexer> --invocation-type Event --payload file://events/search-reindex.json"; exit 2; }
 	$(PY) -m infra.local.invoke search_indexer events/search-reindex.json --endpoint $(ENDPOINT)
+
+replay-analytics: $(VENV)/.synced  ## rebuild the viewer-analytics read models from the view event store: make replay-analytics ENDPOINT=<the AWS endpoint `make dev` printed>
+	@test -n "$(ENDPOINT)" || { echo "give ENDPOINT=<the AWS endpoint make dev printed>; in AWS: aws lambda invoke --function-name <analytics projector> --payload file://events/analytics-replay.json out.json"; exit 2; }
+	$(PY) -m infra.local.invoke analytics_projector events/analytics-replay.json --endpoint $(ENDPOINT)
 
 bench: $(VENV)/.synced  ## the benchmarks, each printing ratios against a baseline from the same run
 	$(PY) -m bench.run

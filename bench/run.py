@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import analytics_usage, auth, frontdoor, imports, startup, transcode, videos
+from bench import analytics_usage, analytics_views, auth, frontdoor, imports, startup, transcode, videos
 
 
 def main() -> None:
@@ -19,6 +19,8 @@ def main() -> None:
     transcode.run()
     print()
     analytics_usage.run()
+    print()
+    analytics_views.run()
 
 
 if __name__ == "__main__":

@@ -37,6 +37,11 @@ class Access(StrEnum):
 class Auth(StrEnum):
     PUBLIC = "public"  # no authorizer
     PROTECTED = "protected"  # the API's authorizer runs first; its principal reaches the handler
+    # The authorizer runs first too, and credentials that fail are refused (401) as on a protected route;
+    # a request with no credentials at all reaches the handler anonymous (no principal), which decides
+    # what an anonymous caller may do. Not metered by usage plans (an anonymous caller has no key); the
+    # stage throttle bounds it. E.g. an embedded player's beacon, which carries a playback token instead.
+    OPTIONAL = "optional"
 
 
 # --- resources -------------------------------------------------------------------------------
@@ -638,9 +643,13 @@ class Topology:
             env["USAGE_PLANS"] = json.dumps(plans, separators=(",", ":"))
         if self.api.authorizer is not None and fn.id == self.api.authorizer.function:
             env["ROUTE_SCOPES"] = self.route_scopes_json()
-        elif any(r.auth is Auth.PROTECTED for r in self.routes_of(fn.id)):
+        elif any(r.auth is not Auth.PUBLIC for r in self.routes_of(fn.id)):
             # The handler's second line (functions/shared/principal.py) checks its own routes' scopes.
             env["ROUTE_SCOPES"] = self.route_scopes_json(fn.id)
+        if any(r.auth is Auth.OPTIONAL for r in self.routes_of(fn.id)) or (
+            self.api.authorizer is not None and fn.id == self.api.authorizer.function
+        ):
+            env["OPTIONAL_ROUTES"] = self.optional_routes_json(fn.id)
         if fn.id == self.api.document_function:
             env["API_HANDLER_MODULES"] = ",".join(self.api_handler_modules())
         if self.api.origin_secret is not None and fn.id in self.origin_checkers():
@@ -667,7 +676,18 @@ class Topology:
         routes = [
             [r.method, r.path, r.scope]
             for r in self.api.routes
-            if r.auth is Auth.PROTECTED and function_id in (None, r.function)
+            if r.auth is not Auth.PUBLIC and function_id in (None, r.function)
+        ]
+        return json.dumps(routes, separators=(",", ":"))
+
+    def optional_routes_json(self, function_id: str) -> str:
+        """The `Auth.OPTIONAL` routes (method, path template) an anonymous request may reach: every one for
+        the authorizer, a function's own for its handler."""
+        every = self.api.authorizer is not None and function_id == self.api.authorizer.function
+        routes = [
+            [r.method, r.path]
+            for r in self.api.routes
+            if r.auth is Auth.OPTIONAL and (every or r.function == function_id)
         ]
         return json.dumps(routes, separators=(",", ":"))
 
@@ -737,7 +757,7 @@ class Topology:
             self.secret(self.api.origin_secret)
         if self.api.authorizer is not None:
             self.function(self.api.authorizer.function)
-        elif any(r.auth is Auth.PROTECTED for r in self.api.routes):
+        elif any(r.auth is not Auth.PUBLIC for r in self.api.routes):
             raise ValueError("protected routes need an API authorizer")
         if self.api.usage_key_salt is not None:
             self.secret(self.api.usage_key_salt)

@@ -20,7 +20,7 @@ from functions.auth.usage import usage_key
 from functions.shared import origin
 from functions.shared.errors import DependencyUnavailableError, UnauthenticatedError
 from functions.shared.observability import logger
-from functions.shared.principal import Caller, route_scopes
+from functions.shared.principal import Caller, optional_routes, route_scopes
 
 Settings = AuthorizerSettings
 
@@ -42,6 +42,17 @@ def policy_for(caller: Caller, event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def anonymous_policy(method_arn: str) -> dict[str, Any]:
+    """This request only, with no user in the context (the handler sees an anonymous caller) and no usage
+    key (optional routes are not metered: infra/model.py `Auth.OPTIONAL`)."""
+    statement = {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [method_arn]}
+    return {
+        "principalId": "anonymous",
+        "context": {"anonymous": "true"},
+        "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+    }
+
+
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     wiring.authorizer_settings()  # the whole environment, checked on the sandbox's first invocation
@@ -50,6 +61,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.warning("refused: no valid origin header")
         return origin.deny_policy(event["methodArn"])
     lowered = {k.lower(): v for k, v in headers.items()}
+    if not lowered.get("authorization") and not lowered.get("x-api-key"):
+        route = (str(event.get("httpMethod", "")), str(event.get("resource", "")))
+        if route in optional_routes():  # Auth.OPTIONAL: no credentials at all reach the handler anonymous
+            return anonymous_policy(event["methodArn"])
     credential = fingerprint(lowered.get("authorization", "") + "\n" + lowered.get("x-api-key", ""))
     cache = wiring.authentication_cache()
     result = cache.get(credential)

@@ -24,6 +24,8 @@ API_KEY = "apiKeyAuth"
 
 # Either credential opens a protected route (the authorizer takes a bearer token or an API key).
 PROTECTED: list[dict[str, list[str]]] = [{BEARER: []}, {API_KEY: []}]
+# An `Auth.OPTIONAL` route: signed in, or anonymous (`{}`: no credentials at all).
+OPTIONAL: list[dict[str, list[str]]] = [{}, {BEARER: []}, {API_KEY: []}]
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     BEARER: {

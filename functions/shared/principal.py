@@ -60,6 +60,13 @@ def caller_from(request_context: Mapping[str, Any]) -> Caller:
     return Caller.from_context(request_context.get("authorizer") or {})
 
 
+def caller_or_anonymous(request_context: Mapping[str, Any]) -> Caller | None:
+    """On an `Auth.OPTIONAL` route: the caller, or None when the request came with no credentials (the
+    authorizer then lets it through with no user in its context)."""
+    context = request_context.get("authorizer") or {}
+    return Caller.from_context(context) if context.get("user_id") else None
+
+
 # --- route scopes: `Route.scope` from the topology, as ROUTE_SCOPES in the function's environment ------
 
 
@@ -75,6 +82,14 @@ def route_scopes() -> dict[tuple[str, str], str | None] | None:
     return None if raw is None else parse_route_scopes(raw)
 
 
+@functools.cache
+def optional_routes() -> frozenset[tuple[str, str]]:
+    """The `Auth.OPTIONAL` routes (method, path template) this function serves, as OPTIONAL_ROUTES says
+    (the authorizer gets every one): an anonymous request may reach them."""
+    raw = os.environ.get("OPTIONAL_ROUTES")
+    return frozenset() if raw is None else frozenset((str(m), str(p)) for m, p in json.loads(raw))
+
+
 def enforce_route_scope(event: dict[str, Any]) -> None:
     """The second line behind the authorizer's policy: a protected route's scope, checked in the handler.
 
@@ -87,7 +102,10 @@ def enforce_route_scope(event: dict[str, Any]) -> None:
     route = (str(event.get("httpMethod", "")), str(event.get("resource", "")))
     if route not in scopes:
         return
-    caller = caller_from(event.get("requestContext") or {})
+    request_context = event.get("requestContext") or {}
+    if route in optional_routes() and caller_or_anonymous(request_context) is None:
+        return  # anonymous on an optional route: the handler decides what it may do
+    caller = caller_from(request_context)
     needed = scopes[route]
     if needed is not None and needed not in caller.scopes:
         raise ForbiddenError(f"These credentials lack the {needed!r} scope this route needs.")

@@ -194,14 +194,15 @@ class RestApi(Construct):
 
     def _add_route(self, route: Route) -> None:
         resource = self.api.root.resource_for_path(route.path)
-        protected = route.auth is Auth.PROTECTED
+        protected = route.auth is not Auth.PUBLIC  # an OPTIONAL route runs the authorizer too
         method = resource.add_method(
             route.method,
             self._integration(route.function),
             authorizer=self._shared_authorizer() if protected else None,
             authorization_type=apigw.AuthorizationType.CUSTOM if protected else apigw.AuthorizationType.NONE,
-            # A usage plan meters only methods that require a key; the authorizer supplies it.
-            api_key_required=protected and self._metered,
+            # A usage plan meters only methods that require a key; the authorizer supplies it. An anonymous
+            # caller of an OPTIONAL route has none, so those are not metered.
+            api_key_required=route.auth is Auth.PROTECTED and self._metered,
         )
         if not protected:
             acknowledge(method, "AwsSolutions-APIG4", f"{route.method} {route.path} is declared Auth.PUBLIC")

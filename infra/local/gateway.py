@@ -225,10 +225,10 @@ class ApiGateway:
         if not self._throttle.take():
             return self._gateway("THROTTLED", request_id, [("retry-after", "1")])
         event = self._proxy_event(request, route, path_params, request_id)
-        if route.auth is Auth.PROTECTED:
+        if route.auth is not Auth.PUBLIC:  # OPTIONAL too: the authorizer lets an anonymous request through
             denied = self._authorize(event, request_id)
             seen["authorizer"] = event["requestContext"].get("authorizer")
-            if denied is None and self._plans:
+            if denied is None and self._plans and route.auth is Auth.PROTECTED:
                 denied = self._meter(event["requestContext"]["identity"].get("apiKey"), request_id)
             if denied is not None:
                 return denied

@@ -1,8 +1,9 @@
 """The analytics domain (functions/analytics): each account's analytics profile, made by the
-registration saga, and API usage analytics (functions/analytics/usage, docs/analytics.md): every API
-request's access record lands on S3 (date-partitioned, the Athena path), each delivered object is
-queued and folded by one aggregator into per day x route x key x status-class counters and latency
-sketches in the analytics table, which the usage API reads."""
+registration saga; API usage analytics (functions/analytics/usage, docs/analytics.md: every API
+request's access record lands on S3, date-partitioned for Athena, and each delivered object is folded by
+one aggregator into per day x route x key x status-class counters and latency sketches the usage API
+reads); viewer analytics (functions/analytics/viewing: the player's beacons -> an event store ->
+projected read models, docs/viewer-analytics.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from functions.shared.vocabulary import API_PREFIX, Scope
 from infra.model import (
     Access,
     AccessLog,
+    Auth,
     Bucket,
     Domain,
     Function,
@@ -18,6 +20,8 @@ from infra.model import (
     QueueTrigger,
     Route,
     S3ToQueue,
+    StreamTrigger,
+    Table,
 )
 from infra.topology.tables import domain_table
 
@@ -68,14 +72,63 @@ USAGE_ACCESS_LOGS = (AccessLog(id="api_requests", bucket=USAGE_LOG_BUCKET, prefi
 USAGE_S3_TO_QUEUE = (S3ToQueue(USAGE_LOG_BUCKET, USAGE_QUEUE, prefix=USAGE_LOG_PREFIX),)
 USAGE_QUEUE_TRIGGERS = (QueueTrigger(USAGE_QUEUE, analytics_usage_aggregator.id, batch_size=10),)
 
+# --- viewer analytics (CQRS): kept in their own tuples, composed into DOMAIN below -----------------
+
+VIEW_EVENTS = "view_events"  # the append-only event store: one item per distinct beacon, with a stream
+
+analytics_views = Function(
+    id="analytics_views",
+    handler="functions.analytics.viewing.handler.lambda_handler",
+    description="Viewer analytics: the player's beacon appends to the event store; reads of the read models",
+    memory_mb=512,
+    timeout_s=10,
+    # The videos table through the videos domain's data access: who may watch, and its owner.
+    tables=(Grant("videos", Access.READ), Grant(VIEW_EVENTS, Access.WRITE), Grant("analytics", Access.READ)),
+    secrets=("media_token_keys",),  # checks an anonymous player's playback token
+)
+
+analytics_projector = Function(
+    id="analytics_projector",
+    handler="functions.analytics.viewing.projector.lambda_handler",
+    description="The one read-model writer: view events -> per-video, per-viewer, per-owner read models; replay",
+    # A replay holds the whole projection in memory: ~0.9 GB for 1,000,000 events (docs/benchmarks.md).
+    memory_mb=2048,
+    timeout_s=900,  # a replay folds the whole event store in one invocation
+    reserved_concurrency=1,  # one writer: batches and a replay apply one after another
+    tables=(Grant(VIEW_EVENTS, Access.READ), Grant("analytics")),
+)
+
+VIEWING_FUNCTIONS = (analytics_views, analytics_projector)
+VIEWING_ROUTES = (
+    Route(
+        "POST",
+        f"{API_PREFIX}/videos/{{video_id}}/views",
+        analytics_views.id,
+        auth=Auth.OPTIONAL,
+        scope=Scope.VIDEOS_READ.value,
+    ),
+    Route(
+        "GET",
+        f"{API_PREFIX}/analytics/videos/{{video_id}}",
+        analytics_views.id,
+        scope=Scope.ANALYTICS_READ.value,
+    ),
+    Route("GET", f"{API_PREFIX}/analytics/overview", analytics_views.id, scope=Scope.ANALYTICS_READ.value),
+)
+VIEWING_TABLES = (Table(id=VIEW_EVENTS, stream=True),)
+VIEWING_STREAM_TRIGGERS = (
+    StreamTrigger(VIEW_EVENTS, analytics_projector.id, batch_size=100, retry_attempts=5),
+)
+
 DOMAIN = Domain(
     name="analytics",
-    tables=(domain_table("analytics"),),
-    functions=USAGE_FUNCTIONS,
-    routes=USAGE_ROUTES,
+    tables=(domain_table("analytics"), *VIEWING_TABLES),
+    functions=(*USAGE_FUNCTIONS, *VIEWING_FUNCTIONS),
+    routes=(*USAGE_ROUTES, *VIEWING_ROUTES),
     buckets=USAGE_BUCKETS,
     queues=USAGE_QUEUES,
     access_logs=USAGE_ACCESS_LOGS,
     s3_to_queue=USAGE_S3_TO_QUEUE,
     queue_triggers=USAGE_QUEUE_TRIGGERS,
+    stream_triggers=VIEWING_STREAM_TRIGGERS,
 )

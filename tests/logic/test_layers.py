@@ -14,6 +14,7 @@ LOGIC = [
     "functions.auth.logic",
     "functions.transcode.pipeline",
     "functions.transcode.progress",
+    "functions.analytics.viewing.logic",
 ]
 # What only adapters import: boto3 itself, and the modules that make or wrap its clients.
 ADAPTER_ONLY = ["boto3", "functions.shared.aws", "functions.shared.events", "functions.shared.cdn"]

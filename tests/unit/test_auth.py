@@ -447,6 +447,37 @@ def test_a_refusal_is_logged_as_one_line_with_its_reason(
     assert record.exc_info is None
 
 
+def test_an_optional_route_without_credentials_is_let_through_anonymous(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Auth.OPTIONAL (infra/model.py): no credentials at all -> Allow for this request only, no user and no
+    usage key; bad credentials on the same route, or no credentials on any other route, are still 401."""
+    from functions.shared.principal import optional_routes
+
+    monkeypatch.setenv("OPTIONAL_ROUTES", json.dumps([["POST", "/api/v1/videos/{video_id}/views"]]))
+    optional_routes.cache_clear()
+    monkeypatch.setattr(wiring, "authenticator", lambda: _Service(None))
+    try:
+        views = _event("POST", "/api/v1/videos/{video_id}/views", "/api/v1/videos/v1/views")
+        answer = authorizer.lambda_handler(views, _Context())  # type: ignore[arg-type]
+        assert answer["context"] == {"anonymous": "true"}
+        assert "usageIdentifierKey" not in answer
+        [statement] = answer["policyDocument"]["Statement"]
+        assert (statement["Effect"], statement["Resource"]) == ("Allow", [views["methodArn"]])
+        bad = _event(
+            "POST",
+            "/api/v1/videos/{video_id}/views",
+            "/api/v1/videos/v1/views",
+            {"Authorization": "Bearer x"},
+        )
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            authorizer.lambda_handler(bad, _Context())  # type: ignore[arg-type]
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            authorizer.lambda_handler(_event("GET", "/api/v1/videos/{id}", "/api/v1/videos/v1"), _Context())  # type: ignore[arg-type]
+    finally:
+        optional_routes.cache_clear()
+
+
 # --- settings: one model per function, validated whole on first use -------------------------------------
 
 

@@ -179,6 +179,13 @@ def check_reindex(raw: dict[str, Any]) -> None:
     assert raw == {"action": indexer.REINDEX}
 
 
+def check_replay(raw: dict[str, Any]) -> None:
+    """A direct invoke of the analytics projector (no AWS event): what its entry reads as a replay."""
+    from functions.analytics.viewing import projector
+
+    assert raw == {"action": projector.REPLAY}
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "apigw-rest-get-health.json": check_health,
     "apigw-rest-post-json.json": check_post,
@@ -190,6 +197,7 @@ CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "eventbridge-scheduled.json": check_scheduled,
     "stepfunctions-task-input.json": check_task_input,
     "search-reindex.json": check_reindex,
+    "analytics-replay.json": check_replay,
 }
 
 

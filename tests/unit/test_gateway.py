@@ -282,3 +282,22 @@ def test_a_daily_quota_is_429_until_midnight(metered: Functions) -> None:
     assert [r.status for r in statuses] == [200, 200, 429]
     assert json_body(statuses[2])["error"]["code"] == "quota_exceeded"
     assert 1 <= int(dict(statuses[2].headers)["retry-after"]) <= 86400
+
+
+def test_an_optional_route_runs_the_authorizer_and_is_not_metered(fns: Functions) -> None:
+    """Auth.OPTIONAL: the authorizer decides (here it lets the anonymous request through with no user, as
+    functions/auth/authorizer.py does), and no usage plan meters it: an anonymous caller has no key."""
+    routes = (Route("POST", "/api/v1/videos/{id}/views", "beacon", Auth.OPTIONAL),)
+    optional = Api(
+        name="t",
+        routes=routes,
+        authorizer=Authorizer("authz"),
+        usage_plans=(UsagePlan("tiny", rate_per_s=0.5, burst=1),),
+        usage_key_salt="s",
+    )
+    fns.answers["authz"] = lambda event: allow("anonymous", context={"anonymous": "true"})
+    gw = ApiGateway(optional, fns, usage_plan_of=lambda key: None)
+    assert [gw.handle(request("POST", "/api/v1/videos/v1/views")).status for _ in range(3)] == [200] * 3
+    calls = [name for name, _ in fns.events]
+    assert calls == ["authz", "beacon"] * 3
+    assert fns.events[-1][1]["requestContext"]["authorizer"]["anonymous"] == "true"

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, Field
 
 from functions.shared.api import create_resolver
-from functions.shared.principal import route_scopes
+from functions.shared.principal import caller_or_anonymous, optional_routes, route_scopes
 from infra.model import Auth
 from infra.topology import TOPOLOGY
 
@@ -38,18 +38,29 @@ def rename(video_id: str, body: Annotated[Rename, Body()]) -> dict[str, str]:
     return {"video_id": video_id, "title": body.title}
 
 
+@app.post("/api/v1/videos/<video_id>/views")
+def beacon(video_id: str) -> dict[str, str]:
+    caller = caller_or_anonymous(app.current_event.request_context.raw_event)
+    return {"video_id": video_id, "caller": caller.user_id if caller else "anonymous"}
+
+
 ROUTES = [
     ["GET", "/api/v1/videos/{video_id}/upload", "videos:write"],
     ["PATCH", "/api/v1/videos/{video_id}", "videos:write"],
+    ["POST", "/api/v1/videos/{video_id}/views", "videos:read"],
 ]
+OPTIONAL = [["POST", "/api/v1/videos/{video_id}/views"]]
 
 
 @pytest.fixture(autouse=True)
 def _scopes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("ROUTE_SCOPES", json.dumps(ROUTES))
+    monkeypatch.setenv("OPTIONAL_ROUTES", json.dumps(OPTIONAL))
     route_scopes.cache_clear()
+    optional_routes.cache_clear()
     yield
     route_scopes.cache_clear()
+    optional_routes.cache_clear()
 
 
 def call(
@@ -95,10 +106,11 @@ def test_a_protected_route_without_a_caller_is_401() -> None:
 
 
 def test_every_function_serving_protected_routes_gets_their_scopes() -> None:
-    """The topology hands each handler its own routes' scopes: the same data as the authorizer's."""
+    """The topology hands each handler its own routes' scopes (optional routes' too: a signed-in caller of
+    one needs its scope): the same data as the authorizer's."""
     for fn in TOPOLOGY.functions:
         protected = {
-            (r.method, r.path): r.scope for r in TOPOLOGY.routes_of(fn.id) if r.auth is Auth.PROTECTED
+            (r.method, r.path): r.scope for r in TOPOLOGY.routes_of(fn.id) if r.auth is not Auth.PUBLIC
         }
         env = TOPOLOGY.environment_for(fn, _Names())
         if fn.id == "auth_authorizer":
@@ -125,3 +137,21 @@ def test_a_caller_without_the_scope_learns_nothing_from_body_validation() -> Non
     assert (status, body["error"]["code"]) == (403, "forbidden")
     writer = {**reader, "scopes": "videos:write"}
     assert call("/api/v1/videos/{video_id}", "/api/v1/videos/v1", writer, "PATCH", '{"title": ""}')[0] == 422
+
+
+def test_an_optional_route_lets_an_anonymous_request_through_and_checks_a_callers_scope() -> None:
+    """Auth.OPTIONAL: the authorizer passes a request without credentials with no user in its context; the
+    handler sees no caller. A caller who did sign in still needs the route's scope."""
+    views = ("/api/v1/videos/{video_id}/views", "/api/v1/videos/v1/views")
+    assert call(*views, {"principalId": "anonymous", "anonymous": "true"}, method="POST") == (
+        200,
+        {"video_id": "v1", "caller": "anonymous"},
+    )
+    reader = {"user_id": "u1", "scopes": "videos:read", "auth_type": "api_key"}
+    assert call(*views, reader, method="POST") == (200, {"video_id": "v1", "caller": "u1"})
+    searcher = {"user_id": "u1", "scopes": "search", "auth_type": "api_key"}
+    assert call(*views, searcher, method="POST")[0] == 403
+    # The same missing caller on a protected route is still refused.
+    assert (
+        call("/api/v1/videos/{video_id}/upload", "/api/v1/videos/v1/upload", {"anonymous": "true"})[0] == 401
+    )

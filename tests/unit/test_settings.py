@@ -15,7 +15,7 @@ from infra.topology import TOPOLOGY
 
 # Read by the shared API plumbing for every function serving a route (functions/shared/origin.py,
 # principal.py, platform/openapi.py), not by a function's own settings.
-API_PLUMBING = {"ORIGIN_SECRET_ID", "ROUTE_SCOPES", "API_HANDLER_MODULES"}
+API_PLUMBING = {"ORIGIN_SECRET_ID", "ROUTE_SCOPES", "OPTIONAL_ROUTES", "API_HANDLER_MODULES"}
 # Set by the runtime for every function: its identity and logging, not configuration.
 RUNTIME = {"SKYREEL_STAGE", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 
