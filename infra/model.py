@@ -510,7 +510,7 @@ class Topology:
     rules: tuple[EventRule, ...] = ()
     schedules: tuple[ScheduleTrigger, ...] = ()
     media: Media | None = None
-    web_root: str = "web"
+    web_root: str = "web/dist"  # the dashboard's build output (make web)
 
     def __post_init__(self) -> None:
         self.validate()
