@@ -174,7 +174,7 @@ export const renderLibrary: Page = (main, _params, query) => {
       await Promise.all(
         working.map(async (el) => {
           try {
-            const { video } = await api<{ video: Video }>("GET", `/videos/${el.dataset.id}`);
+            const video = await api<Video>("GET", `/videos/${el.dataset.id}`);
             if (alive) el.replaceWith(videoCard(video));
           } catch {
             // gone (deleted) or a blip: the next full load shows it

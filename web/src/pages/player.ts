@@ -155,7 +155,7 @@ function editForm(video: Video, onSaved: (v: Video) => void): HTMLElement {
     save.disabled = true;
     showAlert(alert, null);
     try {
-      const { video: saved } = await api<{ video: Video }>("PATCH", `/videos/${video.id}`, {
+      const saved = await api<Video>("PATCH", `/videos/${video.id}`, {
         body: { title: title.value.trim(), description: description.value, tags: parseTags(tags.value), visibility: visibility.value, version: video.version },
       });
       if (saved.visibility !== video.visibility) forgetPlayback(video.id);
@@ -263,7 +263,7 @@ export const renderPlayer: Page = (main, params) => {
   async function load(): Promise<void> {
     window.clearTimeout(timer);
     try {
-      const { video } = await api<{ video: Video }>("GET", `/videos/${id}`);
+      const video = await api<Video>("GET", `/videos/${id}`);
       if (!alive) return;
       main.removeAttribute("aria-busy");
       renderHead(video);
