@@ -285,7 +285,7 @@ def test_an_upload_resumes_after_a_reload_and_a_cancel_leaves_nothing(
     page.wait_for_function("JSON.parse(localStorage.getItem('skyreel.uploads') || '[]').length === 1")
     cancelled_id = page.evaluate("JSON.parse(localStorage.getItem('skyreel.uploads'))[0].video_id")
     cancel.click()
-    expect(page.get_by_role("alert")).to_contain_text("Upload cancelled.")
+    expect(page.get_by_role("status").filter(has_text="Upload cancelled")).to_be_visible()
     assert not page.evaluate("JSON.parse(localStorage.getItem('skyreel.uploads') || '[]')")
     answer = api(cloud, page, "GET", f"/videos/{cancelled_id}")
     assert answer.status_code == 404 or answer.json()["status"] == "deleting", answer.text

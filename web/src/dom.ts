@@ -62,6 +62,7 @@ export function showAlert(box: HTMLElement, message: string | null, kind: "error
   box.textContent = message ?? "";
   box.hidden = !message;
   box.className = `alert ${kind}`;
+  box.setAttribute("role", kind === "error" ? "alert" : "status");
 }
 
 export function formatBytes(n: number): string {

@@ -150,8 +150,8 @@ export const renderUpload: Page = (main) => {
       form.reset();
       chosen.textContent = "No file chosen.";
     } catch (err) {
-      if (err instanceof UploadCancelled) showAlert(alert, "Upload cancelled.", "ok");
-      else
+      // a cancel says so itself, once the video is given up (the cancel handler below)
+      if (!(err instanceof UploadCancelled))
         showAlert(
           alert,
           `${errorText(err)}${uploader.videoId ? " Choose the same file again to resume." : ""}`,
@@ -169,6 +169,7 @@ export const renderUpload: Page = (main) => {
     cancel.disabled = true;
     try {
       await current.cancel();
+      showAlert(alert, "Upload cancelled: the video and the parts already sent are deleted.", "ok");
     } catch (err) {
       showAlert(alert, errorText(err));
     } finally {
