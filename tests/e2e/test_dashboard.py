@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -272,7 +273,11 @@ def test_an_upload_resumes_after_a_reload_and_a_cancel_leaves_nothing(
     expect(page.get_by_role("status").filter(has_text="Uploaded.")).to_be_visible(timeout=60_000)
     assert [part_number(u) for u in part_puts(requests)] == [2]
     assert not page.evaluate("JSON.parse(localStorage.getItem('skyreel.uploads') || '[]')")
-    status = api(cloud, page, "GET", f"/videos/{video_id}").json()["status"]
+    # S3's notification reaches ingest asynchronously: the file is checked, and the video moves on
+    deadline = time.monotonic() + 60
+    while (status := api(cloud, page, "GET", f"/videos/{video_id}").json()["status"]) == "awaiting_upload":
+        assert time.monotonic() < deadline, "the resumed upload never arrived"
+        time.sleep(0.5)
     assert status in ("uploaded", "processing", "ready"), status
 
     # cancel while the parts are in flight: the upload is aborted and the video deleted

@@ -85,6 +85,8 @@ export const renderUpload: Page = (main) => {
     input.disabled = busy;
     cancel.hidden = !busy;
     progress.hidden = false;
+    // leaving mid-upload interrupts it (it resumes from the same file later): ask first
+    window.onbeforeunload = busy ? (e: BeforeUnloadEvent) => e.preventDefault() : null;
   };
 
   const onProgress = (sent: number, total: number) => {
@@ -224,6 +226,8 @@ export const renderUpload: Page = (main) => {
   main.append(h("h1", { id: "upload-heading" }, "Upload a video"), pendingBox, form);
   renderPending();
   return () => {
-    // leaving the page does not stop an upload in flight: it keeps going, and its state stays resumable
+    // leaving the page for another of the app's pages does not stop an upload in flight: it keeps going
+    // (and stays resumable); only the warning before closing the tab goes with the page
+    window.onbeforeunload = null;
   };
 };
