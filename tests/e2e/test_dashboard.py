@@ -54,7 +54,8 @@ def nav(page: Page, name: str) -> None:
 
 
 def session(page: Page) -> dict[str, Any]:
-    return json.loads(page.evaluate("localStorage.getItem('skyreel.session')"))
+    stored: dict[str, Any] = json.loads(page.evaluate("localStorage.getItem('skyreel.session')"))
+    return stored
 
 
 def api(cloud: Cloud, page: Page, method: str, path: str, **kwargs: Any) -> httpx.Response:
