@@ -323,3 +323,69 @@ def test_a_session_is_refreshed_and_an_expired_one_goes_back_to_sign_in(page: Pa
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Search", exact=True)).to_be_visible()
+
+
+USAGE_ROW = {
+    "total_requests": 1234,
+    "success_rate": 0.975,
+    "client_errors": 25,
+    "server_errors": 6,
+    "avg_ms": 41.5,
+    "p50_ms": 22.0,
+    "p95_ms": 120.0,
+    "p99_ms": 310.0,
+}
+
+
+def test_the_developer_dashboard_draws_the_answers_of_the_analytics_contract(
+    page: Page, e2e_cloud: Cloud
+) -> None:
+    """The analytics routes are built beside this page (ARCHITECTURE.md's contract): answered here in the
+    browser with that contract's shapes (plus a field the page does not know), the page draws the summary,
+    the daily charts and table, the endpoints, the per-key usage, and exports the file the API gives."""
+    cloud = e2e_cloud
+    sign_up(page, cloud)
+    created = api(cloud, page, "POST", "/auth/api-keys", json={"name": "ci", "scopes": ["videos:read"]})
+    assert created.status_code == 201, created.text
+    days = [
+        {"date": f"2026-11-{d:02d}", **USAGE_ROW, "total_requests": 100 + d, "new_field": 1}
+        for d in range(24, 31)
+    ]
+    endpoints = [
+        {"method": "GET", "route": "/api/v1/videos", **USAGE_ROW},
+        {"method": "POST", "route": "/api/v1/videos", **USAGE_ROW, "total_requests": 40},
+    ]
+    answers = {
+        "/api/v1/analytics/usage": USAGE_ROW,
+        "/api/v1/analytics/usage/daily": {"items": days},
+        "/api/v1/analytics/usage/endpoints": {"items": endpoints},
+        f"/api/v1/analytics/api-keys/{created.json()['id']}/usage": {**USAGE_ROW, "total_requests": 77},
+        "/api/v1/analytics/overview": {"views": 12, "unique_viewers": 5, "watch_s": 321.5},
+    }
+
+    def answer(route: Any) -> None:
+        path = route.request.url.split(cloud.url, 1)[1].split("?", 1)[0]
+        if path == "/api/v1/analytics/export":
+            route.fulfill(status=200, content_type="text/csv", body="date,total_requests\n2026-11-30,130\n")
+        elif path in answers:
+            route.fulfill(status=200, json=answers[path])
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/analytics/**", answer)
+    nav(page, "Developer")
+    expect(page.locator(".kpi", has_text="Requests").locator("dd")).to_have_text("1,234")
+    expect(page.locator(".kpi", has_text="Success rate").locator("dd")).to_have_text("97.5%")
+    expect(page.locator(".kpi", has_text="p99").locator("dd")).to_have_text("310 ms")
+    expect(page.locator(".chart canvas")).to_have_count(2)  # uPlot: requests per day, latency percentiles
+    expect(page.get_by_role("table", name="Requests per day").locator("tbody tr")).to_have_count(7)
+    endpoint_rows = page.get_by_role("table", name="Requests by endpoint").locator("tbody tr")
+    expect(endpoint_rows).to_have_count(2)
+    expect(endpoint_rows.first).to_contain_text("GET /api/v1/videos")
+    expect(page.get_by_role("table", name="Requests by API key")).to_contain_text("77")
+    expect(page.get_by_text("unique viewers")).to_be_visible()
+    shot(page, "14-developer-with-usage")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    assert download.value.suggested_filename.endswith(".csv")
+    assert Path(download.value.path()).read_text() == "date,total_requests\n2026-11-30,130\n"

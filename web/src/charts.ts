@@ -9,7 +9,8 @@ export interface Series {
   bars?: boolean;
 }
 
-/** A time-series chart (x: days as Unix seconds) that follows its container's width. */
+/** A time-series chart (x: days as Unix seconds) that follows its container's width; half a day of room
+ * on each side, so the first and last day's bars are drawn whole. */
 export function timeChart(host: HTMLElement, title: string, xs: number[], series: Series[], unit: string): () => void {
   const width = () => Math.max(260, host.clientWidth || 600);
   const bars = uPlot.paths.bars!({ size: [0.6, 48] });
@@ -18,7 +19,7 @@ export function timeChart(host: HTMLElement, title: string, xs: number[], series
       title,
       width: width(),
       height: 220,
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+      scales: { x: { time: true, range: (_u, min, max) => [min - 43_200, max + 43_200] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [{}, { label: unit, size: 60 }],
       series: [
         {},
