@@ -64,8 +64,9 @@ export class ViewBeacon {
     window.removeEventListener("pagehide", this.flush);
   }
 
+  /** The beacon's body; a figure not known yet (no startup, no error) is left out, as the route's optional fields. */
   get figures(): Record<string, unknown> {
-    return {
+    const all: Record<string, unknown> = {
       session_id: this.sessionId,
       watched_s: Math.round(this.watched * 1000) / 1000,
       rendition: this.rendition,
@@ -74,6 +75,7 @@ export class ViewBeacon {
       error: this.error,
       viewer_id: viewerId(),
     };
+    return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== null));
   }
 
   private onPlay = () => {
