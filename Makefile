@@ -27,7 +27,29 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.synced node_modules/.installed
 
-dev: $(VENV)/.synced  ## the platform on http://127.0.0.1:8000 (PORT=... to change; ARGS=--no-state etc. passed on); Ctrl-C to stop
+## The dashboard (web/, docs/dashboard.md): its npm packages, then the Vite build into web/dist, which the
+## local cloud serves at / and the CDK app ships to the web bucket. Both steps are skipped when up to date.
+.PHONY: web chromium e2e
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run build
+	@touch $@
+
+web: web/dist/index.html
+
+## Debian's Chromium for the browser tests (tests/e2e): installed with apt where it is missing (needs root).
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] || { echo "the browser tests need Debian's chromium: apt-get install chromium"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+e2e: $(VENV)/.synced web chromium  ## the browser tests alone: sign up, upload, play, search, keys in Chromium
+	$(VENV)/bin/pytest tests/e2e -q
+
+dev: $(VENV)/.synced web  ## the platform on http://127.0.0.1:8000 (PORT=... to change; ARGS=--no-state etc. passed on); Ctrl-C to stop
 	$(PY) -m infra.local $(ARGS)
 
 lint: $(VENV)/.synced complexity
@@ -49,13 +71,13 @@ logic: $(VENV)/.synced  ## the use cases on in-memory fakes with the network off
 unit: $(VENV)/.synced
 	$(VENV)/bin/pytest tests/unit -n $(PYTEST_WORKERS) -q
 
-integration: $(VENV)/.synced
+integration: $(VENV)/.synced web
 	$(VENV)/bin/pytest tests/integration -n $(PYTEST_WORKERS) -q
 
 infra: setup
 	$(VENV)/bin/pytest tests/infra -n $(PYTEST_WORKERS) -q
 
-test: setup lint typecheck  ## lint, types, then unit + integration + infra tests in parallel
+test: setup lint typecheck web chromium  ## lint, types, then unit + integration + infra tests in parallel
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
 
 openapi: $(VENV)/.synced  ## docs/openapi.json from the handlers (commit it: tests/unit/test_openapi.py checks it is current)

@@ -540,7 +540,7 @@ class Topology:
     schedules: tuple[ScheduleTrigger, ...] = ()
     access_logs: tuple[AccessLog, ...] = ()  # at most one: a stage has one access log destination
     media: Media | None = None
-    web_root: str = "web"
+    web_root: str = "web/dist"  # the dashboard's build output (make web)
 
     def __post_init__(self) -> None:
         self.validate()

@@ -4,7 +4,7 @@
 - `/media/*` -> the media bucket, with byte ranges and CORS: `/media/public/...` to anyone,
   `/media/s/<token>/hls/<id>/...` only with a valid playback token (the same check as the CloudFront
   Function, functions/shared/media_token.py), any other path 403;
-- everything else -> the dashboard in `web/`, served from disk so edits show on reload.
+- everything else -> the dashboard's build, `web/dist/` (`make web`), served from disk so a rebuild shows on reload.
 """
 
 from __future__ import annotations
