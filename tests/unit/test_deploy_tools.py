@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -177,3 +178,29 @@ def test_the_cdk_app_silences_nodes_end_of_life_box() -> None:
     )
     assert ran.returncode == 0, ran.stderr
     assert "end-of-life" not in ran.stderr
+
+
+def test_bundled_packaging_installs_each_export_next_to_the_code_without_tests_or_caches(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The local bundler of a LocalStack zip: the wheels are PyPI's (not reachable offline), so the
+    commands are recorded; the copy is real."""
+    source = tmp_path / "src" / "functions"
+    for name in ("__init__.py", "videos/handler.py", "videos/tests/test_x.py", "videos/__pycache__/h.pyc"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text("")
+    ran: list[list[str]] = []
+    monkeypatch.setattr(layer.subprocess, "run", lambda command, **_: ran.append(command))
+    monkeypatch.setenv("SKYREEL_UV", "python3 -m uv")
+    out = tmp_path / "asset"
+    bundler = layer.UvLocalBundling(
+        exports=[layer.EXPORT, layer.KEYGEN_EXPORT], target="", copy=[(source, "functions")]
+    )
+    assert bundler.try_bundle(str(out), image=None)  # type: ignore[arg-type]
+    exports = [c for c in ran if "export" in c]
+    installs = [c for c in ran if "install" in c]
+    assert [c[:4] for c in exports] == [["python3", "-m", "uv", "export"]] * 2
+    assert len(installs) == 2
+    assert all(c[c.index("--target") + 1] == str(out) for c in installs)
+    copied = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert copied == ["functions/__init__.py", "functions/videos/handler.py"]
