@@ -102,7 +102,9 @@ class SkyreelStack(Stack):
             names.cdn_distribution_id_value.value = self.cdn.distribution.distribution_id
             for function_id in topology.media.invalidators if topology.media else ():
                 self.cdn.distribution.grant_create_invalidation(self.compute.functions[function_id])
-            self.web_deployment = self._deploy_web(source_root / WEB_DIST)
+            # Not in bundled packaging (LocalStack): its handler needs the AWS CLI layer, and there is no CDN.
+            if packaging_of(self) == LAYER:
+                self.web_deployment = self._deploy_web(source_root / WEB_DIST)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

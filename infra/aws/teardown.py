@@ -47,11 +47,11 @@ def leftovers(session: boto3.Session, stage: Stage) -> Leftovers:
     ]
     secrets = session.client("secretsmanager")
     prefix = stage.secret_name("")
-    pages = secrets.get_paginator("list_secrets").paginate(
+    listed = secrets.get_paginator("list_secrets").paginate(
         IncludePlannedDeletion=True, Filters=[{"Key": "name", "Values": [prefix]}]
     )
-    for page in pages:
-        for secret in page["SecretList"]:
+    for secret_page in listed:
+        for secret in secret_page["SecretList"]:
             if not secret["Name"].startswith(prefix):
                 continue
             if "DeletedDate" in secret and stage.disposable:

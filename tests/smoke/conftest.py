@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
 import boto3
@@ -48,14 +48,16 @@ def _localstack_target() -> Target:
             f"no LocalStack endpoint answers at {LOCALSTACK_ENDPOINT} ({type(error).__name__}): start LocalStack "
             "(it needs Docker) and run make localstack-deploy; LOCALSTACK_ENDPOINT=... to point elsewhere"
         )
-    aws = {"endpoint_url": LOCALSTACK_ENDPOINT, "region_name": os.environ.get("AWS_REGION", "us-east-1")}
-    stacks = boto3.client("cloudformation", **aws).describe_stacks(StackName=LOCALSTACK_STACK)["Stacks"]
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    cloudformation = boto3.client("cloudformation", endpoint_url=LOCALSTACK_ENDPOINT, region_name=region)
+    stacks = cloudformation.describe_stacks(StackName=LOCALSTACK_STACK)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     # No CloudFront in LocalStack: the API is called on its stage URL with the origin header the CDN adds.
     secret_id = TOPOLOGY.api.origin_secret
     headers = {}
     if secret_id:
-        secret = boto3.client("secretsmanager", **aws).get_secret_value(SecretId=f"skyreel/local/{secret_id}")
+        secretsmanager = boto3.client("secretsmanager", endpoint_url=LOCALSTACK_ENDPOINT, region_name=region)
+        secret = secretsmanager.get_secret_value(SecretId=f"skyreel/local/{secret_id}")
         headers[origin.HEADER] = secret["SecretString"]
     # The stage URL is the API's root: routes (/api/v1/...) are under it, as behind the CDN's origin path.
     return Target("localstack", outputs["ApiUrl"].rstrip("/"), headers)
@@ -83,7 +85,9 @@ def api(target: Target) -> Iterator[httpx.Client]:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Each phase's report on the test item, so a later step can see that an earlier one failed."""
     report: pytest.TestReport = yield
     setattr(item, f"rep_{report.when}", report)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ def journey(target: Target, api: httpx.Client) -> Journey:
 
 
 @pytest.fixture(autouse=True)
-def _record_failure(request: pytest.FixtureRequest, journey: Journey) -> Any:
+def _record_failure(request: pytest.FixtureRequest, journey: Journey) -> Iterator[None]:
     yield
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:

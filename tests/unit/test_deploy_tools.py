@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import boto3
 import pytest
@@ -15,7 +17,7 @@ from moto import mock_aws
 from infra.aws import layer, preflight, teardown
 from infra.aws.stage import Stage
 
-REGION = "eu-west-1"
+REGION: Final = "eu-west-1"
 
 
 @pytest.fixture
@@ -63,7 +65,7 @@ def test_no_region_is_a_clear_failure(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_docker_missing_says_why_it_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(preflight.shutil, "which", lambda _: None)
+    monkeypatch.setattr("shutil.which", lambda _: None)
     check = preflight.check_docker(run=lambda _: completed())
     assert not check.ok
     assert "linux/arm64 container image" in check.detail
@@ -85,7 +87,7 @@ def test_docker_missing_says_why_it_is_needed(monkeypatch: pytest.MonkeyPatch) -
 def test_docker_on_x86_needs_a_daemon_buildx_and_arm64_emulation(
     monkeypatch: pytest.MonkeyPatch, answers: dict[str, subprocess.CompletedProcess[str]], ok: bool, says: str
 ) -> None:
-    monkeypatch.setattr(preflight.shutil, "which", lambda _: "/usr/bin/docker")
+    monkeypatch.setattr("shutil.which", lambda _: "/usr/bin/docker")
     check = preflight.check_docker(run=lambda command: answers[command[1]], machine="x86_64")
     assert (check.ok, says in check.detail) == (ok, True), check
 
@@ -149,8 +151,8 @@ def test_the_layer_finds_uv_as_a_python_module_when_it_is_not_on_the_path(
 ) -> None:
     """`make setup` installs uv as `python3 -m uv`; without it the layer fell back to Docker bundling."""
     monkeypatch.delenv("SKYREEL_UV", raising=False)
-    real_which = layer.shutil.which
-    monkeypatch.setattr(layer.shutil, "which", lambda name: None if name == "uv" else real_which(name))
+    real_which = shutil.which
+    monkeypatch.setattr("shutil.which", lambda name: None if name == "uv" else real_which(name))
     command = layer.uv_command()
     assert command is not None
     assert command[1:] == ["-m", "uv"]
@@ -190,7 +192,7 @@ def test_bundled_packaging_installs_each_export_next_to_the_code_without_tests_o
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         (source / name).write_text("")
     ran: list[list[str]] = []
-    monkeypatch.setattr(layer.subprocess, "run", lambda command, **_: ran.append(command))
+    monkeypatch.setattr("subprocess.run", lambda command, **_: ran.append(command))
     monkeypatch.setenv("SKYREEL_UV", "python3 -m uv")
     out = tmp_path / "asset"
     bundler = layer.UvLocalBundling(
