@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # This machine has Node 20, past its end of life; jsii still runs on it. Node 22+ silences this by itself.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test setup lint complexity typecheck logic unit integration infra synth invoke reindex bench coverage clean openapi fuzz
+.PHONY: dev test setup lint complexity typecheck logic unit integration infra synth invoke reindex bench coverage clean openapi fuzz demo
 .PHONY: deploy destroy smoke localstack-deploy localstack-smoke
 
 ## The locked Python environment (runtime, local cloud, CDK and dev tools).
@@ -28,8 +28,8 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.synced node_modules/.installed
 
-dev: $(VENV)/.synced  ## the platform on http://127.0.0.1:8000 (PORT=... to change); Ctrl-C to stop
-	$(PY) -m infra.local
+dev: $(VENV)/.synced  ## the platform on http://127.0.0.1:8000 (PORT=... to change; ARGS=--no-state etc. passed on); Ctrl-C to stop
+	$(PY) -m infra.local $(ARGS)
 
 lint: $(VENV)/.synced complexity
 	$(VENV)/bin/ruff check .
@@ -39,10 +39,10 @@ lint: $(VENV)/.synced complexity
 ## average, the whole code A on average. The cookbook gates at B/A/A; C admits the few protocol parsers
 ## (the policy builder, the local gateway's request translation) that read best as one function.
 complexity: $(VENV)/.synced
-	$(VENV)/bin/xenon --max-absolute C --max-modules B --max-average A functions infra bench
+	$(VENV)/bin/xenon --max-absolute C --max-modules B --max-average A functions infra bench cli
 
 typecheck: $(VENV)/.synced
-	$(VENV)/bin/mypy functions infra bench
+	$(VENV)/bin/mypy functions infra bench cli
 
 logic: $(VENV)/.synced  ## the use cases on in-memory fakes with the network off, and the fake-vs-adapter contracts: seconds
 	$(VENV)/bin/pytest tests/logic tests/contract -n $(PYTEST_WORKERS) -q
@@ -111,6 +111,11 @@ bench: $(VENV)/.synced  ## the benchmarks, each printing ratios against a baseli
 
 coverage: $(VENV)/.synced  ## line and branch coverage of functions/ and infra/ over the whole suite
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q --cov=functions --cov=infra --cov-branch --cov-report=term:skip-covered
+
+## The CLI (`.venv/bin/skyreel`, cli/) is installed by the environment's sync; docs/cli.md.
+DEMO_API ?= http://127.0.0.1:$(or $(PORT),8000)
+demo: $(VENV)/.synced  ## with `make dev` running: a demo account, a generated clip uploaded and played, the links
+	$(PY) -m cli.demo --api-url $(DEMO_API)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .mypy_cache .ruff_cache .pytest_cache

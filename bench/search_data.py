@@ -26,9 +26,11 @@ class QualityQuery:
 
 
 class Catalogue:
-    def __init__(self, size: int, seed: int = 7, vocabulary: int = 20_000, owners: int = 1_000) -> None:
+    def __init__(self, size: int, seed: int = 7, vocabulary: int | None = None, owners: int = 1_000) -> None:
         self.rng = random.Random(seed)
-        self.vocabulary = sorted(self._words(vocabulary))
+        # The vocabulary grows with the catalogue, as real ones do: with a fixed 20,000 words, 100,000
+        # videos used every title word about 25 times, and no query could have one known answer.
+        self.vocabulary = sorted(self._words(vocabulary or max(20_000, size)))
         self.owners = [f"user{n:05d}" for n in range(owners)]
         self.videos = [self._video(n) for n in range(size)]
         self.title_df = Counter(w for v in self.videos for w in set(v.title.lower().split()))

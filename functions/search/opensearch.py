@@ -3,8 +3,10 @@ embedded index is outgrown (docs/search.md). The same strategies, folding and hi
 embedded index: each word form becomes a `term`, `prefix` or `fuzzy` clause with the field's boost,
 and visibility is a `terms` filter on `audience` inside the query.
 
-Not wired into the topology yet: the client is passed in (opensearch-py's `OpenSearch`, the
-`opensearch` extra), and tests drive it through opensearch-py with a recorded transport.
+Chosen by settings (`SEARCH_ENGINE=opensearch`, which the CDK app sets with `-c skyreel:search=opensearch`,
+deploying an OpenSearch Serverless collection: infra/aws/search_engine.py). `connect` builds the client
+(opensearch-py, the `opensearch` extra, signed with the function's role); tests drive the adapter
+through opensearch-py with a recorded transport.
 
 Difference from the embedded index: OpenSearch has no typo-tolerant prefix query, so the last word of a
 `fuzzy` query is matched as a prefix and, separately, with typos (not both at once).
@@ -83,10 +85,35 @@ def query_body(
     }
 
 
+def connect(endpoint: str, region: str) -> Any:
+    """An opensearch-py client for an OpenSearch Serverless collection endpoint, every request signed
+    (SigV4, service `aoss`) with the function's own credentials."""
+    import boto3
+    from opensearchpy import AWSV4SignerAuth, OpenSearch, RequestsHttpConnection
+
+    credentials = boto3.Session().get_credentials()
+    host = endpoint.removeprefix("https://").rstrip("/")
+    return OpenSearch(
+        hosts=[{"host": host, "port": 443}],
+        http_auth=AWSV4SignerAuth(credentials, region, "aoss"),
+        use_ssl=True,
+        verify_certs=True,
+        connection_class=RequestsHttpConnection,
+        timeout=10,
+    )
+
+
 class OpenSearchIndex:
-    def __init__(self, client: Any, index: str) -> None:
+    """`SearchIndex` and `IndexUpdates` over one OpenSearch index.
+
+    `refresh`: ask for each write to be searchable before it returns (self-managed OpenSearch); a
+    Serverless collection makes writes searchable on its own schedule, so the wiring passes False.
+    """
+
+    def __init__(self, client: Any, index: str, refresh: bool = True) -> None:
         self.client = client
         self.index = index
+        self.refresh = refresh
         self._analyzer = analyzer()
         self.highlighter = Highlighter(self.words)
 
@@ -119,19 +146,36 @@ class OpenSearchIndex:
             self._bulk(_actions(self.index, changes))
         return self._count()
 
+    def ensure_index(self) -> None:
+        """Create the index with its analysis settings and mapping unless it exists (the writer's start)."""
+        if not self.client.indices.exists(index=self.index):
+            self.client.indices.create(index=self.index, body=INDEX_BODY)
+
     def replace_all(self, documents: Iterable[SearchDocument]) -> int:
-        self.client.delete_by_query(index=self.index, body={"query": {"match_all": {}}}, refresh=True)
+        # Drop and re-create rather than delete-by-query: both self-managed and Serverless take it.
+        self.client.indices.delete(index=self.index, ignore_unavailable=True)
+        self.client.indices.create(index=self.index, body=INDEX_BODY)
         self._bulk(_actions(self.index, [Change(video_id=d.video_id, document=d) for d in documents]))
         return self._count()
 
     def _bulk(self, actions: list[dict[str, Any]]) -> None:
-        response = self.client.bulk(body=actions, refresh=True)
+        response = self.client.bulk(body=actions, **({"refresh": True} if self.refresh else {}))
         if response.get("errors"):
             failed = [item for item in response["items"] if next(iter(item.values())).get("error")]
             raise RuntimeError(f"OpenSearch refused {len(failed)} of {len(response['items'])} changes")
 
     def _count(self) -> int:
         return int(self.client.count(index=self.index)["count"])
+
+
+class FixedIndex:
+    """`IndexSource` for an index served elsewhere: there is no local copy to reload."""
+
+    def __init__(self, index: OpenSearchIndex) -> None:
+        self.index = index
+
+    def current(self) -> OpenSearchIndex:
+        return self.index
 
 
 def _texts(value: object) -> list[str]:

@@ -56,6 +56,12 @@ class IndexFiles(Protocol):
         """Make `manifest` the current version (its files are uploaded first)."""
         ...
 
+    def stored(self) -> list[tuple[str, float]]:
+        """Every stored file: its name and when it was written (epoch seconds)."""
+        ...
+
+    def delete(self, names: Sequence[str]) -> None: ...
+
 
 class VideoCatalogue(Protocol):
     """Every video record, for a rebuild (the videos domain's data access)."""

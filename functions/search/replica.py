@@ -27,6 +27,10 @@ from functions.shared.observability import logger
 
 META = "meta.json"
 DOWNLOAD_THREADS = 8
+SWEEP_EVERY_S = 60.0
+# Older than this and named by neither of the last two versions, a file is garbage: no reader loads a
+# version that old, and no writer takes this long between uploading a file and publishing its version.
+UNREFERENCED_GRACE_S = 900.0
 
 
 def segment_files(directory: Path) -> list[str]:
@@ -83,7 +87,16 @@ class ReadReplica:
                 self._index = TantivyIndex()
             return
         if manifest.version != self.version:
-            self._load(manifest)
+            try:
+                self._load(manifest)
+            except DependencyUnavailableError:
+                if self._index is None:
+                    raise
+                # A file missing or unreadable (e.g. swept after two newer versions): the next check
+                # reads the pointer again and loads whatever is current then.
+                logger.warning(
+                    "index version %d not loaded: answering from %d", manifest.version, self.version
+                )
 
     def _load(self, manifest: Manifest) -> None:
         started = time.perf_counter()
@@ -127,12 +140,23 @@ class ConcurrentWriteError(Exception):
 class WriteReplica:
     """`IndexUpdates` over the published index: the indexer's own working copy."""
 
-    def __init__(self, files: IndexFiles, root: Path) -> None:
+    def __init__(
+        self,
+        files: IndexFiles,
+        root: Path,
+        sweep_every_s: float = SWEEP_EVERY_S,
+        grace_s: float = UNREFERENCED_GRACE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.files = files
         self.directory = root / "work"
         self.version = 0
+        self.sweep_every_s = sweep_every_s
+        self.grace_s = grace_s
+        self.clock = clock
         self._published: set[str] = set()
         self._index: TantivyIndex | None = None
+        self._swept_at = float("-inf")
 
     def _in_step(self) -> TantivyIndex:
         """The working copy, fetched again if the published version is not the one it holds (a cold
@@ -189,5 +213,29 @@ class WriteReplica:
             published_at=now_iso(),
         )
         self.files.publish(manifest)
+        previous = self._published
         self.version, self._published = manifest.version, set(names)
+        self._sweep(keep=previous | self._published)
         return count
+
+    def _sweep(self, keep: set[str]) -> None:
+        """Delete stored files that neither this version nor the one before names (merges leave old
+        segments behind at every publish). The previous version's are kept for readers still loading
+        it, and any file younger than the grace period for a writer that has uploaded but not yet
+        published. At most every `sweep_every_s`; a failure only leaves the files to the next sweep."""
+        now = self.clock()
+        if now - self._swept_at < self.sweep_every_s:
+            return
+        self._swept_at = now
+        try:
+            unreferenced = [
+                name
+                for name, written in self.files.stored()
+                if name not in keep and now - written >= self.grace_s
+            ]
+            self.files.delete(unreferenced)
+        except DependencyUnavailableError:
+            logger.warning("index file sweep failed: unreferenced files stay until the next one")
+            return
+        if unreferenced:
+            logger.info("index files swept", extra={"deleted": len(unreferenced), "version": self.version})

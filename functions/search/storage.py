@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -13,8 +14,12 @@ from functions.search.models import Manifest
 from functions.shared import aws
 from functions.shared.errors import DependencyUnavailableError
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
 POINTER = "index/current.json"
 FILES = "index/files/"
+DELETE_BATCH = 1000  # S3's DeleteObjects limit
 
 
 @contextmanager
@@ -58,3 +63,19 @@ class S3IndexFiles:
                 Body=manifest.model_dump_json().encode(),
                 ContentType="application/json",
             )
+
+    def stored(self) -> list[tuple[str, float]]:
+        found = []
+        with _dependency("listing"):
+            for page in aws.s3().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=FILES):
+                for item in page.get("Contents", []):
+                    found.append((item["Key"].removeprefix(FILES), item["LastModified"].timestamp()))
+        return found
+
+    def delete(self, names: Sequence[str]) -> None:
+        with _dependency("delete"):
+            for start in range(0, len(names), DELETE_BATCH):
+                keys: list[ObjectIdentifierTypeDef] = [
+                    {"Key": FILES + name} for name in names[start : start + DELETE_BATCH]
+                ]
+                aws.s3().delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})

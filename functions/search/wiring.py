@@ -12,8 +12,10 @@ from pathlib import Path
 from functions.search.dal import DynamoJobStore, SqsJobQueue
 from functions.search.jobs import JobService
 from functions.search.logic import Indexer, SearchService
+from functions.search.opensearch import FixedIndex, OpenSearchIndex, connect
+from functions.search.ports import IndexSource, IndexUpdates
 from functions.search.replica import ReadReplica, WriteReplica
-from functions.search.settings import IndexerSettings, JobWorkerSettings, SearchApiSettings
+from functions.search.settings import EngineChoice, IndexerSettings, JobWorkerSettings, SearchApiSettings
 from functions.search.storage import S3IndexFiles
 from functions.shared.events import EventPublisher
 from functions.videos.dal import scan_videos
@@ -39,10 +41,28 @@ def indexer_settings() -> IndexerSettings:
     return IndexerSettings.from_environment()
 
 
+def _opensearch(s: EngineChoice) -> OpenSearchIndex:
+    # A Serverless collection refreshes on its own: a write's `refresh` is not asked for.
+    return OpenSearchIndex(connect(s.opensearch_endpoint, s.region), s.opensearch_index, refresh=False)
+
+
+def _index_source(s: SearchApiSettings | JobWorkerSettings) -> IndexSource:
+    if s.engine == "opensearch":
+        return FixedIndex(_opensearch(s))
+    return ReadReplica(S3IndexFiles(s.index_bucket), _scratch(), s.index_check_every_s)
+
+
+def _index_updates(s: IndexerSettings) -> IndexUpdates:
+    if s.engine == "opensearch":
+        index = _opensearch(s)
+        index.ensure_index()
+        return index
+    return WriteReplica(S3IndexFiles(s.index_bucket), _scratch())
+
+
 @functools.cache
 def search_service() -> SearchService:
-    s = api_settings()
-    return SearchService(ReadReplica(S3IndexFiles(s.index_bucket), _scratch(), s.index_check_every_s))
+    return SearchService(_index_source(api_settings()))
 
 
 class TableCatalogue:
@@ -57,7 +77,7 @@ class TableCatalogue:
 
 @functools.cache
 def indexer() -> Indexer:
-    return Indexer(WriteReplica(S3IndexFiles(indexer_settings().index_bucket), _scratch()))
+    return Indexer(_index_updates(indexer_settings()))
 
 
 @functools.cache
@@ -91,5 +111,4 @@ def worker_jobs() -> JobService:
 
 @functools.cache
 def worker_search() -> SearchService:
-    s = worker_settings()
-    return SearchService(ReadReplica(S3IndexFiles(s.index_bucket), _scratch(), s.index_check_every_s))
+    return SearchService(_index_source(worker_settings()))

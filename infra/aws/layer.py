@@ -171,12 +171,16 @@ DOCKER_COMMAND = docker_command(EXPORT)
 KEYGEN_EXPORT = [*(arg for arg in EXPORT if arg != "--no-dev"), "--only-group", "keygen"]
 
 
-def dependency_layer(scope: Construct, construct_id: str) -> lambda_.LayerVersion:
+def dependency_layer(
+    scope: Construct, construct_id: str, extras: tuple[str, ...] = ()
+) -> lambda_.LayerVersion:
+    """The runtime dependencies, plus the optional ones of `extras` (e.g. `opensearch`) when a deploy
+    option needs them."""
     return _locked_layer(
         scope,
         construct_id,
         "Skyreel runtime dependencies from uv.lock (powertools, pydantic, cryptography, ...)",
-        EXPORT,
+        [*EXPORT, *(arg for extra in extras for arg in ("--extra", extra))],
     )
 
 

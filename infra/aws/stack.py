@@ -24,6 +24,7 @@ from infra.aws.nag import (
     wildcard_resource,
 )
 from infra.aws.names import CdkResourceNames
+from infra.aws.search_engine import OpenSearchCollection, search_engine
 from infra.aws.secrets import Secrets
 from infra.aws.stage import Stage
 from infra.aws.storage import Storage
@@ -59,8 +60,13 @@ class SkyreelStack(Stack):
         self.topology = topology
         self.stage = Stage(stage)
         self.storage = Storage(self, "Storage", topology=topology, stage=self.stage)
-        # Bundled packaging (LocalStack) has no layer: each function's zip holds its dependencies.
-        layer = dependency_layer(self, "DependencyLayer") if packaging_of(self) == LAYER else None
+        engine = search_engine(self)
+        # The OpenSearch client (the `opensearch` extra) is in the layer only when it is used. Bundled
+        # packaging (LocalStack) has no layer: each function's zip holds its dependencies.
+        extras = ("opensearch",) if engine == "opensearch" else ()
+        layer = (
+            dependency_layer(self, "DependencyLayer", extras=extras) if packaging_of(self) == LAYER else None
+        )
         self.secrets = Secrets(self, "Secrets", topology=topology, layer=layer, stage=self.stage)
         names = CdkResourceNames(
             stage=stage,
@@ -85,6 +91,10 @@ class SkyreelStack(Stack):
         self.workflows = Workflows(
             self, "Workflows", topology=topology, storage=self.storage, compute=self.compute
         )
+        if engine == "opensearch":
+            self.search = OpenSearchCollection(
+                self, "Search", topology=topology, functions=self.compute.functions, stage=stage
+            )
         self.api = RestApi(self, "Api", topology=topology, functions=self.compute.functions)
         triggers = Triggers(
             self,

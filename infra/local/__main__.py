@@ -8,15 +8,16 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from infra.local.cloud import LocalCloud
 from infra.topology import TOPOLOGY
 
 
-def _describe(cloud: LocalCloud) -> str:
+def _describe(cloud: LocalCloud, ready_in_s: float) -> str:
     lines = [
-        f"Skyreel is running at {cloud.url}  (ready in {cloud.started_in_s:.1f} s)",
+        f"Skyreel is running at {cloud.url}  (ready in {ready_in_s:.1f} s)",
         f"  API docs     {cloud.url}/api/v1/docs",
         f"  AWS endpoint {cloud.aws_endpoint}  (AWS_ENDPOINT_URL for the aws CLI or boto3)",
         f"  state        {cloud.state_dir or 'in memory only'}",
@@ -52,14 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
+    started = time.perf_counter()
     try:
         cloud.start()
     except OSError as exc:
         print(f"could not start: {exc}", file=sys.stderr)
         cloud.stop()
         return 1
+    # "Ready" once the API's sandboxes are up, so the first request waits for none (in slices: Ctrl-C).
+    while not stopping.is_set() and not cloud.warm(0.25):
+        pass
     if not stopping.is_set():
-        print(_describe(cloud), flush=True)
+        print(_describe(cloud, time.perf_counter() - started), flush=True)
     # Wait in short slices: the kernel may deliver the signal to any thread, and Python only runs its
     # handler when the main thread wakes, which a wait without a timeout never does.
     while not stopping.wait(0.25):

@@ -153,6 +153,7 @@ class LocalCloud:
     gateway: ApiGateway = field(init=False)
     aws: AwsClients = field(init=False)
     started_in_s: float = field(init=False, default=0.0)
+    _prewarming: list[threading.Thread] = field(init=False, default_factory=list)
 
     @property
     def url(self) -> str:
@@ -321,12 +322,25 @@ class LocalCloud:
             time.sleep(0.01)
 
     def _prewarm(self) -> None:
-        """Start one sandbox per API function in the background, so first requests are warm."""
+        """Start one sandbox per API function, and the authorizer's, in the background, so first requests
+        are warm (`warm()` waits for them)."""
         api_functions = {r.function for r in self.topology.api.routes}
-        for fid in api_functions:
-            threading.Thread(
+        if self.topology.api.authorizer is not None:
+            api_functions.add(self.topology.api.authorizer.function)
+        for fid in sorted(api_functions):
+            thread = threading.Thread(
                 target=self.runtime.prewarm, args=(fid,), daemon=True, name=f"prewarm-{fid}"
-            ).start()
+            )
+            thread.start()
+            self._prewarming.append(thread)
+
+    def warm(self, timeout_s: float) -> bool:
+        """Wait until the prewarmed sandboxes have started (True), so a first request waits for none;
+        False if that takes longer than `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        for thread in self._prewarming:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._prewarming)
 
     def _snapshot_loop(self) -> None:
         while not self._stop.wait(self.snapshot_interval_s):

@@ -39,6 +39,12 @@ class LambdaContext:
         return max(0, int((self._deadline - time.time()) * 1000))
 
 
+# An authorizer's documented way to answer 401 (API Gateway maps a failure with exactly this message): a
+# refusal, not a fault. Its authorizer logs the one line that says why; a traceback here would bury it.
+# (In AWS the runtime adds one `[ERROR] Exception: Unauthorized` log event of its own.)
+UNAUTHORIZED = "Unauthorized"
+
+
 def _error(exc: BaseException) -> dict[str, Any]:
     return {
         "errorType": type(exc).__name__,
@@ -76,7 +82,8 @@ def main() -> None:
             result = handler(request["event"], context)
             send({"ok": True, "result": result})
         except Exception as exc:
-            traceback.print_exc()
+            if str(exc) != UNAUTHORIZED:
+                traceback.print_exc()
             send({"ok": False, **_error(exc)})
         finally:
             sys.stdout.flush()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,6 +63,22 @@ def test_downloading_a_missing_file_fails(files: IndexFiles, tmp_path: Path) -> 
     with pytest.raises(DependencyUnavailableError):
         files.download("missing.idx", tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_stored_lists_every_file_with_when_it_was_written_and_delete_removes_them(
+    files: IndexFiles, tmp_path: Path
+) -> None:
+    before = time.time() - 5  # S3's LastModified has second precision
+    for name in ("a.idx", "b.idx", "c.idx"):
+        (tmp_path / name).write_bytes(name.encode())
+        files.upload(name, tmp_path / name)
+    stored = dict(files.stored())
+    assert sorted(stored) == ["a.idx", "b.idx", "c.idx"]
+    assert all(before <= written <= time.time() + 5 for written in stored.values())
+    files.delete(["a.idx", "c.idx", "never-there.idx"])
+    assert [name for name, _ in files.stored()] == ["b.idx"]
+    with pytest.raises(DependencyUnavailableError):
+        files.download("a.idx", tmp_path / "gone")
 
 
 # --- JobStore --------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from functions.search.models import JobRecord, JobStatus, Manifest
@@ -19,6 +20,7 @@ class MemoryIndexFiles:
     def __init__(self) -> None:
         self.pointer: Manifest | None = None
         self.blobs: dict[str, bytes] = {}
+        self.written_at: dict[str, float] = {}
         self.downloads: list[str] = []
         self.uploads: list[str] = []
         self.pointer_reads = 0
@@ -36,6 +38,15 @@ class MemoryIndexFiles:
     def upload(self, name: str, source: Path) -> None:
         self.uploads.append(name)
         self.blobs[name] = source.read_bytes()
+        self.written_at[name] = time.time()
+
+    def stored(self) -> list[tuple[str, float]]:
+        return [(name, self.written_at[name]) for name in self.blobs]
+
+    def delete(self, names: Sequence[str]) -> None:
+        for name in names:
+            self.blobs.pop(name, None)
+            self.written_at.pop(name, None)
 
     def publish(self, manifest: Manifest) -> None:
         missing = [name for name in manifest.files if name not in self.blobs]

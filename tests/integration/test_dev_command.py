@@ -17,7 +17,7 @@ import boto3
 import httpx
 import pytest
 
-from infra.local.cloud import free_port
+from infra.local.cloud import LocalCloud, free_port
 from infra.model import ROOT
 from infra.topology import TOPOLOGY
 
@@ -202,3 +202,21 @@ def test_an_upload_url_issued_before_a_restart_works_after_it(tmp_path: Path) ->
         ):
             assert time.monotonic() < deadline, "the upload never reached the video"
             time.sleep(0.2)
+
+
+def test_ready_means_the_first_requests_start_no_sandbox() -> None:
+    """`make dev` prints its "ready in" banner after `warm()`: by then every API function and the
+    authorizer has a sandbox, so neither a public nor a protected first request waits for a cold start."""
+    with LocalCloud(TOPOLOGY, port=free_port(), log_sink=lambda source, line: None) as cloud:
+        assert cloud.warm(timeout_s=240), "the prewarmed sandboxes did not start"
+        assert TOPOLOGY.api.authorizer is not None
+        serving = {r.function for r in TOPOLOGY.api.routes} | {TOPOLOGY.api.authorizer.function}
+        before = cloud.runtime.stats()
+        assert {fid for fid in serving if before.get(fid, {}).get("warm", 0) >= 1} == serving
+        assert httpx.get(f"{cloud.url}/api/v1/health", timeout=60).status_code == 200
+        refused = httpx.get(f"{cloud.url}/api/v1/videos", headers={"Authorization": "Bearer x"}, timeout=60)
+        assert refused.status_code == 401
+        after = cloud.runtime.stats()
+        for fid in ("platform", TOPOLOGY.api.authorizer.function):
+            assert after[fid]["invocations"] > before[fid]["invocations"]
+            assert after[fid]["cold_starts"] == before[fid]["cold_starts"], fid

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from functions.search.documents import change_for
+from functions.search.documents import change_for, document_for
 from functions.search.logic import Indexer, SearchService
 from functions.search.models import Algorithm
 from functions.search.replica import ConcurrentWriteError, ReadReplica, WriteReplica
@@ -190,3 +190,46 @@ def test_emoji_and_quotes_around_words_search_the_words(files: MemoryIndexFiles,
         "v"
     ]  # an emoji sequence with joiners is not a control
     assert found(service, "rocket' OR '1'='1") == []  # every word must match: "or", "1" do not
+
+
+def test_files_no_recent_version_names_are_swept_after_their_grace(
+    files: MemoryIndexFiles, tmp_path: Path
+) -> None:
+    writer = WriteReplica(files, tmp_path / "writer", sweep_every_s=0, grace_s=0)
+    writer.apply([change_for("v1", video("Aurora", video_id="v1"))])
+    first = set(files.pointer.files)  # type: ignore[union-attr]
+    writer.replace_all([document_for(video("Borealis", video_id="v2"))])
+    second = set(files.pointer.files)  # type: ignore[union-attr]
+    assert first <= set(files.blobs)  # the previous version's files stay for readers still loading it
+    writer.replace_all([document_for(video("Comet", video_id="v3"))])
+    third = set(files.pointer.files)  # type: ignore[union-attr]
+    assert first.isdisjoint(second | third)
+    assert set(files.blobs) == second | third
+    assert found(SearchService(ReadReplica(files, tmp_path / "reader")), "comet") == ["v3"]
+
+
+def test_young_files_are_kept_whatever_names_them(files: MemoryIndexFiles, tmp_path: Path) -> None:
+    writer = WriteReplica(files, tmp_path / "writer", sweep_every_s=0, grace_s=3600)
+    writer.apply([change_for("v1", video("Aurora", video_id="v1"))])
+    first = set(files.pointer.files)  # type: ignore[union-attr]
+    for name in ("Borealis", "Comet"):
+        writer.replace_all([document_for(video(name, video_id=name))])
+    assert first <= set(files.blobs)  # unreferenced, but possibly a writer's not yet published upload
+
+
+def test_a_reader_that_cannot_fetch_a_newer_version_answers_from_its_own(
+    files: MemoryIndexFiles, tmp_path: Path
+) -> None:
+    writer = WriteReplica(files, tmp_path / "writer")
+    writer.apply([change_for("v1", video("Aurora", video_id="v1"))])
+    clock = Clock()
+    service = SearchService(ReadReplica(files, tmp_path / "reader", check_every_s=1.0, clock=clock))
+    assert found(service, "aurora") == ["v1"]
+    writer.apply([change_for("v2", video("Aurora two", video_id="v2"))])
+    newest = set(files.pointer.files) - set(files.downloads)  # type: ignore[union-attr]
+    swept = {name: files.blobs.pop(name) for name in newest}  # swept while the reader was behind
+    clock.now = 5
+    assert found(service, "aurora") == ["v1"]
+    files.blobs.update(swept)
+    clock.now = 10
+    assert sorted(found(service, "aurora")) == ["v1", "v2"]

@@ -430,6 +430,23 @@ def test_refusal_is_the_unauthorized_contract(monkeypatch: pytest.MonkeyPatch) -
         authorizer.lambda_handler({"headers": {}, "methodArn": ARN}, _Context())  # type: ignore[arg-type]
 
 
+def test_a_refusal_is_logged_as_one_line_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused credential is routine (a typo, an expired token): one record saying why, at INFO, with
+    no traceback. The exception that follows is API Gateway's 401 contract, not a fault, and carries no
+    chained cause; the local runtime prints no traceback for it
+    (tests/cli/test_cli.py::test_a_refused_credential_is_one_log_line)."""
+    monkeypatch.setattr(wiring, "authenticator", lambda: _Service(None))
+    with caplog.at_level("INFO"), pytest.raises(Exception, match=r"^Unauthorized$") as raised:
+        authorizer.lambda_handler({"headers": {}, "methodArn": ARN}, _Context())  # type: ignore[arg-type]
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__
+    (record,) = caplog.records
+    assert (record.levelname, record.getMessage(), record.reason) == ("INFO", "refused", "no")  # type: ignore[attr-defined]
+    assert record.exc_info is None
+
+
 # --- settings: one model per function, validated whole on first use -------------------------------------
 
 
