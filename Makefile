@@ -13,6 +13,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: dev test setup lint complexity typecheck logic unit integration infra synth invoke reindex bench coverage clean openapi fuzz demo replay-analytics
+.PHONY: deploy destroy smoke localstack-deploy localstack-smoke
 
 ## The locked Python environment (runtime, local cloud, CDK and dev tools).
 $(VENV)/.synced: pyproject.toml uv.lock
@@ -90,6 +91,35 @@ fuzz: $(VENV)/.synced  ## schemathesis against a local cloud, anonymous then sig
 SYNTH_OUT ?= cdk.out
 synth: setup  ## the CloudFormation templates into cdk.out/, offline (the layer build: npx cdk synth)
 	npx cdk synth -q -c skyreel:bundling=false -o $(SYNTH_OUT)
+
+## --- AWS (docs/deploy.md) ---------------------------------------------------------------------------
+# STAGE=dev (the default here) deletes its data with the stack; STAGE=prod retains it.
+STAGE ?= dev
+# The layer is built by local bundling with the project's own uv (infra/aws/layer.py reads SKYREEL_UV).
+CDK_ENV := SKYREEL_UV="$(UV)"
+CDK_CONTEXT = -c stage=$(STAGE) $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL))
+deploy: setup  ## deploy to the current AWS account/region: make deploy STAGE=dev|prod [ALARM_EMAIL=you@example.com]
+	$(PY) -m infra.aws.preflight --stage $(STAGE)
+	@if grep -qE '^web:' Makefile; then $(MAKE) web; else echo "no 'make web' here: the dashboard is deployed from web/dist if it is built"; fi
+	$(CDK_ENV) npx cdk deploy Skyreel-$(STAGE) $(CDK_CONTEXT) --require-approval $(if $(filter prod,$(STAGE)),broadening,never) \
+		--outputs-file cdk.out/outputs-$(STAGE).json
+	@echo "smoke test it: make smoke URL=$$($(PY) -c 'import json,sys; print(json.load(open(sys.argv[1]))["Skyreel-$(STAGE)"]["CdnUrl"])' cdk.out/outputs-$(STAGE).json)"
+
+destroy: setup  ## delete the stack: make destroy STAGE=dev (dev deletes its data; prod keeps and lists it)
+	$(CDK_ENV) npx cdk destroy Skyreel-$(STAGE) $(CDK_CONTEXT) -c skyreel:bundling=false --force
+	$(PY) -m infra.aws.teardown --stage $(STAGE)
+
+smoke: $(VENV)/.synced  ## the golden path against a deployed platform: make smoke URL=https://<CdnUrl> (without URL: a local cloud)
+	SMOKE_URL="$(URL)" $(VENV)/bin/pytest tests/smoke -q
+
+LOCALSTACK_ENDPOINT ?= http://localhost:4566
+localstack-deploy: setup  ## deploy to a running LocalStack with cdklocal, dependencies folded into each zip (no layers there)
+	$(CDK_ENV) AWS_ENDPOINT_URL=$(LOCALSTACK_ENDPOINT) npx cdklocal bootstrap -c stage=local -c skyreel:packaging=bundled
+	$(CDK_ENV) AWS_ENDPOINT_URL=$(LOCALSTACK_ENDPOINT) npx cdklocal deploy Skyreel-local -c stage=local \
+		-c skyreel:packaging=bundled --require-approval never
+
+localstack-smoke: $(VENV)/.synced  ## the smoke suite against the stack `make localstack-deploy` made
+	LOCALSTACK_ENDPOINT=$(LOCALSTACK_ENDPOINT) $(VENV)/bin/pytest tests/smoke -q -m localstack
 
 invoke: $(VENV)/.synced  ## make invoke FN=platform EVENT=events/apigw-rest-get-health.json
 	$(PY) -m infra.local.invoke $(FN) $(EVENT)

@@ -51,7 +51,8 @@ class RestApi(Construct):
         self.api = apigw.RestApi(
             self,
             "Api",
-            rest_api_name=topology.api.name,
+            # Per stack: API Gateway's metrics are keyed by this name, so dev and prod must not share it.
+            rest_api_name=f"{Stack.of(self).stack_name}-{topology.api.name}",
             description=f"{topology.name} API behind CloudFront ({' '.join(topology.api.prefixes)})",
             # CloudFront is already in front; an edge-optimized endpoint would add a second distribution.
             endpoint_types=[apigw.EndpointType.REGIONAL],

@@ -14,10 +14,11 @@ from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from infra.aws.stack import SkyreelStack
+from infra.aws.stage import DEFAULT_STAGE
 from infra.model import ROOT, Topology
 from infra.topology import TOPOLOGY
 
-DEFAULT_STAGE = "prod"
+__all__ = ["DEFAULT_STAGE", "build_app", "cdk_json_context", "main"]
 
 
 def cdk_json_context(root: Path = ROOT) -> dict[str, Any]:
@@ -43,7 +44,10 @@ def build_app(
 ) -> App:
     merged = {**cdk_json_context(), **(context or {})}
     app = App(context=merged, post_cli_context=_bundling_override(merged))
-    stage = str(app.node.try_get_context("skyreel:stage") or DEFAULT_STAGE)
+    # `-c stage=dev` (docs/deploy.md); `skyreel:stage` (cdk.json's default) is the older spelling.
+    stage = str(
+        app.node.try_get_context("stage") or app.node.try_get_context("skyreel:stage") or DEFAULT_STAGE
+    )
     SkyreelStack(
         app,
         f"Skyreel-{stage}",

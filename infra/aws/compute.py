@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.aws.layer import ARCHITECTURE, RUNTIME
+from infra.aws.layer import ARCHITECTURE, EXPORT, RUNTIME, bundled_code
 from infra.aws.nag import (
     BASIC_EXECUTION,
     BASIC_EXECUTION_REASON,
@@ -67,7 +67,7 @@ class Compute(Construct):
         topology: Topology,
         storage: Storage,
         secrets: Secrets,
-        layer: lambda_.ILayerVersion,
+        layer: lambda_.ILayerVersion | None,
         names: CdkResourceNames,
         source_root: Path,
     ) -> None:
@@ -103,17 +103,25 @@ class Compute(Construct):
             "tracing": lambda_.Tracing.ACTIVE,
             "log_group": logs.LogGroup(self, f"Logs-{fn.id}", retention=LOG_RETENTION),
         }
-        if fn.packaging is Packaging.IMAGE:
+        if fn.packaging is Packaging.IMAGE and self._layer is not None:
             return lambda_.DockerImageFunction(self, f"Fn-{fn.id}", code=self._image(fn), **common)
         return lambda_.Function(
             self,
             f"Fn-{fn.id}",
             runtime=RUNTIME,
             handler=fn.handler,
-            code=lambda_.Code.from_asset(str(self._source_root), exclude=CODE_EXCLUDES),
-            layers=[self._layer],
+            code=self._code(fn),
+            layers=[self._layer] if self._layer is not None else [],
             **common,
         )
+
+    def _code(self, fn: Function) -> lambda_.Code:
+        """The `functions` package; without the shared layer (bundled packaging), with its dependencies, and
+        an image function's extra (e.g. FFmpeg) too: LocalStack's free tier has neither layers nor ECR."""
+        if self._layer is None:
+            export = [*EXPORT, "--extra", fn.domain] if fn.packaging is Packaging.IMAGE else EXPORT
+            return bundled_code(self._source_root, ["functions"], [export], CODE_EXCLUDES)
+        return lambda_.Code.from_asset(str(self._source_root), exclude=CODE_EXCLUDES)
 
     def _image(self, fn: Function) -> lambda_.DockerImageCode:
         # The build context is the repository root so the image can copy functions/shared and uv.lock.

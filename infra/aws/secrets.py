@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import CustomResource, Duration
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -14,7 +14,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra.aws.layer import ARCHITECTURE, RUNTIME, keygen_layer
+from infra.aws.layer import ARCHITECTURE, EXPORT, KEYGEN_EXPORT, RUNTIME, bundled_code, keygen_layer
 from infra.aws.nag import (
     BASIC_EXECUTION,
     BASIC_EXECUTION_REASON,
@@ -22,6 +22,7 @@ from infra.aws.nag import (
     acknowledge_all,
     wildcard_resource,
 )
+from infra.aws.stage import DEFAULT_STAGE, Stage
 from infra.model import ROOT, Secret, SecretKind, Topology
 
 RANDOM_LENGTH = 48
@@ -65,9 +66,16 @@ def only_files(files: tuple[str, ...]) -> list[str]:
 
 class Secrets(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, topology: Topology, layer: lambda_.ILayerVersion
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topology: Topology,
+        layer: lambda_.ILayerVersion | None,
+        stage: Stage | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.stage = stage or Stage(DEFAULT_STAGE)
         self.secrets: dict[str, secretsmanager.Secret] = {}
         self._keygen: cr.Provider | None = None
         self._layer = layer
@@ -105,11 +113,12 @@ class Secrets(Construct):
         return secretsmanager.Secret(
             self,
             f"Secret-{secret.id}",
+            secret_name=self.stage.secret_name(secret.id),
             description=secret.description,
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=RANDOM_LENGTH, exclude_punctuation=True
             ),
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=self.stage.data_removal,
         )
 
     def _generated_key(
@@ -160,9 +169,9 @@ class Secrets(Construct):
                 architecture=ARCHITECTURE,
                 handler=KEYGEN_HANDLER,
                 # Always this repository's files, whatever source root the functions come from.
-                code=lambda_.Code.from_asset(str(ROOT), exclude=only_files(KEYGEN_FILES)),
+                code=self._keygen_code(),
                 # cryptography comes from the shared layer; awscrt (SigV4A for the key value store) from its own
-                layers=[self._layer, keygen_layer(self, "KeygenLayer")],
+                layers=[self._layer, keygen_layer(self, "KeygenLayer")] if self._layer is not None else [],
                 timeout=Duration.seconds(60),
                 memory_size=256,
                 log_group=logs.LogGroup(self, "KeygenLogs", retention=logs.RetentionDays.ONE_MONTH),
@@ -185,3 +194,8 @@ class Secrets(Construct):
                 },
             )
         return self._keygen
+
+    def _keygen_code(self) -> lambda_.Code:
+        if self._layer is None:  # bundled packaging: both layers' contents in the function's own zip
+            return bundled_code(ROOT, KEYGEN_FILES, [EXPORT, KEYGEN_EXPORT], only_files(KEYGEN_FILES))
+        return lambda_.Code.from_asset(str(ROOT), exclude=only_files(KEYGEN_FILES))

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Annotations, CfnOutput, Stack
+from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from infra.aws.api import RestApi
 from infra.aws.cdn import Cdn, api_origin
-from infra.aws.compute import Compute
-from infra.aws.layer import dependency_layer
-from infra.aws.nag import BASIC_EXECUTION, BASIC_EXECUTION_REASON, RESOURCE_STAR, acknowledge_all
+from infra.aws.compute import S3_READ_ACTIONS, S3_WRITE_ACTIONS, Compute
+from infra.aws.layer import LAYER, dependency_layer, packaging_of
+from infra.aws.monitoring import Monitored, Monitoring
+from infra.aws.nag import (
+    BASIC_EXECUTION,
+    BASIC_EXECUTION_REASON,
+    RESOURCE_STAR,
+    acknowledge_all,
+    wildcard_action,
+    wildcard_resource,
+)
 from infra.aws.names import CdkResourceNames
 from infra.aws.search_engine import OpenSearchCollection, search_engine
 from infra.aws.secrets import Secrets
+from infra.aws.stage import Stage
 from infra.aws.storage import Storage
 from infra.aws.triggers import Triggers
 from infra.aws.workflows import Workflows, state_machine_arns
@@ -23,6 +34,13 @@ from infra.model import Topology
 
 # aws-cdk-lib's singleton that applies S3 bucket notifications (its id is fixed by the library).
 BUCKET_NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+# aws-cdk-lib's singletons behind `autoDeleteObjects` and `BucketDeployment` (ids fixed by the library).
+AUTO_DELETE_PROVIDER = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
+BUCKET_DEPLOYMENT_HANDLER = (
+    "Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C"  # + memory, e.g. 512MiB
+)
+# The built dashboard (the web domain's `make web` writes it), relative to the source root.
+WEB_DIST = "web/dist"
 
 
 class SkyreelStack(Stack):
@@ -40,13 +58,16 @@ class SkyreelStack(Stack):
             scope, construct_id, description=f"{topology.name} ({stage}): serverless video platform", **kwargs
         )
         self.topology = topology
-        self.storage = Storage(self, "Storage", topology=topology)
+        self.stage = Stage(stage)
+        self.storage = Storage(self, "Storage", topology=topology, stage=self.stage)
         engine = search_engine(self)
-        # The OpenSearch client (the `opensearch` extra) is in the layer only when it is used.
-        layer = dependency_layer(
-            self, "DependencyLayer", extras=("opensearch",) if engine == "opensearch" else ()
+        # The OpenSearch client (the `opensearch` extra) is in the layer only when it is used. Bundled
+        # packaging (LocalStack) has no layer: each function's zip holds its dependencies.
+        extras = ("opensearch",) if engine == "opensearch" else ()
+        layer = (
+            dependency_layer(self, "DependencyLayer", extras=extras) if packaging_of(self) == LAYER else None
         )
-        self.secrets = Secrets(self, "Secrets", topology=topology, layer=layer)
+        self.secrets = Secrets(self, "Secrets", topology=topology, layer=layer, stage=self.stage)
         names = CdkResourceNames(
             stage=stage,
             tables=self.storage.tables,
@@ -77,7 +98,7 @@ class SkyreelStack(Stack):
         self.api = RestApi(
             self, "Api", topology=topology, functions=self.compute.functions, buckets=self.storage.buckets
         )
-        Triggers(
+        triggers = Triggers(
             self,
             "Triggers",
             topology=topology,
@@ -86,14 +107,53 @@ class SkyreelStack(Stack):
             state_machines=self.workflows.state_machines,
         )
         self.cdn = self._cdn()
+        self.web_deployment: s3deploy.BucketDeployment | None = None
         if self.cdn is not None:
             # Playback URLs are built from this configured domain, never from a request's headers.
             names.cdn_url_value.value = f"https://{self.cdn.distribution.distribution_domain_name}"
             names.cdn_distribution_id_value.value = self.cdn.distribution.distribution_id
             for function_id in topology.media.invalidators if topology.media else ():
                 self.cdn.distribution.grant_create_invalidation(self.compute.functions[function_id])
+            # Not in bundled packaging (LocalStack): its handler needs the AWS CLI layer, and there is no CDN.
+            if packaging_of(self) == LAYER:
+                self.web_deployment = self._deploy_web(source_root / WEB_DIST)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            topology=topology,
+            monitored=Monitored(
+                api=self.api.api,
+                stage_name=self.api.stage_name,
+                functions=self.compute.functions,
+                dead_letter_queues={**self.storage.dead_letter_queues, **triggers.failure_queues},
+                state_machines=self.workflows.state_machines,
+            ),
+        )
         self._outputs()
         self._acknowledge_library_handlers()
+
+    def _deploy_web(self, dist: Path) -> s3deploy.BucketDeployment | None:
+        """The built dashboard into the web bucket, and the CDN's cache of it invalidated, on every deploy."""
+        if not (dist / "index.html").is_file():
+            message = (
+                f"{dist} has no index.html: the dashboard is not deployed (build it first: make web); "
+                "the API and media work without it"
+            )
+            print(f"[skyreel] warning: {message}", file=sys.stderr)
+            Annotations.of(self).add_info(message)
+            return None
+        assert self.cdn is not None
+        web = next(b for b in self.topology.buckets if b.website)
+        return s3deploy.BucketDeployment(
+            self,
+            "WebDeployment",
+            sources=[s3deploy.Source.asset(str(dist))],
+            destination_bucket=self.storage.buckets[web.id],
+            distribution=self.cdn.distribution,
+            distribution_paths=["/*"],
+            prune=True,
+            memory_limit=512,
+        )
 
     def _cdn(self) -> Cdn | None:
         web = next((b for b in self.topology.buckets if b.website), None)
@@ -117,7 +177,37 @@ class SkyreelStack(Stack):
             media_key_store=self.secrets.media_key_store,
         )
 
+    def _acknowledge_web_deployment(self, deployment: s3deploy.BucketDeployment) -> None:
+        web = next(b for b in self.topology.buckets if b.website)
+        bucket = self.storage.buckets[web.id]
+        handler = deployment.handler_role.node.scope
+        assert handler is not None
+        grant = "aws-cdk-lib's BucketDeployment copies the built dashboard from the CDK asset bucket"
+        acknowledge_all(
+            handler,
+            {
+                **{wildcard_action(a): grant for a in (*S3_READ_ACTIONS, *S3_WRITE_ACTIONS)},
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-"
+                "<AWS::Region>/*]": f"{grant}: any object of the bootstrap asset bucket it is given",
+                wildcard_resource(bucket.bucket_arn, "/*", handler): f"{grant}: every file of the web bucket "
+                "(it prunes files the new build no longer has)",
+            },
+        )
+
     def _outputs(self) -> None:
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.monitoring.topic.topic_arn,
+            description="Every alarm notifies it",
+        )
+        CfnOutput(
+            self,
+            "MonitoringDashboardUrl",
+            value=f"https://console.aws.amazon.com/cloudwatch/home?region={self.region}"
+            f"#dashboards:name={self.stack_name}",
+            description="The CloudWatch dashboard: API, routes, functions, queues, workflows, transcode",
+        )
         CfnOutput(
             self, "ApiUrl", value=self.api.api.url, description="API Gateway stage URL (prefer the CDN URL)"
         )
@@ -141,6 +231,20 @@ class SkyreelStack(Stack):
                 )
 
     def _acknowledge_library_handlers(self) -> None:
+        library = "chosen by aws-cdk-lib for its own custom resource handler"
+        for provider in self.node.children:
+            if not provider.node.id.startswith((AUTO_DELETE_PROVIDER, BUCKET_DEPLOYMENT_HANDLER)):
+                continue
+            acknowledge_all(
+                provider,
+                {
+                    BASIC_EXECUTION: BASIC_EXECUTION_REASON,
+                    "AwsSolutions-L1": f"the runtime is {library}",
+                    RESOURCE_STAR: f"the policy is {library}, scoped to this stack's buckets",
+                },
+            )
+        if self.web_deployment is not None:
+            self._acknowledge_web_deployment(self.web_deployment)
         handler = self.node.try_find_child(BUCKET_NOTIFICATIONS_HANDLER)
         if handler is not None:
             acknowledge_all(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
@@ -10,16 +10,21 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.aws.nag import acknowledge
+from infra.aws.stage import DEFAULT_STAGE, Stage
 from infra.model import Bucket, Cors, Queue, Table, Topology
 
 DLQ_RETENTION = Duration.days(14)  # the longest SQS allows: time to inspect and redrive poison messages
 
 
 class Storage(Construct):
-    """Every stateful resource the topology declares. Data (tables, buckets) is retained on stack delete."""
+    """Every stateful resource the topology declares, with stable stage-prefixed names. Data (tables,
+    buckets) is retained on stack delete, except in a disposable stage (`dev`, infra/aws/stage.py)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, topology: Topology) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, topology: Topology, stage: Stage | None = None
+    ) -> None:
         super().__init__(scope, construct_id)
+        self.stage = stage or Stage(DEFAULT_STAGE)
         self.access_logs = self._access_log_bucket()
         self.tables = {t.id: self._table(t) for t in topology.tables}
         self.buckets = {b.id: self._bucket(b) for b in topology.buckets}
@@ -31,6 +36,7 @@ class Storage(Construct):
         resource = dynamodb.Table(
             self,
             f"Table-{table.id}",
+            table_name=self.stage.table_name(table.id),
             partition_key=_string_key(table.partition_key),
             sort_key=_string_key(table.sort_key) if table.sort_key else None,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -39,7 +45,9 @@ class Storage(Construct):
             ),
             stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES if table.stream else None,
             time_to_live_attribute=table.ttl_attribute,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=self.stage.data_removal,
+            # A retained table also refuses a delete by hand or a replacing update, until this is lifted.
+            deletion_protection=not self.stage.disposable,
         )
         for index in table.indexes:
             resource.add_global_secondary_index(
@@ -63,6 +71,7 @@ class Storage(Construct):
         return s3.Bucket(
             self,
             f"Bucket-{bucket.id}",
+            bucket_name=self.stage.bucket_name(bucket.id),
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -71,22 +80,25 @@ class Storage(Construct):
             lifecycle_rules=lifecycle or None,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=f"s3/{bucket.id}/",
-            # Retained and never auto-emptied: deleting the stack must not delete videos.
-            removal_policy=RemovalPolicy.RETAIN,
-            auto_delete_objects=False,
+            # Retained and never auto-emptied, so deleting the stack does not delete videos; a disposable
+            # stage's buckets are emptied and deleted with it.
+            removal_policy=self.stage.data_removal,
+            auto_delete_objects=self.stage.disposable,
         )
 
     def _access_log_bucket(self) -> s3.Bucket:
         bucket = s3.Bucket(
             self,
             "AccessLogs",
+            bucket_name=self.stage.bucket_name("access-logs"),
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             encryption=s3.BucketEncryption.S3_MANAGED,
             # CloudFront standard logging writes with ACLs, so this one bucket keeps them enabled.
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(id="expire-logs", expiration=Duration.days(90))],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=self.stage.data_removal,
+            auto_delete_objects=self.stage.disposable,
         )
         acknowledge(bucket, "AwsSolutions-S1", "the access-log destination; logging it to itself would loop")
         return bucket

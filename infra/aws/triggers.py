@@ -6,7 +6,6 @@ import re
 from collections.abc import Mapping
 
 from aws_cdk import Duration
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -50,6 +49,7 @@ class Triggers(Construct):
         self._storage = storage
         self._functions = functions
         self._state_machines = state_machines
+        self.failure_queues: dict[str, sqs.IQueue] = {}  # stream triggers' on-failure destinations
         for notification in topology.s3_to_queue:
             self._notify(notification)
         for qt in topology.queue_triggers:
@@ -88,17 +88,9 @@ class Triggers(Construct):
             retention_period=DLQ_RETENTION,
         )
         acknowledge(failures, "AwsSolutions-SQS3", "this queue is a stream trigger's on-failure destination")
-        # A parked record is a change the function never applied (a search index missing an update): say so.
-        cloudwatch.Alarm(
-            self,
-            f"StreamFailuresAlarm-{trigger.table}-{trigger.function}",
-            alarm_description=f"{trigger.function} gave up on records of the {trigger.table} stream",
-            metric=failures.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
+        # A parked record is a change the function never applied (a search index missing an update): the
+        # monitoring alarms on it like on every dead-letter queue (infra/aws/monitoring.py).
+        self.failure_queues[f"{trigger.table}_stream_{trigger.function}"] = failures
         self._functions[trigger.function].add_event_source(
             sources.DynamoEventSource(
                 self._storage.tables[trigger.table],

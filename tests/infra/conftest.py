@@ -50,9 +50,11 @@ def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo(demo_root: Path) -> Synthesized:
-    """A topology exercising every construct: authorizer, triggers, rules, workflow, image function."""
+    """A topology exercising every construct: authorizer, triggers, rules, workflow, image function, a
+    built dashboard to deploy; in the disposable `dev` stage (the real one is `prod`), so both are checked."""
     topology = demo_topology(demo_root)
-    return synthesize(build_app(NO_BUNDLING, topology=topology, source_root=demo_root), topology)
+    app = build_app({**NO_BUNDLING, "stage": "dev"}, topology=topology, source_root=demo_root)
+    return synthesize(app, topology)
 
 
 @pytest.fixture(scope="session", params=["skyreel", "demo"])

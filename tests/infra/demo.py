@@ -67,13 +67,15 @@ ASL: dict[str, Any] = {
 
 
 def write_source_root(root: Path) -> Path:
-    """A repository-shaped folder: the functions package and the transcode image's Dockerfile."""
+    """A repository-shaped folder: the functions package, the transcode image's Dockerfile, a built dashboard."""
     (root / "functions" / "transcode").mkdir(parents=True)
     (root / "functions" / "__init__.py").write_text("")
     (root / "functions" / "transcode" / "Dockerfile").write_text("FROM public.ecr.aws/lambda/python:3.12\n")
     (root / "tests").mkdir()
     (root / "tests" / "test_x.py").write_text("")
     (root / "workflow.asl.json").write_text(json.dumps(ASL))
+    (root / "web" / "dist").mkdir(parents=True)  # the dashboard as `make web` builds it
+    (root / "web" / "dist" / "index.html").write_text("<!doctype html><title>demo</title>")
     return root
 
 

@@ -84,7 +84,11 @@ def test_stage_throttling_tracing_and_access_logs(synthesized: Synthesized) -> N
         },
     )
     synthesized.template.has_resource_properties(
-        "AWS::ApiGateway::RestApi", {"Name": api.name, "EndpointConfiguration": {"Types": ["REGIONAL"]}}
+        "AWS::ApiGateway::RestApi",
+        {
+            "Name": f"{synthesized.stack.stack_name}-{api.name}",
+            "EndpointConfiguration": {"Types": ["REGIONAL"]},
+        },
     )
 
 

@@ -53,7 +53,7 @@ def test_environment_is_what_the_topology_derives(synthesized: Synthesized) -> N
     for fn in synthesized.topology.functions:
         env = lambda_props(synthesized, fn.id)["Environment"]["Variables"]
         assert env["POWERTOOLS_SERVICE_NAME"] == fn.service_name
-        assert env["SKYREEL_STAGE"] == "prod"
+        assert env["SKYREEL_STAGE"] == synthesized.stack.stage.name
         for grant in fn.tables:
             assert env[synthesized.topology.table(grant.resource).env_var] == ref(
                 storage.tables[grant.resource]

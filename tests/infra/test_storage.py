@@ -32,15 +32,6 @@ def test_tables_are_on_demand_with_pitr_keys_indexes_stream_and_ttl(synthesized:
             assert p["TimeToLiveSpecification"] == {"AttributeName": table.ttl_attribute, "Enabled": True}
 
 
-def test_data_is_retained(synthesized: Synthesized) -> None:
-    for construct in [
-        *synthesized.stack.storage.tables.values(),
-        *synthesized.stack.storage.buckets.values(),
-    ]:
-        resource = synthesized.template.to_json()["Resources"][logical_id(construct)]
-        assert resource["DeletionPolicy"] == "Retain", construct.node.path
-
-
 def test_buckets_block_public_access_encrypt_and_follow_the_model(synthesized: Synthesized) -> None:
     for bucket in synthesized.topology.buckets:
         bucket_id = logical_id(synthesized.stack.storage.buckets[bucket.id])
@@ -84,10 +75,6 @@ def test_buckets_block_public_access_encrypt_and_follow_the_model(synthesized: S
                 },
             },
         )
-
-
-def test_no_bucket_auto_deletes_objects(synthesized: Synthesized) -> None:
-    synthesized.template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
 
 
 def test_every_queue_has_its_dead_letter_queue(synthesized: Synthesized) -> None:
