@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Stack
+from aws_cdk import Annotations, CfnOutput, Stack, Token
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
@@ -187,8 +187,16 @@ class SkyreelStack(Stack):
             handler,
             {
                 **{wildcard_action(a): grant for a in (*S3_READ_ACTIONS, *S3_WRITE_ACTIONS)},
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-"
-                "<AWS::Region>/*]": f"{grant}: any object of the bootstrap asset bucket it is given",
+                **{
+                    # The bootstrap asset bucket's ARN: with tokens, or with the region and partition the
+                    # CLI resolved (`cdk synth`/`deploy` with a profile's region).
+                    f"AwsSolutions-IAM5[Resource::arn:{partition}:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-"
+                    f"{region}/*]": f"{grant}: any object of the bootstrap asset bucket it is given"
+                    for partition, region in (
+                        ("<AWS::Partition>", "<AWS::Region>"),
+                        ("aws", self.region if not Token.is_unresolved(self.region) else "<AWS::Region>"),
+                    )
+                },
                 wildcard_resource(bucket.bucket_arn, "/*", handler): f"{grant}: every file of the web bucket "
                 "(it prunes files the new build no longer has)",
             },

@@ -244,14 +244,20 @@ def test_the_dashboard_shows_every_route_and_function(synthesized: Synthesized) 
 def test_only_declared_routes_reach_code_and_only_protected_ones_have_the_authorizer(
     synthesized: Synthesized,
 ) -> None:
+    """PROTECTED routes: the authorizer and a metered API key. OPTIONAL ones (a player's beacon): the
+    authorizer, which lets a request with no credentials through anonymous, and no metering (an anonymous
+    caller has no key). PUBLIC ones and anything undeclared: neither."""
     declared = {(r.method, r.path): r for r in synthesized.topology.api.routes}
     for key, method in methods_by_route(synthesized.template).items():
         if method["Integration"]["Type"] == "AWS_PROXY":
             assert key in declared, f"{key} invokes a function but is not a declared route"
         route = declared.get(key)
-        protected = route is not None and route.auth is Auth.PROTECTED
-        assert ("AuthorizerId" in method) is protected, key
-        assert method["AuthorizationType"] == ("CUSTOM" if protected else "NONE"), key
+        auth = route.auth if route is not None else Auth.PUBLIC
+        authorized = auth is not Auth.PUBLIC
+        assert ("AuthorizerId" in method) is authorized, key
+        assert method["AuthorizationType"] == ("CUSTOM" if authorized else "NONE"), key
+        metered = auth is Auth.PROTECTED and bool(synthesized.topology.api.usage_plans)
+        assert method.get("ApiKeyRequired", False) is metered, key
 
 
 # --- the dashboard's web files --------------------------------------------------------------------
