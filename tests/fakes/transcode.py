@@ -17,8 +17,11 @@ from functions.transcode.playlists import (
     stats_from_segments,
     write_master_playlist,
 )
-from functions.transcode.ports import MissingObjectError, Progress, RunCheck, ShouldStop
+from functions.transcode.ports import MissingObjectError, Progress, RemoteSource, RunCheck, ShouldStop
 from functions.transcode.probe import SourceInfo
+
+
+FAKE_URL = "https://uploads.fake/"  # what FakeMediaStore.source answers: FakeEngine reads nothing else
 
 
 class FakeMediaStore:
@@ -31,6 +34,19 @@ class FakeMediaStore:
         self.fetched: list[str] = []
         self.log: list[tuple[str, str]] = []
         self.before_put: Callable[[str], None] | None = None  # e.g. a failure part-way through
+
+    def source(self, key: str) -> RemoteSource:
+        if key not in self.uploads:
+            raise MissingObjectError(f"the upload {key} is not there")
+        self.fetched.append(key)
+        return RemoteSource(f"{FAKE_URL}{key}", len(self.uploads[key]))
+
+    def put_files(self, files: list[tuple[Path, str]], live: bool = False) -> None:
+        for path, key in files:
+            if self.before_put:
+                self.before_put(key)
+            self.media[key] = path.read_bytes()
+            self.log.append(("put", key))
 
     def fetch_source(self, key: str, into: Path) -> None:
         if key not in self.uploads:
@@ -133,6 +149,20 @@ class FakeRunRecords:
         video["progress"] = video.get("progress", 0) + points
         return int(video["progress"])
 
+    def mark_playable(self, video_id: str, prefix: str, attempt: str | None) -> bool:
+        video = self._may_write(video_id, attempt)
+        if video is None:
+            return False
+        video["playable"] = prefix
+        return True
+
+
+def _readable(source: Path | str) -> None:
+    if isinstance(source, str):
+        assert source.startswith(FAKE_URL), f"reading {source}: not the URL the media store gave"
+    else:
+        assert source.is_file(), "reading a source that was not fetched"
+
 
 def _segments(out: Path, name: str, first: int, duration_s: float, playlist: str, size: int) -> None:
     """A rendition's playlist and segments as FFmpeg lays them out: whole SEGMENT_S segments, the last
@@ -160,9 +190,10 @@ class FakeEngine:
         self.calls: list[str] = []
         self.during: Callable[[str], None] | None = None
         self.fail: Exception | None = None
+        self.finished: Callable[[str], None] | None = None  # after an encode's last stop check
 
-    def _encode(self, what: str, source: Path, on_progress: Progress, should_stop: ShouldStop) -> None:
-        assert source.is_file(), "encoding a source that was not fetched"
+    def _encode(self, what: str, source: Path | str, on_progress: Progress, should_stop: ShouldStop) -> None:
+        _readable(source)
         self.calls.append(what)
         on_progress(0.5)
         if self.during:
@@ -172,17 +203,23 @@ class FakeEngine:
         if self.fail:
             raise self.fail
         on_progress(1.0)
+        if self.finished:
+            self.finished(what)
 
-    def probe(self, source: Path) -> SourceInfo:
-        assert source.is_file(), "probing a source that was not fetched"
+    def probe(self, source: Path | str, size: int | None = None) -> SourceInfo:
+        _readable(source)
         self.calls.append("probe")
         if self.during:
             self.during("probe")
         return self.info
 
+    def segment_codecs(self, segment: Path) -> str:
+        assert segment.is_file(), "the codecs of a segment that is not there"
+        return self.VIDEO_CODECS
+
     def encode_ladder(
         self,
-        source: Path,
+        source: Path | str,
         out: Path,
         info: SourceInfo,
         renditions: list[Rendition],
@@ -199,6 +236,8 @@ class FakeEngine:
             codecs = f"{self.VIDEO_CODECS},mp4a.40.2" if info.has_audio else self.VIDEO_CODECS
             stats.append(stats_from_segments(r, measured, codecs))
         write_master_playlist(out, stats, info.fps)
+        for name in ("poster.jpg", "storyboard.jpg", "storyboard.vtt"):  # from the same decode
+            (out / name).write_bytes(b"picture")
         return stats
 
     def encode_chunk(
