@@ -49,7 +49,7 @@ class FFmpegEngine:
 
     def encode_chunk(
         self,
-        source: Path,
+        source: Path | str,
         out: Path,
         info: SourceInfo,
         renditions: list[Rendition],
@@ -61,11 +61,11 @@ class FFmpegEngine:
         return {r.name: codecs_of(out / r.name / f"seg_{chunk.first_segment:05d}.ts") for r in renditions}
 
     def encode_audio(
-        self, source: Path, out: Path, duration_s: float, on_progress: Progress, should_stop: ShouldStop
+        self, source: Path | str, out: Path, duration_s: float, on_progress: Progress, should_stop: ShouldStop
     ) -> VariantStats:
         chunks.encode_audio(source, out, duration_s, on_progress, should_stop)
         return chunks.audio_stats(out)
 
-    def make_pictures(self, source: Path, info: SourceInfo, out: Path) -> None:
+    def make_pictures(self, source: Path | str, info: SourceInfo, out: Path) -> None:
         make_poster(source, info, out / "poster.jpg")
         make_storyboard(source, info, out / "storyboard.jpg", out / "storyboard.vtt", "storyboard.jpg")

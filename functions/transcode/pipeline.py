@@ -153,6 +153,7 @@ class TranscodePipeline:
         part of the timeline) as it goes; the stored sum only rises, and is ENCODED when every chunk is
         done.
         """
+        started = self.clock()
         info, renditions = _planned(plan)
         chunk = chunks.Chunk(**item)
         reporter = self._reporter(run)
@@ -160,7 +161,8 @@ class TranscodePipeline:
             reporter, chunk.start_s, chunk.duration_s, info.duration_s, round(ENCODED * 100), clock=self.clock
         )
         with self._workspace(run.video_id, f"chunk{chunk.index}") as work:
-            source, out = self._fetch(run.key, work), work / "out"
+            # FFmpeg seeks in the URL: it reads the index, then only this chunk's byte range
+            source, out = self.media.source(run.key).url, work / "out"
             with _stopped_as_such(reporter, run.video_id):
                 codecs = self.engine.encode_chunk(
                     source, out, info, renditions, chunk, on_progress=share, should_stop=reporter.should_stop
@@ -168,6 +170,7 @@ class TranscodePipeline:
             written = _prefix_to_write(reporter, run)
             self.media.put_tree(out, written)
             share.done()
+        _cost_metrics(self.clock() - started, chunk.duration_s, self.tunables.memory_mb)
         return {"index": chunk.index, "codecs": codecs, "media_prefix": written}
 
     def finish(self, run: Run, plan: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -187,7 +190,7 @@ class TranscodePipeline:
         sizes = {k: size for prefix in set(written.values()) for k, size in self.media.sizes(prefix).items()}
         first = min(results, key=lambda r: r["index"])
         with self._workspace(run.video_id, "finish") as work:
-            source, out = self._fetch(run.key, work), work / "out"
+            source, out = self.media.source(run.key).url, work / "out"  # read as it downloads
             audio = None
             if info.has_audio:  # a silent source has no audio rendition, as in the whole-file path
                 with _stopped_as_such(reporter, run.video_id):
@@ -213,7 +216,6 @@ class TranscodePipeline:
                 stats.append(stats_from_segments(r, measured, first["codecs"][r.name]))
             chunks.write_master_with_audio(out, stats, audio, info.fps)
             self.engine.make_pictures(source, info, out)
-            source.unlink()  # room on /tmp for the outputs
             reporter.report(0.95)
             media_prefix = _prefix_to_write(reporter, run)
             moved = [key for key in segments_at if not key.startswith(media_prefix)]
@@ -240,12 +242,6 @@ class TranscodePipeline:
             yield work
         finally:
             shutil.rmtree(work, ignore_errors=True)
-
-    def _fetch(self, key: str, work: Path) -> Path:
-        """The original, fetched once per invocation to local disk."""
-        source = work / "source"
-        self.media.fetch_source(key, source)
-        return source
 
 
 def _cost_metrics(seconds_spent: float, video_s: float, memory_mb: int) -> None:

@@ -132,7 +132,7 @@ class Engine(Protocol):
 
     def encode_chunk(
         self,
-        source: Path,
+        source: Path | str,
         out: Path,
         info: SourceInfo,
         renditions: list[Rendition],
@@ -145,11 +145,11 @@ class Engine(Protocol):
         ...
 
     def encode_audio(
-        self, source: Path, out: Path, duration_s: float, on_progress: Progress, should_stop: ShouldStop
+        self, source: Path | str, out: Path, duration_s: float, on_progress: Progress, should_stop: ShouldStop
     ) -> VariantStats:
         """The source's audio as one HLS rendition under `out/audio/`."""
         ...
 
-    def make_pictures(self, source: Path, info: SourceInfo, out: Path) -> None:
+    def make_pictures(self, source: Path | str, info: SourceInfo, out: Path) -> None:
         """poster.jpg, storyboard.jpg and storyboard.vtt under `out`."""
         ...

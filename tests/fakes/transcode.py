@@ -242,7 +242,7 @@ class FakeEngine:
 
     def encode_chunk(
         self,
-        source: Path,
+        source: Path | str,
         out: Path,
         info: SourceInfo,
         renditions: list[Rendition],
@@ -257,7 +257,7 @@ class FakeEngine:
         return {r.name: self.VIDEO_CODECS for r in renditions}
 
     def encode_audio(
-        self, source: Path, out: Path, duration_s: float, on_progress: Progress, should_stop: ShouldStop
+        self, source: Path | str, out: Path, duration_s: float, on_progress: Progress, should_stop: ShouldStop
     ) -> VariantStats:
         self._encode("audio", source, on_progress, should_stop)
         (out / AUDIO_GROUP).mkdir(parents=True, exist_ok=True)
@@ -266,8 +266,8 @@ class FakeEngine:
         measured = [(min(SEGMENT_S, duration_s - i * SEGMENT_S), 64) for i in range(count)]
         return stats_from_segments(Rendition(AUDIO_GROUP, 0, 0, 0, 128), measured, "mp4a.40.2")
 
-    def make_pictures(self, source: Path, info: SourceInfo, out: Path) -> None:
-        assert source.is_file(), "pictures of a source that was not fetched"
+    def make_pictures(self, source: Path | str, info: SourceInfo, out: Path) -> None:
+        _readable(source)
         self.calls.append("pictures")
         if self.during:
             self.during("pictures")
