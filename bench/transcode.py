@@ -20,7 +20,7 @@ master, pictures) run in a child Python process with the function's environment,
 10x longer source; the child's peak RSS (VmHWM) should stay flat (within 1.2x). FFmpeg's own memory is
 not in it: FFmpeg runs as the child's own child process (its peak is sampled from /proc and shown apart).
 
-    python -m bench.transcode [--seconds 20] [--size 1920x1080] [--rounds 2]
+    python -m bench.transcode [--seconds 20] [--size 1920x1080] [--rounds 2] [--chunks]
 """
 
 from __future__ import annotations
@@ -294,7 +294,7 @@ def transcode_rss(cloud: LocalCloud, source: Path) -> dict[str, Any]:
 # --- report --------------------------------------------------------------------------------------------
 
 
-def run(seconds: float = 20, size: str = "1920x1080", rounds: int = 2) -> None:
+def run(seconds: float = 20, size: str = "1920x1080", rounds: int = 2, chunks: bool = False) -> None:
     timeline = Timeline()
     with (
         LocalCloud(TOPOLOGY, port=free_port(), log_sink=timeline.sink) as cloud,
@@ -372,7 +372,8 @@ def run(seconds: float = 20, size: str = "1920x1080", rounds: int = 2) -> None:
             + f"  (baseline: the {MEMORY_SECONDS[0]} s source; goal: flat, within 1.2x)"
         )
         print("  FFmpeg runs as the child's own child processes: its memory is not in the Python figure")
-    chunked_vs_whole()
+    if chunks:
+        chunked_vs_whole()
 
 
 def chunked_vs_whole(
@@ -429,5 +430,8 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--chunks", action="store_true", help="also the chunked encode against the whole file"
+    )
     args = parser.parse_args()
-    run(args.seconds, args.size, args.rounds)
+    run(args.seconds, args.size, args.rounds, args.chunks)

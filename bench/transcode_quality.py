@@ -98,7 +98,7 @@ def rung_bytes(out: Path, name: str) -> int:
     return sum(p.stat().st_size for p in (out / name).glob("*.ts"))
 
 
-def run(seconds: float = 6, subsample: int = 3) -> None:
+def run(seconds: float = 6, subsample: int = 3, sources: tuple[str, ...] = ("low", "high")) -> None:
     started = time.perf_counter()
     print(
         f"transcode quality: VMAF (libvmaf, every {subsample}th frame, rungs scaled to 1080p) and bytes per "
@@ -107,6 +107,8 @@ def run(seconds: float = 6, subsample: int = 3) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
         work = Path(tmp)
         for name, graph in (("low motion", low_motion(seconds)), ("high motion", high_motion(seconds))):
+            if name.split()[0] not in sources:
+                continue
             source = make_source(graph, work / f"{name.replace(' ', '-')}.mp4")
             results: dict[str, dict[str, tuple[int, float]]] = {}
             for ladder_name, rate in (("fixed", fixed_bitrate), ("capped CRF", rate_control)):
@@ -139,5 +141,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--subsample", type=int, default=3)
+    parser.add_argument("--sources", default="low,high", help="low, high or both")
     args = parser.parse_args()
-    run(args.seconds, args.subsample)
+    run(args.seconds, args.subsample, tuple(args.sources.split(",")))

@@ -76,8 +76,7 @@ def source_input(source: Source) -> list[str]:
 # Capped CRF (what MediaConvert's QVBR does): each rung aims at a constant quality and spends only what the
 # picture needs, never more than the rung's bitrate over any 2 s (the VBV cap): a slide deck costs a fraction
 # of a football match, which still gets the rung's full bitrate. bench/transcode_quality.py measures it
-# (VMAF and bytes per rung) against the fixed bitrates this replaced.
-CRF = 23
+# (VMAF and bytes per rung) against the fixed bitrates this replaced; the CRF per rung is in ladder.py.
 
 
 def rate_control(i: int, r: Rendition) -> list[str]:
@@ -90,11 +89,14 @@ def rate_control(i: int, r: Rendition) -> list[str]:
         f"-profile:v:{i}",
         "high",
         f"-crf:v:{i}",
-        str(CRF),
+        str(r.crf),
         f"-maxrate:v:{i}",
         f"{r.video_kbps}k",
         f"-bufsize:v:{i}",
         f"{r.video_kbps * 2}k",
+        # start with the VBV buffer half full, not 90%: no burst above the cap at the start of a short video
+        f"-x264-params:v:{i}",
+        "vbv-init=0.5",
     ]
 
 
