@@ -21,13 +21,13 @@ class Rung:
 # H.264 at veryfast: caps a little above Apple's HLS authoring spec to make up for the fast preset. The CRF
 # is lower on smaller rungs: upscaled to the screen, their artefacts show more (bench/transcode_quality.py).
 RUNGS = (
-    Rung("1080p", 1080, 5000, 20),
-    Rung("720p", 720, 2800, 19),
-    Rung("480p", 480, 1400, 18),
-    Rung("360p", 360, 800, 17),
-    Rung("240p", 240, 400, 17, 64),
+    Rung("1080p", 1080, 5000, 19),
+    Rung("720p", 720, 2800, 18),
+    Rung("480p", 480, 1400, 17),
+    Rung("360p", 360, 800, 16),
+    Rung("240p", 240, 400, 15, 64),
 )
-DEFAULT_CRF = 20
+DEFAULT_CRF = 19
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def ladder(source: SourceInfo, max_rungs: int = len(RUNGS)) -> list[Rendition]:
     short_side = min(source.width, source.height)
     chosen = [r for r in RUNGS if r.height <= short_side][:max_rungs]
     if not chosen:  # smaller than the smallest rung: one rendition at the source's own size
-        chosen = [Rung(f"{_even(short_side)}p", _even(short_side), 300, 17, 64)]
+        chosen = [Rung(f"{_even(short_side)}p", _even(short_side), 300, 15, 64)]
     renditions = []
     for rung in chosen:
         scale = rung.height / short_side
