@@ -20,7 +20,6 @@ from functions.transcode.playlists import (
 from functions.transcode.ports import MissingObjectError, Progress, RemoteSource, RunCheck, ShouldStop
 from functions.transcode.probe import SourceInfo
 
-
 FAKE_URL = "https://uploads.fake/"  # what FakeMediaStore.source answers: FakeEngine reads nothing else
 
 
