@@ -1,12 +1,13 @@
 """The transcode use cases, against ports (functions/transcode/ports.py): no boto3 here.
 
-- `transcode`: the whole source in one invocation: fetch it, probe, encode the ladder from one decode,
+- `transcode`: the whole source in one invocation: probe it and encode the ladder from one decode, read
+  from its URL as it downloads,
   master, poster and storyboard, then write them to the media bucket.
 - `plan`, `encode_chunk`, `finish`: a long source in chunks (the publish workflow's Map): plan the
   chunks, encode each chunk's video straight to segments, then the audio, the stitched playlists, the
   master and the pictures.
 
-Each invocation fetches the source once. Failures raise with a reason the publish workflow turns into
+Each invocation asks for the source's URL once; FFmpeg reads it (no copy to local disk first). Failures raise with a reason the publish workflow turns into
 the video's `error`; partial outputs are removed by its MarkFailed step.
 
 `attempt` is the publish run that claimed the video: a run whose attempt is no longer the record's

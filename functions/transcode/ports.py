@@ -45,10 +45,6 @@ class MediaStore(Protocol):
         need (`live`: a playlist that still grows is cached for a second only); all written on return."""
         ...
 
-    def fetch_source(self, key: str, into: Path) -> None:
-        """Stream the original upload `key` to the local file `into` (memory stays flat)."""
-        ...
-
     def put_tree(self, local_root: Path, prefix: str) -> int:
         """Every file under `local_root` to `prefix` + its relative path, with the Content-Type and
         Cache-Control players need; segments and pictures first, then media playlists, the master last

@@ -102,17 +102,6 @@ def _tree(root: Path) -> dict[str, bytes]:
     return files
 
 
-def test_the_source_is_fetched_to_local_disk_as_uploaded(media: MediaHarness, tmp_path: Path) -> None:
-    media.add_upload("originals/v1/clip.mp4", b"the original" * 1000)
-    media.store.fetch_source("originals/v1/clip.mp4", tmp_path / "source")
-    assert (tmp_path / "source").read_bytes() == b"the original" * 1000
-
-
-def test_a_missing_source_is_a_missing_object(media: MediaHarness, tmp_path: Path) -> None:
-    with pytest.raises(MissingObjectError):
-        media.store.fetch_source("originals/v1/gone.mp4", tmp_path / "source")
-
-
 def test_a_tree_is_written_under_its_prefix_segments_first_master_last(
     media: MediaHarness, tmp_path: Path
 ) -> None:

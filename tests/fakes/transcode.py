@@ -25,7 +25,7 @@ FAKE_URL = "https://uploads.fake/"  # what FakeMediaStore.source answers: FakeEn
 
 class FakeMediaStore:
     """`MediaStore` in memory: `uploads` and `media` are key -> bytes. `log` records every change to the
-    media bucket in order ("put"/"copy"/"delete", key); `fetched` every source fetched."""
+    media bucket in order ("put"/"copy"/"delete", key); `fetched` every source handed out (`source`)."""
 
     def __init__(self, uploads: dict[str, bytes] | None = None) -> None:
         self.uploads: dict[str, bytes] = dict(uploads or {})
@@ -46,12 +46,6 @@ class FakeMediaStore:
                 self.before_put(key)
             self.media[key] = path.read_bytes()
             self.log.append(("put", key))
-
-    def fetch_source(self, key: str, into: Path) -> None:
-        if key not in self.uploads:
-            raise MissingObjectError(f"the upload {key} is not there")
-        self.fetched.append(key)
-        into.write_bytes(self.uploads[key])
 
     def put_tree(self, local_root: Path, prefix: str) -> int:
         files = sorted(p for p in local_root.rglob("*") if p.is_file())
