@@ -20,7 +20,7 @@ us-east-1 (USD 0.0000133334 per GB-second, first pricing tier, as published in 2
 against the live price list from here), plus nothing for requests (a few dozen per video). Per minute of
 video.
 
-    python -m bench.transcode_model [--seconds 8] [--hours 1]
+    python -m bench.transcode_model [--seconds 8] [--hours 1] [--load-factor 1] [--efficiency E]
 """
 
 from __future__ import annotations
@@ -84,9 +84,10 @@ def measure(seconds: float, work: Path) -> dict[str, float]:
     return rates
 
 
-def simulate(hours: float, rates: dict[str, float]) -> dict[str, float]:
+def simulate(hours: float, rates: dict[str, float], efficiency: float | None = None) -> dict[str, float]:
     video_s = hours * 3600
-    efficiency = min(1.0, rates["chunk_2t"] / (2 * rates["chunk_1t"]))
+    if efficiency is None:
+        efficiency = min(1.0, rates["chunk_2t"] / (2 * rates["chunk_1t"]))
     chunk_rate = rates["chunk_1t"] * LAMBDA_VCPUS * efficiency
     plan = chunks.plan(video_s, CHUNK_S)
     ladder_mbps = 5.0 + 2.8 + 1.4 + 0.8 + 0.4  # the caps: what a hard picture costs at most
@@ -127,9 +128,16 @@ def simulate(hours: float, rates: dict[str, float]) -> dict[str, float]:
     }
 
 
-def run(seconds: float = 8, hours: float = 1) -> None:
+def run(
+    seconds: float = 8, hours: float = 1, load_factor: float = 1.0, efficiency: float | None = None
+) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-model-") as tmp:
-        rates = measure(seconds, Path(tmp))
+        rates = {k: v * load_factor for k, v in measure(seconds, Path(tmp)).items()}
+    if load_factor != 1.0:
+        print(
+            f"  (measured rates multiplied by {load_factor:g}: how much slower this machine ran a known "
+            "encode than on a quiet run)"
+        )
     print(
         f"transcode model: a {hours:g} h 1080p {SOURCE_MBPS:g} Mbps source on Lambda at {MEMORY_GB * 1024} MB "
         f"({LAMBDA_VCPUS} vCPUs), {CHUNK_S:.0f} s chunks, Map MaxConcurrency {max_concurrency()}"
@@ -139,7 +147,7 @@ def run(seconds: float = 8, hours: float = 1) -> None:
         f"2 threads {rates['chunk_2t']:.2f}; audio pass {rates['audio']:.1f}; poster + storyboard "
         f"{rates['pictures']:.2f}"
     )
-    m = simulate(hours, rates)
+    m = simulate(hours, rates, efficiency)
     print(
         f"  model: {m['chunks']:.0f} chunks at {m['chunk_rate']:.2f}x realtime each (2-thread efficiency "
         f"{m['efficiency']:.2f} carried to 6), slowest chunk {m['slowest_chunk_s']:.0f} s, the Map "
@@ -162,5 +170,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--hours", type=float, default=1)
+    parser.add_argument(
+        "--load-factor", type=float, default=1.0, help="scale measured rates (a loaded machine)"
+    )
+    parser.add_argument(
+        "--efficiency", type=float, default=None, help="thread scaling to 6 vCPUs, else measured"
+    )
     args = parser.parse_args()
-    run(args.seconds, args.hours)
+    run(args.seconds, args.hours, args.load_factor, args.efficiency)

@@ -290,11 +290,17 @@ def make_storyboard(
     max_tiles: int = 100,
     tile_width: int = 160,
 ) -> Storyboard:
-    """A sprite sheet of thumbnails and the WebVTT that maps time ranges to tiles (`#xywh=`)."""
+    """A sprite sheet of thumbnails and the WebVTT that maps time ranges to tiles (`#xywh=`), from a
+    second pass over the source (the chunked path's Finish; the whole-file encode makes it from its own
+    decode)."""
     board = storyboard_plan(info, max_tiles, tile_width)
     run_ffmpeg(
         [
             *ffmpeg(),
+            # keyframes only: each tile is the last keyframe at or before its time. A long source's
+            # Finish would otherwise decode every frame of the hour for 100 thumbnails.
+            "-skip_frame",
+            "nokey",
             *source_input(source),
             "-vf",
             f"fps=1/{board.interval_s:.3f},scale={board.tile_width}:{board.tile_height},"
