@@ -281,6 +281,9 @@ def storyboard_plan(info: SourceInfo, max_tiles: int = 100, tile_width: int = 16
     return Storyboard(interval, columns, math.ceil(count / columns), tile_width, tile_height, count)
 
 
+KEYFRAME_TILES_S = 10.0
+
+
 def make_storyboard(
     source: Source,
     info: SourceInfo,
@@ -297,13 +300,15 @@ def make_storyboard(
     run_ffmpeg(
         [
             *ffmpeg(),
-            # keyframes only: each tile is the last keyframe at or before its time. A long source's
-            # Finish would otherwise decode every frame of the hour for 100 thumbnails.
-            "-skip_frame",
-            "nokey",
+            # A long source (tiles at least KEYFRAME_TILES_S apart): keyframes only, each tile the last
+            # keyframe before its time; the chunked Finish would otherwise decode every frame of the hour
+            # for 100 thumbnails. A short one is cheap to decode whole, and may have a single keyframe.
+            *(["-skip_frame", "nokey"] if board.interval_s >= KEYFRAME_TILES_S else []),
             *source_input(source),
             "-vf",
-            f"fps=1/{board.interval_s:.3f},scale={board.tile_width}:{board.tile_height},"
+            # full-range YUV said outright: from a single keyframe FFmpeg opens the JPEG encoder with the
+            # decoder's limited range, which it refuses
+            f"fps=1/{board.interval_s:.3f},scale={board.tile_width}:{board.tile_height},format=yuvj420p,"
             f"tile={board.columns}x{board.rows}",
             "-frames:v",
             "1",
