@@ -1,7 +1,7 @@
 """Long sources on Lambda: a model of the publish workflow's Map for a 1-hour 1080p source, simulated from
 encode rates measured here.
 
-Measured on this machine (a `--seconds` (8) s 1920x1080 8 Mbps clip, the platform's own commands):
+Measured on this machine (a `--seconds` (12) s 1920x1080 8 Mbps clip, the platform's own commands):
 - the chunk encode (`chunks.encode_chunk`: the 5-rung ladder, video only) with 1 FFmpeg thread and with 2,
   as seconds of video per second of wall time; their ratio is the measured scaling from 1 to 2 threads;
 - the audio pass (`chunks.encode_audio`) and the pictures (`make_poster` + `make_storyboard`), the two
@@ -20,7 +20,7 @@ us-east-1 (USD 0.0000133334 per GB-second, first pricing tier, as published in 2
 against the live price list from here), plus nothing for requests (a few dozen per video). Per minute of
 video.
 
-    python -m bench.transcode_model [--seconds 8] [--hours 1] [--load-factor 1] [--efficiency E]
+    python -m bench.transcode_model [--seconds 12] [--hours 1] [--load-factor 1] [--efficiency E]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from functions.transcode import chunks
-from functions.transcode.encoder import LadderJob, make_poster, make_storyboard
+from functions.transcode.encoder import KEYFRAME_TILES_S, LadderJob, make_poster, make_storyboard
 from functions.transcode.ladder import ladder
 from functions.transcode.probe import probe
 from tests.clips import make_clip
@@ -62,7 +62,8 @@ def _timed(call: object) -> float:
 
 
 def measure(seconds: float, work: Path) -> dict[str, float]:
-    source = make_clip(work / "source.mp4", "1920x1080", seconds, kbps=int(SOURCE_MBPS * 1000))
+    # a 2 s GOP, as cameras and phones write: the storyboard of a long source decodes keyframes only
+    source = make_clip(work / "source.mp4", "1920x1080", seconds, kbps=int(SOURCE_MBPS * 1000), gop=50)
     info = probe(source)
     renditions = tuple(ladder(info))
     chunk = chunks.Chunk(0, 0.0, info.duration_s)
@@ -76,9 +77,10 @@ def measure(seconds: float, work: Path) -> dict[str, float]:
         lambda: chunks.encode_audio(source, work / "audio", info.duration_s)
     )
 
-    def pictures() -> None:
+    def pictures() -> None:  # the storyboard as for an hour: tiles >= KEYFRAME_TILES_S apart, keyframes only
         make_poster(source, info, work / "poster.jpg")
-        make_storyboard(source, info, work / "sb.jpg", work / "sb.vtt", "sb.jpg")
+        tiles = max(1, int(info.duration_s // KEYFRAME_TILES_S))
+        make_storyboard(source, info, work / "sb.jpg", work / "sb.vtt", "sb.jpg", max_tiles=tiles)
 
     rates["pictures"] = info.duration_s / _timed(pictures)
     return rates
@@ -168,7 +170,7 @@ def run(
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--seconds", type=float, default=12)
     parser.add_argument("--hours", type=float, default=1)
     parser.add_argument(
         "--load-factor", type=float, default=1.0, help="scale measured rates (a loaded machine)"
