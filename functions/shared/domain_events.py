@@ -51,6 +51,7 @@ class VideoProgress(DomainEvent):
     detail_type: ClassVar[str] = "video.progress"
     video_id: str
     progress: int  # percent of the whole encode, 0..100
+    playable: bool = False  # it can be played already (GET /videos/{id}/playback answers), still encoding
 
 
 class VideoReady(VideoEvent):

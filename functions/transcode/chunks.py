@@ -108,7 +108,7 @@ def encode_chunk(
 
 
 def encode_audio(
-    source: Path,
+    source: Path | str,
     out_dir: Path,
     duration_s: float,
     on_progress: Progress | None = None,

@@ -19,23 +19,39 @@ TYPES = {
 _TRANSFER = TransferConfig(multipart_threshold=16 * 2**20, multipart_chunksize=8 * 2**20, max_concurrency=4)
 
 
+# A playlist that still grows while its video encodes (EVENT): a player reloads it every segment.
+LIVE_PLAYLIST_CACHE = "public, max-age=1"
+
+
+def headers(path: Path, live: bool = False) -> dict[str, str]:
+    content_type, cache = TYPES.get(path.suffix, ("application/octet-stream", "public, max-age=3600"))
+    if live and path.suffix == ".m3u8":
+        cache = LIVE_PLAYLIST_CACHE
+    return {"ContentType": content_type, "CacheControl": cache}
+
+
+def upload_files(
+    s3: Any, files: list[tuple[Path, str]], bucket: str, live: bool = False, workers: int = 8
+) -> None:
+    """(local file, key) pairs, in parallel; all written when this returns."""
+
+    def put(item: tuple[Path, str]) -> None:
+        path, key = item
+        s3.upload_file(str(path), bucket, key, Config=_TRANSFER, ExtraArgs=headers(path, live))
+
+    if len(files) == 1:
+        put(files[0])
+        return
+    with ThreadPoolExecutor(min(workers, max(1, len(files)))) as pool:
+        list(pool.map(put, files))
+
+
 def upload_tree(s3: Any, local_root: Path, bucket: str, prefix: str, workers: int = 8) -> int:
     files = sorted(p for p in local_root.rglob("*") if p.is_file())
-
-    def put(path: Path) -> None:
-        content_type, cache = TYPES.get(path.suffix, ("application/octet-stream", "public, max-age=3600"))
-        key = prefix + path.relative_to(local_root).as_posix()
-        s3.upload_file(
-            str(path),
-            bucket,
-            key,
-            Config=_TRANSFER,
-            ExtraArgs={"ContentType": content_type, "CacheControl": cache},
+    for batch in upload_order(files):
+        upload_files(
+            s3, [(p, prefix + p.relative_to(local_root).as_posix()) for p in batch], bucket, workers=workers
         )
-
-    with ThreadPoolExecutor(workers) as pool:
-        for batch in upload_order(files):
-            list(pool.map(put, batch))
     return len(files)
 
 

@@ -1,12 +1,13 @@
 """The transcode use cases, against ports (functions/transcode/ports.py): no boto3 here.
 
-- `transcode`: the whole source in one invocation: fetch it, probe, encode the ladder from one decode,
+- `transcode`: the whole source in one invocation: probe it and encode the ladder from one decode, read
+  from its URL as it downloads,
   master, poster and storyboard, then write them to the media bucket.
 - `plan`, `encode_chunk`, `finish`: a long source in chunks (the publish workflow's Map): plan the
   chunks, encode each chunk's video straight to segments, then the audio, the stitched playlists, the
   master and the pictures.
 
-Each invocation fetches the source once. Failures raise with a reason the publish workflow turns into
+Each invocation asks for the source's URL once; FFmpeg reads it (no copy to local disk first). Failures raise with a reason the publish workflow turns into
 the video's `error`; partial outputs are removed by its MarkFailed step.
 
 `attempt` is the publish run that claimed the video: a run whose attempt is no longer the record's
@@ -26,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from functions.shared.observability import logger, seconds
+from functions.shared.observability import count, logger, seconds
 from functions.shared.ports import Events
 from functions.transcode import chunks
 from functions.transcode.encoder import EncodeCancelled
 from functions.transcode.ladder import Rendition, ladder
+from functions.transcode.live import LivePublisher
 from functions.transcode.models import Run
 from functions.transcode.playlists import VariantStats, stats_from_segments
 from functions.transcode.ports import Engine, MediaStore, RunRecords
@@ -56,6 +58,7 @@ class Tunables:
     work_dir: str  # local disk for the source and the outputs
     chunk_threshold_s: float  # sources longer than this are encoded in chunks...
     chunk_s: float  # ...of this many seconds
+    memory_mb: int = 10240  # the function's memory: GB-seconds per video minute
 
 
 class TranscodePipeline:
@@ -78,38 +81,53 @@ class TranscodePipeline:
     # --- the whole source in one invocation --------------------------------------------------------
 
     def transcode(self, run: Run) -> dict[str, Any]:
+        """One pass, streamed both ways: FFmpeg reads the upload from a URL as it downloads, and every
+        finished segment is published while the encode goes on (live.LivePublisher), so the video plays
+        once every rung's first segment is up; poster and storyboard come from the same decode."""
         started = self.clock()
         reporter = self._reporter(run)
         with self._workspace(run.video_id, "transcode") as work:
-            source, out = self._fetch(run.key, work), work / "out"
-            info = self.engine.probe(source)
+            source, out = self.media.source(run.key), work / "out"
+            info = self.engine.probe(source.url, source.size)
             renditions = ladder(info)
             reporter.report(0.02)
-            with _stopped_as_such(reporter, run.video_id):
-                stats = self.engine.encode_ladder(
-                    source,
-                    out,
-                    info,
-                    renditions,
-                    on_progress=lambda f: reporter.report(0.02 + (ENCODED - 0.02) * f),
-                    should_stop=reporter.should_stop,
-                )
-            self.engine.make_pictures(source, info, out)
+            publisher = LivePublisher(
+                self.media,
+                out,
+                work / "live",
+                renditions,
+                info.fps,
+                where=lambda: _prefix_to_write(reporter, run),
+                on_playable=reporter.playable,
+                codecs=self.engine.segment_codecs,
+            ).start()
+            try:
+                with _stopped_as_such(reporter, run.video_id):
+                    stats = self.engine.encode_ladder(
+                        source.url,
+                        out,
+                        info,
+                        renditions,
+                        on_progress=lambda f: reporter.report(0.02 + (ENCODED - 0.02) * f),
+                        should_stop=lambda: publisher.failed() or reporter.should_stop(),
+                    )
+            finally:
+                publisher.stop()  # raises what made publishing fail (a cancel seen there included)
+            encoded = self.clock()
             reporter.report(0.92)
             media_prefix = _prefix_to_write(reporter, run)
-            uploaded = self.media.put_tree(out, media_prefix)
+            publisher.finish(media_prefix, [p for p in out.rglob("*") if p.is_file() and p.suffix != ".ts"])
         logger.info(
             "transcoded",
             extra={
                 "video_id": run.video_id,
-                "objects": uploaded,
+                "objects": len(publisher.sent),
                 "rungs": len(renditions),
                 "duration_s": info.duration_s,
+                "after_encode_s": round(self.clock() - encoded, 3),
             },
         )
-        # Seconds of work per second of video is what a capacity plan (and the bill) follows.
-        seconds("TranscodeSeconds", self.clock() - started)
-        seconds("SourceSeconds", info.duration_s)
+        _cost_metrics(self.clock() - started, info.duration_s, self.tunables.memory_mb)
         return _made(media_prefix, info, stats)
 
     # --- long sources, in chunks (the publish workflow's Map) -----------------------------------------
@@ -117,8 +135,8 @@ class TranscodePipeline:
     def plan(self, key: str, video_id: str) -> dict[str, Any]:
         """Probe, and decide: one invocation, or chunks in parallel (their plan rides in the workflow
         state)."""
-        with self._workspace(video_id, "plan") as work:
-            info = self.engine.probe(self._fetch(key, work))
+        source = self.media.source(key)  # probed where it is: no download of the whole file
+        info = self.engine.probe(source.url, source.size)
         if info.duration_s <= self.tunables.chunk_threshold_s:
             return {"chunked": False}
         return {
@@ -136,6 +154,7 @@ class TranscodePipeline:
         part of the timeline) as it goes; the stored sum only rises, and is ENCODED when every chunk is
         done.
         """
+        started = self.clock()
         info, renditions = _planned(plan)
         chunk = chunks.Chunk(**item)
         reporter = self._reporter(run)
@@ -143,7 +162,8 @@ class TranscodePipeline:
             reporter, chunk.start_s, chunk.duration_s, info.duration_s, round(ENCODED * 100), clock=self.clock
         )
         with self._workspace(run.video_id, f"chunk{chunk.index}") as work:
-            source, out = self._fetch(run.key, work), work / "out"
+            # FFmpeg seeks in the URL: it reads the index, then only this chunk's byte range
+            source, out = self.media.source(run.key).url, work / "out"
             with _stopped_as_such(reporter, run.video_id):
                 codecs = self.engine.encode_chunk(
                     source, out, info, renditions, chunk, on_progress=share, should_stop=reporter.should_stop
@@ -151,6 +171,7 @@ class TranscodePipeline:
             written = _prefix_to_write(reporter, run)
             self.media.put_tree(out, written)
             share.done()
+        _cost_metrics(self.clock() - started, chunk.duration_s, self.tunables.memory_mb)
         return {"index": chunk.index, "codecs": codecs, "media_prefix": written}
 
     def finish(self, run: Run, plan: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -170,7 +191,7 @@ class TranscodePipeline:
         sizes = {k: size for prefix in set(written.values()) for k, size in self.media.sizes(prefix).items()}
         first = min(results, key=lambda r: r["index"])
         with self._workspace(run.video_id, "finish") as work:
-            source, out = self._fetch(run.key, work), work / "out"
+            source, out = self.media.source(run.key).url, work / "out"  # read as it downloads
             audio = None
             if info.has_audio:  # a silent source has no audio rendition, as in the whole-file path
                 with _stopped_as_such(reporter, run.video_id):
@@ -196,7 +217,6 @@ class TranscodePipeline:
                 stats.append(stats_from_segments(r, measured, first["codecs"][r.name]))
             chunks.write_master_with_audio(out, stats, audio, info.fps)
             self.engine.make_pictures(source, info, out)
-            source.unlink()  # room on /tmp for the outputs
             reporter.report(0.95)
             media_prefix = _prefix_to_write(reporter, run)
             moved = [key for key in segments_at if not key.startswith(media_prefix)]
@@ -224,11 +244,16 @@ class TranscodePipeline:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _fetch(self, key: str, work: Path) -> Path:
-        """The original, fetched once per invocation to local disk."""
-        source = work / "source"
-        self.media.fetch_source(key, source)
-        return source
+
+def _cost_metrics(seconds_spent: float, video_s: float, memory_mb: int) -> None:
+    """What a capacity plan and the bill follow: seconds of work (and GB-seconds at the function's memory)
+    per minute of video. The deploy helper alarms on TranscodeSecondsPerVideoMinute."""
+    seconds("TranscodeSeconds", seconds_spent)
+    seconds("SourceSeconds", video_s)
+    if video_s > 0:
+        per_minute = seconds_spent / (video_s / 60)
+        seconds("TranscodeSecondsPerVideoMinute", per_minute)
+        count("TranscodeGBSecondsPerVideoMinute", per_minute * memory_mb / 1024)
 
 
 def _planned(plan: dict[str, Any]) -> tuple[SourceInfo, list[Rendition]]:

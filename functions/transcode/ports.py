@@ -25,11 +25,24 @@ class MissingObjectError(Exception):
     """The source upload, or an object the pipeline wrote earlier (a chunk playlist), is not there."""
 
 
+@dataclass(frozen=True)
+class RemoteSource:
+    """The original upload as FFmpeg reads it while it downloads: a presigned GET URL, and its size."""
+
+    url: str
+    size: int
+
+
 class MediaStore(Protocol):
     """The uploads bucket (read) and the media bucket (write), as the pipeline uses them."""
 
-    def fetch_source(self, key: str, into: Path) -> None:
-        """Stream the original upload `key` to the local file `into` (memory stays flat)."""
+    def source(self, key: str) -> RemoteSource:
+        """A URL FFmpeg can read the original upload `key` from (ranges included), valid for the encode."""
+        ...
+
+    def put_files(self, files: list[tuple[Path, str]], live: bool = False) -> None:
+        """Each local file to its key in the media bucket, with the Content-Type and Cache-Control players
+        need (`live`: a playlist that still grows is cached for a second only); all written on return."""
         ...
 
     def put_tree(self, local_root: Path, prefix: str) -> int:
@@ -80,28 +93,42 @@ class RunRecords(Protocol):
         """Add `points` if the sum stays within `ceiling`; the new progress."""
         ...
 
+    def mark_playable(self, video_id: str, prefix: str, attempt: str | None) -> bool:
+        """The video can be played from `prefix` while it still encodes (every rung's first segment is
+        there, with growing playlists and a master)."""
+        ...
+
 
 class Engine(Protocol):
     """The FFmpeg side, on local files. Every encode raises `encoder.EncodeCancelled` once
     `should_stop` says so, and `encoder.EncodeError` / `probe.UnplayableSourceError` on bad input."""
 
-    def probe(self, source: Path) -> SourceInfo: ...
+    def probe(self, source: Path | str, size: int | None = None) -> SourceInfo:
+        """A local file, or a URL (`size`: its size in bytes)."""
+        ...
 
     def encode_ladder(
         self,
-        source: Path,
+        source: Path | str,
         out: Path,
         info: SourceInfo,
         renditions: list[Rendition],
         on_progress: Progress,
         should_stop: ShouldStop,
     ) -> list[VariantStats]:
-        """Every rendition's segments and media playlist from one decode, and the master playlist."""
+        """Every rendition's segments and media playlist from one decode, the master playlist, and the
+        poster and storyboard from the same decode. `source`: a local file or a URL read as it downloads.
+        While it runs, each media playlist is an EVENT playlist renamed into place after each segment
+        (which is whole by then); on return they are the final VOD playlists."""
+        ...
+
+    def segment_codecs(self, segment: Path) -> str:
+        """The CODECS attribute of one of our segments (`avc1.64xxxx,mp4a.40.2`)."""
         ...
 
     def encode_chunk(
         self,
-        source: Path,
+        source: Path | str,
         out: Path,
         info: SourceInfo,
         renditions: list[Rendition],
@@ -114,11 +141,11 @@ class Engine(Protocol):
         ...
 
     def encode_audio(
-        self, source: Path, out: Path, duration_s: float, on_progress: Progress, should_stop: ShouldStop
+        self, source: Path | str, out: Path, duration_s: float, on_progress: Progress, should_stop: ShouldStop
     ) -> VariantStats:
         """The source's audio as one HLS rendition under `out/audio/`."""
         ...
 
-    def make_pictures(self, source: Path, info: SourceInfo, out: Path) -> None:
+    def make_pictures(self, source: Path | str, info: SourceInfo, out: Path) -> None:
         """poster.jpg, storyboard.jpg and storyboard.vtt under `out`."""
         ...

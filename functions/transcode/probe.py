@@ -29,6 +29,8 @@ DEMUXERS = {
 }
 FORMAT_WHITELIST = ",".join(sorted({name for names in DEMUXERS.values() for name in names.split(",")}))
 PROTOCOL_WHITELIST = "file"
+# The upload itself, read by FFmpeg through a presigned GET URL while it downloads (no copy to disk first).
+URL_PROTOCOL_WHITELIST = "http,https,tcp,tls"
 # For every open of a source, PyAV's and FFmpeg's alike (functions/transcode/encoder.py source_input).
 SOURCE_OPTIONS = {"protocol_whitelist": PROTOCOL_WHITELIST, "format_whitelist": FORMAT_WHITELIST}
 NOT_A_VIDEO = "This is not a video file we can read."
@@ -58,11 +60,16 @@ class SourceInfo:
         return self.height > self.width
 
 
-def probe(path: Path, max_duration_s: float = MAX_DURATION_S) -> SourceInfo:
-    if path.stat().st_size == 0:
+def probe(path: Path | str, max_duration_s: float = MAX_DURATION_S, size: int | None = None) -> SourceInfo:
+    """`path`: a local file, or the presigned GET URL of the upload (then `size` is its size in bytes)."""
+    remote = isinstance(path, str) and path.startswith(("http://", "https://"))
+    if (size if remote else Path(path).stat().st_size) == 0:
         raise UnplayableSourceError("The file is empty.")
+    options = (
+        {**SOURCE_OPTIONS, "protocol_whitelist": URL_PROTOCOL_WHITELIST} if remote else dict(SOURCE_OPTIONS)
+    )
     try:
-        container = av.open(str(path), options=dict(SOURCE_OPTIONS))
+        container = av.open(str(path), options=options)
     except av.error.ArgumentError:
         # FFmpeg recognised the content, as a format that is not on the whitelist (EINVAL)
         raise UnplayableSourceError(NOT_A_CONTAINER_WE_ACCEPT) from None

@@ -53,6 +53,17 @@ class ProgressReporter:
             return
         self.events.publish(VideoProgress(video_id=self.video_id, progress=percent))
 
+    def playable(self, prefix: str) -> bool:
+        """Every rung's first segment, its growing playlist and a master are under `prefix`: record that
+        the video plays already, and announce it (video.progress with `playable`)."""
+        if not self.records.mark_playable(self.video_id, prefix, self.attempt):
+            self._refused()
+            return False
+        self.events.publish(
+            VideoProgress(video_id=self.video_id, progress=max(0, self._last_percent), playable=True)
+        )
+        return True
+
     def add(self, points: int, ceiling: int = MAX_PERCENT) -> int | None:
         """Add `points` to the stored progress (parallel chunks each add their share), never above
         `ceiling`. Returns the new progress, or None if nothing was added."""

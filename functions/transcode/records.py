@@ -24,3 +24,6 @@ class RepositoryRunRecords:
 
     def add_progress(self, video_id: str, points: int, ceiling: int, attempt: str | None) -> int | None:
         return self.repository.add_progress(video_id, points, ceiling, attempt)
+
+    def mark_playable(self, video_id: str, prefix: str, attempt: str | None) -> bool:
+        return self.repository.mark_playable(video_id, prefix, attempt)

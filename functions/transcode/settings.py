@@ -18,3 +18,5 @@ class TranscodeSettings(EnvironmentModel):
     # Sources longer than this are encoded in chunks of CHUNK_S seconds, in parallel (docs/transcode.md).
     chunk_threshold_s: float = Field(default=600, gt=0, alias="CHUNK_THRESHOLD_S")
     chunk_s: float = Field(default=120, gt=0, alias="CHUNK_S")
+    # set by Lambda itself: the GB-seconds figure of the cost metrics (functions/transcode/pipeline.py)
+    memory_mb: int = Field(default=10240, gt=0, alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE")

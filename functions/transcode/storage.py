@@ -5,24 +5,15 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from functions.shared import aws
-from functions.transcode.outputs import upload_tree
-from functions.transcode.ports import MissingObjectError
+from functions.transcode.outputs import upload_files, upload_tree
+from functions.transcode.ports import MissingObjectError, RemoteSource
 
-# Streamed to disk with a bounded queue: boto3's default download buffers more the larger the file, and
-# memory must stay flat whatever the source's size.
-DOWNLOAD = TransferConfig(
-    multipart_threshold=16 * 2**20,
-    multipart_chunksize=8 * 2**20,
-    max_concurrency=4,
-    max_io_queue=8,
-    io_chunksize=256 * 1024,
-)
 DELETE_BATCH = 1000  # DeleteObjects takes 1,000 keys at a time
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+SOURCE_URL_TTL_S = 3600  # the whole-file encode's Lambda timeout is 15 minutes
 
 
 class S3MediaStore:
@@ -32,13 +23,20 @@ class S3MediaStore:
         self.uploads = uploads_bucket
         self.media = media_bucket
 
-    def fetch_source(self, key: str, into: Path) -> None:
+    def source(self, key: str) -> RemoteSource:
         try:
-            aws.s3().download_file(self.uploads, key, str(into), Config=DOWNLOAD)
+            size = int(aws.s3().head_object(Bucket=self.uploads, Key=key)["ContentLength"])
         except ClientError as exc:
             if exc.response["Error"]["Code"] in _MISSING:
                 raise MissingObjectError(f"the upload {key} is not there") from exc
             raise
+        url = aws.s3().generate_presigned_url(
+            "get_object", Params={"Bucket": self.uploads, "Key": key}, ExpiresIn=SOURCE_URL_TTL_S
+        )
+        return RemoteSource(str(url), size)
+
+    def put_files(self, files: list[tuple[Path, str]], live: bool = False) -> None:
+        upload_files(aws.s3(), files, self.media, live)
 
     def put_tree(self, local_root: Path, prefix: str) -> int:
         return upload_tree(aws.s3(), local_root, self.media, prefix)

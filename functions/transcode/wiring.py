@@ -27,7 +27,7 @@ def pipeline() -> TranscodePipeline:
         records=RepositoryRunRecords(VideoRepository(s.videos_table)),
         events=EventPublisher(s.event_bus),
         engine=FFmpegEngine(),
-        tunables=Tunables(s.work_dir, s.chunk_threshold_s, s.chunk_s),
+        tunables=Tunables(s.work_dir, s.chunk_threshold_s, s.chunk_s, s.memory_mb),
     )
 
 

@@ -365,6 +365,32 @@ class VideoRepository:
             raise
         return int(updated["Attributes"]["progress"]["N"])
 
+    def mark_playable(self, video_id: str, prefix: str, attempt: str | None) -> bool:
+        """The run's first segments, growing playlists and master are under `prefix`: the video plays
+        while it still encodes (GET /videos/{id}/playback). False if the run may no longer write."""
+        condition, values = self._still_processing(attempt)
+        try:
+            with _dependency():
+                aws.dynamodb().update_item(
+                    TableName=self.table,
+                    Key=key(f"VIDEO#{video_id}", "VIDEO"),
+                    # a new version: a whole-record save read before this (a PATCH) must not undo it
+                    UpdateExpression="SET playable = :t, playable_prefix = :p ADD version :one",
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        **values,
+                        ":t": {"BOOL": True},
+                        ":p": {"S": prefix},
+                        ":one": {"N": "1"},
+                    },
+                )
+        except ClientError as exc:
+            if _is_condition_failure(exc, 0):
+                return False
+            raise
+        return True
+
 
 # --- for other domains' readers (the search indexer): the record layout stays here -------------------
 

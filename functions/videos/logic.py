@@ -425,11 +425,12 @@ class VideoService:
         video = self.repo.get(video_id)
         if video is None or not _visible_to(video, caller):
             raise NotFoundError(f"No video {video_id}.")
-        if video.status is not Status.READY or not video.media_prefix:
+        prefix = video.plays_from()  # ready, or playable while it still encodes
+        if not prefix:
             raise ConflictError(f"The video is {video.status.value}; it plays once it is ready.")
         expires_at: str | None = None
-        if video.media_prefix.startswith("public/"):
-            prefix_url = self.signer.public_prefix(video.media_prefix)
+        if prefix.startswith("public/"):
+            prefix_url = self.signer.public_prefix(prefix)
         else:
             signed = self.signer.sign_video(video.id)
             prefix_url = signed.url
@@ -750,7 +751,15 @@ class Publishing:
             if video.status is not Status.UPLOADED:
                 return {"claimed": False}
             try:
-                self._save(video, attempt, status=Status.PROCESSING, progress=0, error=None)
+                self._save(
+                    video,
+                    attempt,
+                    status=Status.PROCESSING,
+                    progress=0,
+                    error=None,
+                    playable=False,
+                    playable_prefix=None,
+                )
             except VersionConflictError:
                 continue
             return self._claimed(video, attempt)

@@ -133,6 +133,8 @@ class VideoOut(BaseModel):
     visibility: Visibility
     status: Status
     progress: int
+    # true once it can be played: while it still encodes (every rung's first segment is up), and when ready
+    playable: bool = False
     duration_s: float | None
     width: int | None
     height: int | None
@@ -228,6 +230,8 @@ class VideoRecord(BaseModel):
     renditions: list[dict[str, object]] = Field(default_factory=list)
     error: str | None = None
     media_prefix: str | None = None  # where the HLS output lives in the media bucket, once ready
+    playable: bool = False  # playable while it encodes (functions/transcode/live.py), then once ready
+    playable_prefix: str | None = None  # where the encode in progress publishes (until ready)
     source_etag: str | None = None
     attempt: str | None = None  # the publish run that owns the video (functions/videos/publishing.py)
     # What the video counts against its owner's storage quota (upload.size_bytes): `reserved` while its
@@ -241,7 +245,18 @@ class VideoRecord(BaseModel):
     updated_at: str
 
     def public(self) -> VideoOut:
-        return VideoOut(**self.model_dump(include=set(VideoOut.model_fields)))
+        out = VideoOut(**self.model_dump(include=set(VideoOut.model_fields)))
+        out.playable = self.plays_from() is not None
+        return out
+
+    def plays_from(self) -> str | None:
+        """The prefix a player streams from: the output once ready, or the one an encode in progress
+        publishes to once it is playable (functions/transcode/live.py); None if it cannot play yet."""
+        if self.status is Status.READY:
+            return self.media_prefix
+        if self.status is Status.PROCESSING and self.playable:
+            return self.playable_prefix
+        return None
 
     def changed(self, **changes: object) -> VideoRecord:
         """The next version of this record: every write is conditional on the version it replaces."""

@@ -102,17 +102,6 @@ def _tree(root: Path) -> dict[str, bytes]:
     return files
 
 
-def test_the_source_is_fetched_to_local_disk_as_uploaded(media: MediaHarness, tmp_path: Path) -> None:
-    media.add_upload("originals/v1/clip.mp4", b"the original" * 1000)
-    media.store.fetch_source("originals/v1/clip.mp4", tmp_path / "source")
-    assert (tmp_path / "source").read_bytes() == b"the original" * 1000
-
-
-def test_a_missing_source_is_a_missing_object(media: MediaHarness, tmp_path: Path) -> None:
-    with pytest.raises(MissingObjectError):
-        media.store.fetch_source("originals/v1/gone.mp4", tmp_path / "source")
-
-
 def test_a_tree_is_written_under_its_prefix_segments_first_master_last(
     media: MediaHarness, tmp_path: Path
 ) -> None:
@@ -125,6 +114,24 @@ def test_a_tree_is_written_under_its_prefix_segments_first_master_last(
     playlists = [i for i, key in enumerate(sent) if key.endswith(".m3u8")]
     assert min(playlists) > max(i for i, key in enumerate(sent) if not key.endswith(".m3u8"))
     assert sent[-1] == "hls/v1/master.m3u8"
+
+
+def test_the_source_is_a_url_to_the_upload_with_its_size(media: MediaHarness) -> None:
+    media.add_upload("originals/v1/clip.mp4", b"the original")
+    source = media.store.source("originals/v1/clip.mp4")
+    assert source.size == len(b"the original")
+    assert source.url.startswith(("http://", "https://"))
+    assert "originals/v1/clip.mp4" in source.url
+    with pytest.raises(MissingObjectError):
+        media.store.source("originals/v1/gone.mp4")
+
+
+def test_files_are_written_to_their_keys(media: MediaHarness, tmp_path: Path) -> None:
+    _tree(tmp_path)
+    media.store.put_files([(tmp_path / "240p/index.m3u8", "hls/v1/240p/index.m3u8")], live=True)
+    media.store.put_files([(tmp_path / "poster.jpg", "hls/v1/poster.jpg")])
+    assert media.written() == ["hls/v1/240p/index.m3u8", "hls/v1/poster.jpg"]
+    assert set(media.store.sizes("hls/v1/")) == {"hls/v1/240p/index.m3u8", "hls/v1/poster.jpg"}
 
 
 def test_sizes_list_only_their_prefix(media: MediaHarness, tmp_path: Path) -> None:
@@ -168,6 +175,10 @@ class RecordsHarness(Protocol):
 
     def progress(self) -> int: ...
 
+    def playable(self) -> str | None:
+        """Where v1 plays from while it encodes (None: not playable)."""
+        ...
+
 
 class FakeRecords:
     def __init__(self) -> None:
@@ -180,6 +191,9 @@ class FakeRecords:
 
     def progress(self) -> int:
         return int(self.records.progress("v1") or 0)
+
+    def playable(self) -> str | None:
+        return self.records.videos["v1"].get("playable")
 
 
 class DynamoRecords:
@@ -220,6 +234,11 @@ class DynamoRecords:
         video = self.repository.get("v1")
         assert video is not None
         return video.progress
+
+    def playable(self) -> str | None:
+        video = self.repository.get("v1")
+        assert video is not None
+        return video.plays_from()
 
 
 @pytest.fixture(params=["fake", "dynamodb"])
@@ -280,9 +299,26 @@ def test_progress_is_added_within_its_ceiling(videos: RecordsHarness) -> None:
     assert videos.progress() == 88
 
 
+@pytest.mark.parametrize(
+    ("status", "attempt", "writer", "allowed"),
+    [
+        ("processing", "run-1", "run-1", True),
+        ("processing", "run-2", "run-1", False),  # superseded
+        ("failed", "run-1", "run-1", False),  # cancelled
+    ],
+)
+def test_playable_is_marked_only_while_the_run_owns_the_processing_video(
+    videos: RecordsHarness, status: str, attempt: str | None, writer: str | None, allowed: bool
+) -> None:
+    videos.seed(status, attempt)
+    assert videos.records.mark_playable("v1", "hls/v1/", writer) is allowed
+    assert videos.playable() == ("hls/v1/" if allowed else None)
+
+
 def test_nothing_is_written_for_a_video_that_is_gone(videos: RecordsHarness) -> None:
     assert not videos.records.raise_progress("v1", 10, "run-1")
     assert videos.records.add_progress("v1", 10, 99, "run-1") is None
+    assert not videos.records.mark_playable("v1", "hls/v1/", "run-1")
     assert videos.records.check("v1") is None
 
 

@@ -17,13 +17,15 @@ from functions.transcode.playlists import (
     stats_from_segments,
     write_master_playlist,
 )
-from functions.transcode.ports import MissingObjectError, Progress, RunCheck, ShouldStop
+from functions.transcode.ports import MissingObjectError, Progress, RemoteSource, RunCheck, ShouldStop
 from functions.transcode.probe import SourceInfo
+
+FAKE_URL = "https://uploads.fake/"  # what FakeMediaStore.source answers: FakeEngine reads nothing else
 
 
 class FakeMediaStore:
     """`MediaStore` in memory: `uploads` and `media` are key -> bytes. `log` records every change to the
-    media bucket in order ("put"/"copy"/"delete", key); `fetched` every source fetched."""
+    media bucket in order ("put"/"copy"/"delete", key); `fetched` every source handed out (`source`)."""
 
     def __init__(self, uploads: dict[str, bytes] | None = None) -> None:
         self.uploads: dict[str, bytes] = dict(uploads or {})
@@ -32,11 +34,18 @@ class FakeMediaStore:
         self.log: list[tuple[str, str]] = []
         self.before_put: Callable[[str], None] | None = None  # e.g. a failure part-way through
 
-    def fetch_source(self, key: str, into: Path) -> None:
+    def source(self, key: str) -> RemoteSource:
         if key not in self.uploads:
             raise MissingObjectError(f"the upload {key} is not there")
         self.fetched.append(key)
-        into.write_bytes(self.uploads[key])
+        return RemoteSource(f"{FAKE_URL}{key}", len(self.uploads[key]))
+
+    def put_files(self, files: list[tuple[Path, str]], live: bool = False) -> None:
+        for path, key in files:
+            if self.before_put:
+                self.before_put(key)
+            self.media[key] = path.read_bytes()
+            self.log.append(("put", key))
 
     def put_tree(self, local_root: Path, prefix: str) -> int:
         files = sorted(p for p in local_root.rglob("*") if p.is_file())
@@ -133,6 +142,20 @@ class FakeRunRecords:
         video["progress"] = video.get("progress", 0) + points
         return int(video["progress"])
 
+    def mark_playable(self, video_id: str, prefix: str, attempt: str | None) -> bool:
+        video = self._may_write(video_id, attempt)
+        if video is None:
+            return False
+        video["playable"] = prefix
+        return True
+
+
+def _readable(source: Path | str) -> None:
+    if isinstance(source, str):
+        assert source.startswith(FAKE_URL), f"reading {source}: not the URL the media store gave"
+    else:
+        assert source.is_file(), "reading a source that was not fetched"
+
 
 def _segments(out: Path, name: str, first: int, duration_s: float, playlist: str, size: int) -> None:
     """A rendition's playlist and segments as FFmpeg lays them out: whole SEGMENT_S segments, the last
@@ -160,9 +183,10 @@ class FakeEngine:
         self.calls: list[str] = []
         self.during: Callable[[str], None] | None = None
         self.fail: Exception | None = None
+        self.finished: Callable[[str], None] | None = None  # after an encode's last stop check
 
-    def _encode(self, what: str, source: Path, on_progress: Progress, should_stop: ShouldStop) -> None:
-        assert source.is_file(), "encoding a source that was not fetched"
+    def _encode(self, what: str, source: Path | str, on_progress: Progress, should_stop: ShouldStop) -> None:
+        _readable(source)
         self.calls.append(what)
         on_progress(0.5)
         if self.during:
@@ -172,17 +196,23 @@ class FakeEngine:
         if self.fail:
             raise self.fail
         on_progress(1.0)
+        if self.finished:
+            self.finished(what)
 
-    def probe(self, source: Path) -> SourceInfo:
-        assert source.is_file(), "probing a source that was not fetched"
+    def probe(self, source: Path | str, size: int | None = None) -> SourceInfo:
+        _readable(source)
         self.calls.append("probe")
         if self.during:
             self.during("probe")
         return self.info
 
+    def segment_codecs(self, segment: Path) -> str:
+        assert segment.is_file(), "the codecs of a segment that is not there"
+        return self.VIDEO_CODECS
+
     def encode_ladder(
         self,
-        source: Path,
+        source: Path | str,
         out: Path,
         info: SourceInfo,
         renditions: list[Rendition],
@@ -199,11 +229,13 @@ class FakeEngine:
             codecs = f"{self.VIDEO_CODECS},mp4a.40.2" if info.has_audio else self.VIDEO_CODECS
             stats.append(stats_from_segments(r, measured, codecs))
         write_master_playlist(out, stats, info.fps)
+        for name in ("poster.jpg", "storyboard.jpg", "storyboard.vtt"):  # from the same decode
+            (out / name).write_bytes(b"picture")
         return stats
 
     def encode_chunk(
         self,
-        source: Path,
+        source: Path | str,
         out: Path,
         info: SourceInfo,
         renditions: list[Rendition],
@@ -218,7 +250,7 @@ class FakeEngine:
         return {r.name: self.VIDEO_CODECS for r in renditions}
 
     def encode_audio(
-        self, source: Path, out: Path, duration_s: float, on_progress: Progress, should_stop: ShouldStop
+        self, source: Path | str, out: Path, duration_s: float, on_progress: Progress, should_stop: ShouldStop
     ) -> VariantStats:
         self._encode("audio", source, on_progress, should_stop)
         (out / AUDIO_GROUP).mkdir(parents=True, exist_ok=True)
@@ -227,8 +259,8 @@ class FakeEngine:
         measured = [(min(SEGMENT_S, duration_s - i * SEGMENT_S), 64) for i in range(count)]
         return stats_from_segments(Rendition(AUDIO_GROUP, 0, 0, 0, 128), measured, "mp4a.40.2")
 
-    def make_pictures(self, source: Path, info: SourceInfo, out: Path) -> None:
-        assert source.is_file(), "pictures of a source that was not fetched"
+    def make_pictures(self, source: Path | str, info: SourceInfo, out: Path) -> None:
+        _readable(source)
         self.calls.append("pictures")
         if self.during:
             self.during("pictures")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ import httpx
 import m3u8
 import pytest
 
+from functions.transcode.encoder import ffmpeg
 from infra.local.cloud import LocalCloud
 from tests.clips import make_clip
 from tests.integration.conftest import User, eventually, records
@@ -351,3 +353,43 @@ def test_a_zero_byte_upload_fails_with_the_reason(http: httpx.Client, cloud: Loc
     failed = settled(http, user, created.json()["video"]["id"])
     assert failed["status"] == "failed"
     assert "0 bytes" in failed["error"]
+
+
+def test_a_player_started_while_it_encodes_plays_to_the_end_without_a_gap(
+    http: httpx.Client, user: User, tmp_path: Path
+) -> None:
+    """Playable before ready: once every rung's first segment is up, playback answers, and FFmpeg's HLS
+    demuxer, started then from the first segment (a player), follows the growing playlists to the end."""
+    video_id = upload(http, user, _clip(tmp_path / "live.mp4", "1280x720", 20).read_bytes())  # whole-file
+    early = eventually(
+        lambda: (v := video(http, user, video_id))["playable"] and v, timeout=120, interval=0.1
+    )
+    assert early["status"] == "processing", early  # playable, still encoding
+    playback = http.get(f"{VIDEOS}/{video_id}/playback", headers=user.headers)
+    assert playback.status_code == 200, playback.text
+    hls_url = playback.json()["hls_url"]
+    base = hls_url.rsplit("/", 1)[0]
+    first = m3u8.loads(httpx.get(f"{base}/720p/index.m3u8").text)
+    assert not first.is_endlist  # fetched while it still grows
+    assert first.playlist_type == "event"
+    remuxed = tmp_path / "played.ts"
+    ran = subprocess.run(
+        [
+            *ffmpeg("-live_start_index", "0", "-i", hls_url),
+            *["-map", "0:v:0", "-map", "0:a:0", "-c", "copy", "-f", "mpegts", str(remuxed)],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    with av.open(str(remuxed)) as container:
+        times = [float(frame.time) for frame in container.decode(video=0)]
+    assert len(times) == 500  # 20 s at 25 fps, every frame once
+    assert {round(b - a, 3) for a, b in itertools.pairwise(times)} == {0.04}  # no gap
+    assert times[-1] - times[0] == pytest.approx(19.96, abs=0.01)
+    assert settled(http, user, video_id)["status"] == "ready"
+    final = m3u8.loads(httpx.get(f"{base}/720p/index.m3u8").text)
+    assert final.is_endlist
+    assert final.playlist_type == "vod"

@@ -65,8 +65,8 @@ def test_progress_is_stored_at_most_every_few_seconds_and_announced(world: World
     clock.now += 10
     progress.report(0.305)  # the same percent: nothing new to say
     assert world.events.published == [
-        ("video.progress", {"video_id": "v1", "progress": 10}),
-        ("video.progress", {"video_id": "v1", "progress": 30}),
+        ("video.progress", {"video_id": "v1", "progress": 10, "playable": False}),
+        ("video.progress", {"video_id": "v1", "progress": 30, "playable": False}),
     ]
 
 

@@ -3,7 +3,10 @@ continuous timestamps across chunk boundaries, every frame once, and audio witho
 
 from __future__ import annotations
 
+import http.server
 import itertools
+import socket
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -200,3 +203,59 @@ def test_a_superseded_run_stops_before_it_writes_to_the_media_bucket(buckets: No
     # The current run is not stopped by the same checks.
     assert pipeline.encode_chunk(Run("v1", key, prefix, "run-2"), state, state["chunks"][0])["index"] == 0
     assert boto3.client("s3").list_objects_v2(Bucket="media", Prefix=prefix)["KeyCount"] > 0
+
+
+class _Ranges(http.server.BaseHTTPRequestHandler):
+    """Serves one file with HTTP ranges, as S3 does a presigned GET, counting the bytes it sends."""
+
+    body = b""
+    sent = 0
+
+    def do_GET(self) -> None:
+        size = len(self.body)
+        first, last = 0, size - 1
+        asked = self.headers.get("Range", "")
+        if asked.startswith("bytes="):
+            start, _, end = asked.removeprefix("bytes=").partition("-")
+            first, last = int(start or 0), min(int(end) if end else size - 1, size - 1)
+        part = self.body[first : last + 1]
+        self.send_response(206 if asked else 200)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(len(part)))
+        if asked:
+            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+        self.end_headers()
+        # small pieces through a small send buffer: what is counted is what the reader took, give or take
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        try:
+            for i in range(0, len(part), 64 * 1024):
+                self.wfile.write(part[i : i + 64 * 1024])
+                type(self).sent += len(part[i : i + 64 * 1024])
+        except (BrokenPipeError, ConnectionResetError):  # FFmpeg closed it: it had what it needed
+            return
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_chunk_reads_only_its_own_byte_range_of_the_source(
+    source: tuple[Path, SourceInfo], tmp_path: Path
+) -> None:
+    path, info = source
+    body = path.read_bytes()
+    _Ranges.body, _Ranges.sent = body, 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ranges)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/long.mp4"
+        plan = chunks.plan(info.duration_s, chunk_s=8)  # 8 + 8 + 8 + 2 s
+        job = LadderJob(url, tmp_path, info, tuple(ladder(info)), threads=1)
+        chunks.encode_chunk(job, plan[-1])  # 24 s to 26 s
+    finally:
+        server.shutdown()
+    assert len(list((tmp_path / "360p").glob("seg_*.ts"))) == 1
+    # The index (the moov, at the end here), the first seconds FFmpeg reads to learn the streams (5 s
+    # of 26 here; nothing next to a 2-minute chunk of an hour), then the chunk's own 2 s: not the 17 s
+    # in between, nor the whole file a download would have been.
+    probed, own = 5 / info.duration_s, plan[-1].duration_s / info.duration_s
+    assert _Ranges.sent < (probed + own + 0.12) * len(body), f"{_Ranges.sent} of {len(body)} bytes read"

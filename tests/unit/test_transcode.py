@@ -13,6 +13,7 @@ import pytest
 
 from functions.transcode import chunks
 from functions.transcode.encoder import (
+    KEYFRAME_TILES_S,
     EncodeCancelled,
     EncodeError,
     LadderJob,
@@ -229,6 +230,22 @@ def test_poster_and_storyboard(clips: dict[str, Path], tmp_path: Path) -> None:
     cues = [line for line in vtt if "#xywh=" in line]
     assert len(cues) == board.count == 10
     assert cues[-1] == f"sprite.jpg#xywh={9 * 160},0,160,90"
+
+
+@pytest.mark.parametrize(("name", "tiles"), [("small", 100), ("landscape", 1)])
+def test_a_storyboard_from_every_frame_or_from_keyframes(
+    clips: dict[str, Path], tmp_path: Path, name: str, tiles: int
+) -> None:
+    # "small": 3 s with a single keyframe, tiles 1 s apart: every frame decoded. "landscape" in 1 tile 10 s
+    # apart stands for a long source: keyframes only (KEYFRAME_TILES_S), as the chunked Finish makes it.
+    info = probe(clips[name])
+    board = make_storyboard(
+        clips[name], info, tmp_path / "sprite.jpg", tmp_path / "sb.vtt", "sprite.jpg", tiles
+    )
+    assert (board.interval_s >= KEYFRAME_TILES_S) is (name == "landscape")
+    with av.open(str(tmp_path / "sprite.jpg")) as sprite:
+        ctx = sprite.streams.video[0].codec_context
+        assert (ctx.width, ctx.height) == (board.columns * board.tile_width, board.rows * board.tile_height)
 
 
 def test_cancel_kills_ffmpeg_promptly(clips: dict[str, Path], tmp_path: Path) -> None:

@@ -52,3 +52,16 @@ def test_deletes_go_in_batches_deleteobjects_accepts(store: S3MediaStore) -> Non
         s3.put_object(Bucket="media", Key=key, Body=b"x")
     store.delete(keys)
     assert store.sizes("hls/") == {}
+
+
+def test_a_growing_playlist_is_cached_for_a_second_and_the_final_one_for_a_minute(
+    store: S3MediaStore, tmp_path: Path
+) -> None:
+    (tmp_path / "index.m3u8").write_text("#EXTM3U\n")
+    (tmp_path / "seg_00000.ts").write_bytes(b"G" * 188)
+    store.put_files([(tmp_path / "seg_00000.ts", "hls/v1/240p/seg_00000.ts")], live=True)
+    store.put_files([(tmp_path / "index.m3u8", "hls/v1/240p/index.m3u8")], live=True)
+    assert headers("hls/v1/240p/index.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=1")
+    assert headers("hls/v1/240p/seg_00000.ts") == ("video/mp2t", "public, max-age=31536000, immutable")
+    store.put_files([(tmp_path / "index.m3u8", "hls/v1/240p/index.m3u8")])
+    assert headers("hls/v1/240p/index.m3u8") == ("application/vnd.apple.mpegurl", "public, max-age=60")

@@ -15,8 +15,7 @@ import pytest
 from functions.shared import aws
 from functions.shared.events import EventPublisher
 from functions.shared.principal import Caller
-from functions.transcode import engine, handler
-from functions.transcode.encoder import make_poster
+from functions.transcode import handler
 from functions.videos.dal import VideoRepository
 from functions.videos.logic import Publishing, VideoService
 from functions.videos.models import Status, UpdateVideoRequest, UploadRecord, VideoRecord, Visibility
@@ -108,29 +107,35 @@ def world(buckets: None, tmp_path: Path) -> Callable[[float], World]:
     return make
 
 
-def test_a_video_made_private_during_its_encode_is_never_written_to_public(
-    world: Callable[[float], World], monkeypatch: pytest.MonkeyPatch
+def test_a_video_made_private_during_its_encode_is_moved_and_nothing_more_goes_to_public(
+    world: Callable[[float], World],
 ) -> None:
-    w = world(2)
+    w = world(10)  # 3 segments per rung: published while it encodes
     claim = w.publishing.claim("v1", w.etag, "run-1")
     assert claim["media_prefix"] == "public/hls/v1/"  # public when it was claimed
-    poster = make_poster  # the real one, as the engine imports it
+    changed: list[str] = []
 
-    def owner_makes_it_private_meanwhile(*args: Any, **kwargs: Any) -> None:
-        w.make_private()
-        poster(*args, **kwargs)
+    def owner_makes_it_private_meanwhile(params: dict[str, Any], **_: Any) -> None:
+        if not changed and params.get("Key", "").startswith("public/"):
+            w.make_private()  # while the first segment is being written
+            changed.append(params["Key"])
 
-    monkeypatch.setattr(engine, "make_poster", owner_makes_it_private_meanwhile)
+    aws.s3().meta.events.register("provide-client-params.s3.PutObject", owner_makes_it_private_meanwhile)
     output = step("whole", claim)
     assert output["media_prefix"] == "hls/v1/"
-    assert w.written  # it did write: only where a signature is needed
-    assert not [k for k in w.written if k.startswith("public/")]
+    # What went to public/ was decided by the one read before the change: that round's first segments and
+    # the playlists naming them (docs/transcode.md, "Visibility while encoding"); nothing after it.
+    public = [k for k in w.written if k.startswith("public/")]
+    assert public
+    assert all(k.endswith(("seg_00000.ts", "index.m3u8", "master.m3u8")) for k in public)
+    assert media_keys("public/") == []  # moved, not left behind
     assert w.publishing.mark_ready("v1", output, "run-1") == "ready"
     video = w.service.repo.get("v1")
     assert video is not None
     assert (video.status, video.media_prefix) == (Status.READY, "hls/v1/")
-    assert media_keys("public/") == []
-    assert "hls/v1/master.m3u8" in media_keys("hls/v1/")
+    keys = media_keys("hls/v1/")
+    assert "hls/v1/master.m3u8" in keys
+    assert {f"hls/v1/240p/seg_{i:05d}.ts" for i in range(3)} <= set(keys)
 
 
 def test_a_public_video_is_still_written_straight_to_public(world: Callable[[float], World]) -> None:
