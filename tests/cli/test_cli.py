@@ -13,6 +13,7 @@ import imageio_ffmpeg
 import pytest
 
 from cli.config import Sessions
+from cli.main import USAGE_FIELDS
 from infra.local.cloud import LocalCloud, free_port
 from tests.cli.conftest import Logs, Run
 from tests.clips import make_clip
@@ -160,9 +161,12 @@ def test_errors_exit_codes_and_messages(
     assert unreachable.returncode == 3
     assert "Cannot reach" in unreachable.stderr
 
-    usage = skyreel("usage")  # the analytics usage API is not on this server (yet)
-    assert usage.returncode == 1
-    assert "Usage analytics are not available on this server" in usage.stderr
+    usage = _json(skyreel("usage", "--json"))  # the API's own answer, fields as the usage API names them
+    assert set(USAGE_FIELDS) <= set(usage)
+    assert isinstance(usage["total_requests"], int)
+    reversed_range = skyreel("usage", "--from", "2026-02-01", "--to", "2026-01-01")
+    assert reversed_range.returncode == 1
+    assert "HTTP 422" in reversed_range.stderr
 
 
 def test_a_refused_credential_is_one_log_line(skyreel: Run, logs: Logs, cloud: LocalCloud) -> None:
