@@ -222,6 +222,8 @@ def test_bad_ranges_and_formats_are_422_and_change_nothing(
         (f"{ANALYTICS}/usage/daily", {"from": str(today - timedelta(days=400)), "to": str(today)}),
         (f"{ANALYTICS}/usage/endpoints", {"from": "2026-02-30"}),
         (f"{ANALYTICS}/usage", {"to": "yesterday"}),
+        (f"{ANALYTICS}/usage", {"to": "0"}),  # a Unix time is not a day (it was 1970-01-01)
+        (f"{ANALYTICS}/usage/daily", {"from": "20260101"}),
         (f"{ANALYTICS}/export", {"format": "xml"}),
         (f"{ANALYTICS}/export", {}),
         (

@@ -27,6 +27,7 @@ from functions.analytics.usage.models import (
 from functions.analytics.usage.settings import UsageApiSettings
 from functions.shared.api import create_resolver
 from functions.shared.contract import PROTECTED, documented
+from functions.shared.errors import ValidationFailedError
 from functions.shared.observability import logger, metrics, tracer
 from functions.shared.principal import caller_from
 from functions.shared.vocabulary import API_PREFIX
@@ -41,8 +42,26 @@ RANGE_422 = (
 )
 KEY_404 = "No such API key, or not yours (`not_found`)"
 
-From = Annotated[date | None, Query(alias="from", description="First day (UTC, YYYY-MM-DD), included")]
-To = Annotated[date | None, Query(description="Last day (UTC, YYYY-MM-DD), included; default today")]
+# Dates as YYYY-MM-DD strings, parsed by the logic: a `date` query parameter would also take a Unix time
+# ("0" was 1970-01-01), which the document does not offer.
+DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+From = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        pattern=DAY,
+        description="First day (UTC, YYYY-MM-DD), included",
+        json_schema_extra={"format": "date"},
+    ),
+]
+To = Annotated[
+    str | None,
+    Query(
+        pattern=DAY,
+        description="Last day (UTC, YYYY-MM-DD), included; default today",
+        json_schema_extra={"format": "date"},
+    ),
+]
 KeyId = Annotated[str, Path(min_length=1, max_length=64, description="The API key's id")]
 
 
@@ -50,8 +69,20 @@ def _user() -> str:
     return caller_from(app.current_event.request_context.raw_event).user_id
 
 
-def _range(first: date | None, last: date | None) -> tuple[date, date]:
-    return date_range(first, last, datetime.now(UTC).date())
+def _range(first: str | None, last: str | None) -> tuple[date, date]:
+    return date_range(_day(first, "from"), _day(last, "to"), datetime.now(UTC).date())
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailedError(
+            f"`{name}` is not a day of the calendar.",
+            details=[{"location": f"query.{name}", "message": "a YYYY-MM-DD date", "type": "date"}],
+        ) from None
 
 
 @app.get(
