@@ -78,8 +78,13 @@ integration: $(VENV)/.synced web
 infra: setup
 	$(VENV)/bin/pytest tests/infra -n $(PYTEST_WORKERS) -q
 
+## The CLI and smoke suites start a local cloud inside the test process, as tests/integration does, and
+## moto's state belongs to the process: two clouds in one xdist worker would share (and wipe) each other's
+## tables and streams. So each of them runs in a pytest run of its own.
+ISOLATED_SUITES := tests/cli tests/smoke
 test: setup lint typecheck web chromium  ## lint, types, then unit + integration + infra tests in parallel
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q $(addprefix --ignore=,$(ISOLATED_SUITES))
+	$(foreach suite,$(ISOLATED_SUITES),$(VENV)/bin/pytest $(suite) -n $(PYTEST_WORKERS) -q &&) true
 
 openapi: $(VENV)/.synced  ## docs/openapi.json from the handlers (commit it: tests/unit/test_openapi.py checks it is current)
 	$(PY) -m infra.openapi
