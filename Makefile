@@ -78,13 +78,16 @@ integration: $(VENV)/.synced web
 infra: setup
 	$(VENV)/bin/pytest tests/infra -n $(PYTEST_WORKERS) -q
 
-## The CLI and smoke suites start a local cloud inside the test process, as tests/integration does, and
-## moto's state belongs to the process: two clouds in one xdist worker would share (and wipe) each other's
-## tables and streams. So each of them runs in a pytest run of its own.
-ISOLATED_SUITES := tests/cli tests/smoke
+## The integration, CLI and smoke suites each start a local cloud inside the test process, and moto's
+## state belongs to the process: another cloud, or a unit test's `mock_aws` (which resets moto's backends),
+## in the same xdist worker would wipe its tables and streams. So each runs in a pytest run of its own
+## (the browser tests' cloud is a process of its own: they go with the integration suite).
+CLOUD_SUITES := tests/integration tests/cli tests/smoke
 test: setup lint typecheck web chromium  ## lint, types, then unit + integration + infra tests in parallel
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q $(addprefix --ignore=,$(ISOLATED_SUITES))
-	$(foreach suite,$(ISOLATED_SUITES),$(VENV)/bin/pytest $(suite) -n $(PYTEST_WORKERS) -q &&) true
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q $(addprefix --ignore=,$(CLOUD_SUITES))
+	$(VENV)/bin/pytest tests/integration -n $(PYTEST_WORKERS) -q
+	$(VENV)/bin/pytest tests/cli -n $(PYTEST_WORKERS) -q
+	$(VENV)/bin/pytest tests/smoke -n $(PYTEST_WORKERS) -q
 
 openapi: $(VENV)/.synced  ## docs/openapi.json from the handlers (commit it: tests/unit/test_openapi.py checks it is current)
 	$(PY) -m infra.openapi
