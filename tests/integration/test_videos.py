@@ -642,10 +642,12 @@ def test_timestamps_and_shape(http: httpx.Client, user: User) -> None:
         "height",
         "renditions",
         "error",
+        "playable",
         "version",
         "created_at",
         "updated_at",
     }
+    assert video_out["playable"] is False
     assert video_out["created_at"].endswith("Z")
 
 
