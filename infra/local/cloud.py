@@ -49,6 +49,17 @@ from infra.model import ROOT, Function, Topology
 
 log = logging.getLogger("skyreel.local")
 
+# moto keeps its state in module globals, Step Functions finds Lambda through the process-wide MOTO_PORT,
+# and the task and DynamoDB hooks patch moto's classes: two clouds running in one process would share
+# and overwrite all of that. A second one started while the first runs is refused (sequential is fine).
+_running_lock = threading.Lock()
+_running: LocalCloud | None = None
+
+
+class CloudAlreadyRunningError(RuntimeError):
+    """Another LocalCloud is running in this process; start this one in a process of its own."""
+
+
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "skyreel-local", "AWS_SECRET_ACCESS_KEY": "skyreel-local"}
 
 
@@ -200,6 +211,14 @@ class LocalCloud:
         return env
 
     def start(self) -> LocalCloud:
+        global _running  # noqa: PLW0603 - the one running cloud of this process
+        with _running_lock:
+            if _running is not None:
+                raise CloudAlreadyRunningError(
+                    f"a local cloud already runs in this process (front door {_running.url}): moto's state "
+                    "is process-wide, so start another in a process of its own"
+                )
+            _running = self
         started = time.perf_counter()
         try:
             self._start()
@@ -401,6 +420,10 @@ class LocalCloud:
             self._uninstall_atomic_dynamodb()
         if "_moto" in started:
             self._moto.stop()
+        global _running  # noqa: PLW0603 - released once everything above has stopped
+        with _running_lock:
+            if _running is self:
+                _running = None
 
     def __enter__(self) -> LocalCloud:
         return self.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,7 +18,7 @@ import boto3
 import httpx
 import pytest
 
-from infra.local.cloud import LocalCloud, free_port
+from infra.local.cloud import free_port
 from infra.model import ROOT
 from infra.topology import TOPOLOGY
 
@@ -207,16 +208,22 @@ def test_an_upload_url_issued_before_a_restart_works_after_it(tmp_path: Path) ->
 def test_ready_means_the_first_requests_start_no_sandbox() -> None:
     """`make dev` prints its "ready in" banner after `warm()`: by then every API function and the
     authorizer has a sandbox, so neither a public nor a protected first request waits for a cold start."""
-    with LocalCloud(TOPOLOGY, port=free_port(), log_sink=lambda source, line: None) as cloud:
-        assert cloud.warm(timeout_s=240), "the prewarmed sandboxes did not start"
-        assert TOPOLOGY.api.authorizer is not None
-        serving = {r.function for r in TOPOLOGY.api.routes} | {TOPOLOGY.api.authorizer.function}
-        before = cloud.runtime.stats()
-        assert {fid for fid in serving if before.get(fid, {}).get("warm", 0) >= 1} == serving
-        assert httpx.get(f"{cloud.url}/api/v1/health", timeout=60).status_code == 200
-        refused = httpx.get(f"{cloud.url}/api/v1/videos", headers={"Authorization": "Bearer x"}, timeout=60)
-        assert refused.status_code == 401
-        after = cloud.runtime.stats()
-        for fid in ("platform", TOPOLOGY.api.authorizer.function):
-            assert after[fid]["invocations"] > before[fid]["invocations"]
-            assert after[fid]["cold_starts"] == before[fid]["cold_starts"], fid
+    probe = subprocess.run(  # a process of its own: this one already runs the suite's cloud
+        [sys.executable, "-m", "tests.integration.warm_probe"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    seen = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert seen["warm"], "the prewarmed sandboxes did not start"
+    assert TOPOLOGY.api.authorizer is not None
+    serving = {r.function for r in TOPOLOGY.api.routes} | {TOPOLOGY.api.authorizer.function}
+    before, after = seen["before"], seen["after"]
+    assert {fid for fid in serving if before.get(fid, {}).get("warm", 0) >= 1} == serving
+    assert (seen["health"], seen["refused"]) == (200, 401)
+    for fid in ("platform", TOPOLOGY.api.authorizer.function):
+        assert after[fid]["invocations"] > before[fid]["invocations"]
+        assert after[fid]["cold_starts"] == before[fid]["cold_starts"], fid

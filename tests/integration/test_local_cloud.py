@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from infra.local import stepfunctions
-from infra.local.cloud import LocalCloud
+from infra.local.cloud import CloudAlreadyRunningError, LocalCloud, free_port
 from infra.local.gateway import HttpRequest, HttpResponse, json_body
 from infra.local.runtime import InvocationError, ThrottledError
 from tests.integration.conftest import User, eventually, media_token, records
@@ -49,6 +49,25 @@ def test_dashboard_is_served_at_the_root(http: httpx.Client) -> None:
     response = http.get("/")
     assert response.status_code == 200
     assert "Skyreel" in response.text
+
+
+def test_a_second_cloud_in_the_same_process_is_refused_and_the_first_keeps_working(
+    http: httpx.Client, cloud: LocalCloud, user: User
+) -> None:
+    """moto's state, MOTO_PORT and the hooks are process-wide: a second cloud would take them over (its
+    Step Functions tasks would call Lambda on its port, dead once it stops)."""
+    with pytest.raises(CloudAlreadyRunningError, match="process of its own"):
+        LocalCloud(
+            cloud.topology, port=free_port(), prewarm=False, log_sink=lambda source, line: None
+        ).start()
+    assert (
+        http.post(
+            "/api/v1/auth/register",
+            json={"email": f"second-{uuid.uuid4().hex[:8]}@example.com", "password": user.password},
+        ).status_code
+        == 201
+    )
+    assert http.get("/api/v1/videos", headers=user.headers).status_code == 200
 
 
 def test_proxy_event_context_and_environment_reach_the_handler(http: httpx.Client, cloud: LocalCloud) -> None:
