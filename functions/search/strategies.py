@@ -14,9 +14,12 @@ from rapidfuzz.distance import OSA
 from functions.search.models import Algorithm
 
 # How much each kind of match counts against an exact one (which also scores by BM25): a typo or an
-# unfinished word always ranks below the exact word in the same field.
+# unfinished word always ranks below the exact word in the same field. A whole word one typo away ranks
+# above a longer word that merely starts one typo away (Meilisearch's exactness rule): "gavuca" means
+# "gamuca" more likely than "pavucafovu". Forms add up, so a whole-word typo scores both typo weights.
 PREFIX_WEIGHT = 0.5
 TYPO_WEIGHT = 0.3
+TYPO_PREFIX_WEIGHT = 0.15
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,11 @@ class FuzzyStrategy(TextStrategy):
 
     def forms(self, word: str, last: bool) -> tuple[WordForm, ...]:
         typos = typos_allowed(word)
-        fuzzy = (WordForm(word, distance=typos, prefix=last, weight=TYPO_WEIGHT),) if typos else ()
-        return super().forms(word, last) + fuzzy
+        if not typos:
+            return super().forms(word, last)
+        whole = WordForm(word, distance=typos, weight=TYPO_WEIGHT)
+        started = WordForm(word, distance=typos, prefix=True, weight=TYPO_PREFIX_WEIGHT)
+        return (*super().forms(word, last), whole, *((started,) if last else ()))
 
 
 STRATEGIES: dict[Algorithm, Strategy] = {s.algorithm: s for s in (TextStrategy(), FuzzyStrategy())}

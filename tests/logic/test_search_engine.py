@@ -92,6 +92,14 @@ def test_an_exact_match_ranks_above_a_typo_match() -> None:
     assert ids(index, "galaxy", Algorithm.FUZZY) == ["exact", "typo"]
 
 
+def test_a_whole_word_one_typo_away_ranks_above_a_longer_word_starting_one_typo_away() -> None:
+    # "gavuca": "gamuca" is the word with a typo; "pavucafovu" only starts one typo away from it.
+    index = index_of(
+        video("Pavucafovu sunrise", video_id="starts"), video("Gamuca sunrise", video_id="whole")
+    )
+    assert ids(index, "gavuca", Algorithm.FUZZY) == ["whole", "starts"]
+
+
 def test_visibility_own_videos_whatever_their_status_others_only_public_and_ready() -> None:
     index = index_of(
         video(
