@@ -39,6 +39,7 @@ from moto import mock_aws
 from bench.stats import line
 from functions.analytics.viewing.dal import EventTable, ReadModelTable
 from functions.analytics.viewing.logic import Projection, Projector, replay
+from functions.analytics.viewing.models import MAX_SESSION_BEACONS
 from functions.analytics.viewing.ports import ViewEvent, Write
 from functions.shared import aws
 from infra.local.provision import _table_request
@@ -166,7 +167,7 @@ def through_moto(count: int, full: int) -> None:
         store, models = EventTable("view_events"), CountingReadModels("analytics")
         with Timer() as append:
             for e in events:
-                store.append(e)
+                store.append(e, MAX_SESSION_BEACONS)
         projector = Projector(models)
         with Timer() as project:
             for offset in range(0, len(events), 100):
@@ -216,7 +217,7 @@ def replay_through_moto(count: int, full: int) -> None:
         _tables()
         store, models = EventTable("view_events"), ReadModelTable("analytics")
         for e in events:
-            store.append(e)
+            store.append(e, MAX_SESSION_BEACONS)
         with Timer() as replayed:
             outcome = replay(store, models)
     aws.reset_clients()

@@ -45,3 +45,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def cancellation_reasons(exc: Exception) -> list[str]:
+    """The reason code of each item of a cancelled transaction, in order ("None" when it passed)."""
+    response = getattr(exc, "response", {})
+    return [str(r.get("Code", "None")) for r in response.get("CancellationReasons", [])]

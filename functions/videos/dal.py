@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from functions.shared import aws
 from functions.shared.dependency import dependency
-from functions.shared.dynamo import from_item, key, to_item
+from functions.shared.dynamo import cancellation_reasons, from_item, key, to_item
 from functions.shared.errors import DependencyUnavailableError, MalformedRequestError
 from functions.videos.models import Status, VideoRecord, Visibility
 from functions.videos.ports import OverQuotaError, Page, Usage, VersionConflictError
@@ -45,11 +45,6 @@ def charge_change(before: VideoRecord | None, after: VideoRecord | None) -> Usag
     return Usage(new.reserved - old.reserved, new.stored - old.stored)
 
 
-def _cancelled_because(exc: ClientError) -> list[str]:
-    """The reason code of each item of a cancelled transaction, in order ("None" when it passed)."""
-    return [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
-
-
 TRANSACT_ATTEMPTS = 5
 
 
@@ -62,7 +57,7 @@ def _transact(items: list[dict[str, Any]]) -> None:
                 aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
             return
         except ClientError as exc:
-            if "TransactionConflict" not in _cancelled_because(exc) or attempt == TRANSACT_ATTEMPTS - 1:
+            if "TransactionConflict" not in cancellation_reasons(exc) or attempt == TRANSACT_ATTEMPTS - 1:
                 raise
             time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # noqa: S311 - jitter, not a secret
 
@@ -70,7 +65,7 @@ def _transact(items: list[dict[str, Any]]) -> None:
 def _is_condition_failure(exc: ClientError, item: int) -> bool:
     if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
         return True
-    return _cancelled_because(exc)[item : item + 1] == ["ConditionalCheckFailed"]
+    return cancellation_reasons(exc)[item : item + 1] == ["ConditionalCheckFailed"]
 
 
 def _dependency() -> AbstractContextManager[None]:

@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from functions.analytics.viewing.dal import EventTable, ReadModelTable, TokenKeys, VideoCatalogue
+from functions.analytics.viewing.models import MAX_SESSION_BEACONS
 from functions.analytics.viewing.ports import (
     ConcurrentWriteError,
     EventStore,
@@ -20,6 +21,7 @@ from functions.analytics.viewing.ports import (
     Point,
     ReadModels,
     Session,
+    SessionFullError,
     Totals,
     ViewerVideo,
     ViewEvent,
@@ -38,6 +40,7 @@ from infra.topology import TOPOLOGY
 from tests.fakes.analytics_viewing import FakeTokens, InMemoryEvents, InMemoryReadModels, InMemoryVideos
 
 KINDS = ["fake", "adapter"]
+CAP = MAX_SESSION_BEACONS
 
 
 def event(n: int, **fields: Any) -> ViewEvent:
@@ -82,11 +85,22 @@ def models(request: pytest.FixtureRequest) -> Iterator[ReadModels]:
 
 
 def test_an_event_id_is_stored_once_and_the_first_copy_wins(events: EventStore) -> None:
-    assert events.append(event(1))
-    assert not events.append(event(1, at="2026-12-01T00:00:00.000Z"))
-    assert events.append(event(2, startup_ms=900, error="MEDIA_ERR"))
+    assert events.append(event(1), CAP)
+    assert not events.append(event(1, at="2026-12-01T00:00:00.000Z"), CAP)
+    assert events.append(event(2, startup_ms=900, error="MEDIA_ERR"), CAP)
     stored = sorted(events.all_events(), key=lambda e: e.event_id)
     assert stored == [event(1), event(2, startup_ms=900, error="MEDIA_ERR")]
+
+
+def test_a_session_takes_events_up_to_its_cap_and_a_repeat_is_still_a_repeat(events: EventStore) -> None:
+    assert events.append(event(1), session_cap=2)
+    assert events.append(event(2), session_cap=2)
+    with pytest.raises(SessionFullError):
+        events.append(event(3), session_cap=2)
+    assert not events.append(event(2), session_cap=2)
+    assert events.append(event(3, session_id="session-2"), session_cap=2)
+    assert events.append(event(4, viewer="a:viewer-2"), session_cap=2)  # another viewer's session
+    assert sorted(e.event_id for e in events.all_events()) == ["e1", "e2", "e3", "e4"]
 
 
 def records() -> list[Any]:
@@ -144,7 +158,7 @@ def test_replace_all_leaves_exactly_the_new_records(models: ReadModels) -> None:
 # --- the videos domain's data access and the token key set -------------------------------------------------
 
 
-def _video(video_id: str, visibility: Visibility, status: Status) -> VideoRecord:
+def _video(video_id: str, visibility: Visibility, status: Status, playable: bool = False) -> VideoRecord:
     return VideoRecord(
         id=video_id,
         owner_id="o1",
@@ -152,6 +166,8 @@ def _video(video_id: str, visibility: Visibility, status: Status) -> VideoRecord
         visibility=visibility,
         status=status,
         media_prefix=f"hls/{video_id}/" if status is Status.READY else None,
+        playable=playable,
+        playable_prefix=f"hls/{video_id}/live/" if playable else None,
         renditions=[{"name": "720p"}, {"name": "360p"}],
         upload=UploadRecord(
             key="k", filename="a.mp4", content_type="video/mp4", size_bytes=1, method="PUT", expires_at=1
@@ -167,7 +183,8 @@ def catalogue(request: pytest.FixtureRequest) -> Iterator[VideoCataloguePort]:
         fake = InMemoryVideos()
         fake.add("vpub", "o1", public=True)
         fake.add("vpriv", "o1")
-        fake.add("vwait", "o1", ready=False)
+        fake.add("vwait", "o1", plays=False)
+        fake.add("vlive", "o1")
         yield fake
         return
     with mock_aws():
@@ -177,6 +194,7 @@ def catalogue(request: pytest.FixtureRequest) -> Iterator[VideoCataloguePort]:
         repo.create(_video("vpub", Visibility.PUBLIC, Status.READY))
         repo.create(_video("vpriv", Visibility.PRIVATE, Status.READY))
         repo.create(_video("vwait", Visibility.PRIVATE, Status.PROCESSING))
+        repo.create(_video("vlive", Visibility.PRIVATE, Status.PROCESSING, playable=True))
         yield VideoCatalogue("videos")
     aws.reset_clients()
 
@@ -185,11 +203,13 @@ def test_the_catalogue_says_who_owns_a_video_and_whether_anyone_may_watch_it(
     catalogue: VideoCataloguePort,
 ) -> None:
     public, private, waiting = catalogue.get("vpub"), catalogue.get("vpriv"), catalogue.get("vwait")
+    encoding = catalogue.get("vlive")  # still processing, but its streamed encode already plays
     assert public is not None
     assert private is not None
     assert waiting is not None
-    assert (public.owner_id, public.public, public.ready) == ("o1", True, True)
-    assert (private.public, private.ready, waiting.ready) == (False, True, False)
+    assert encoding is not None
+    assert (public.owner_id, public.public, public.plays) == ("o1", True, True)
+    assert (private.public, private.plays, waiting.plays, encoding.plays) == (False, True, False, True)
     assert public.renditions == frozenset({"720p", "360p"})
     assert catalogue.get("nope") is None
 
@@ -213,6 +233,16 @@ def test_a_token_opens_its_own_video_only(tokens: tuple[PlaybackTokens, str]) ->
     assert not port.opens(token, "v2")
     assert not port.opens(token + "x", "v1")
     assert not port.opens("../../etc", "v1")
+
+
+def test_a_token_that_carries_its_own_video_path_opens_no_other_video(
+    tokens: tuple[PlaybackTokens, str],
+) -> None:
+    """The header is the token alone: "<token for v1>/hls/v1" must not be read as a path into v1's scope
+    that happens to end at v2's playlist."""
+    port, token = tokens
+    assert not port.opens(f"{token}/hls/v1", "v2")
+    assert not port.opens(f"{token}/hls/v1/", "v2")
 
 
 def test_an_expired_token_opens_nothing() -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functions.analytics.viewing.ports import (
     ConcurrentWriteError,
     Record,
+    SessionFullError,
     ViewEvent,
     WatchableVideo,
     Write,
@@ -25,9 +26,13 @@ class InMemoryEvents:
 
     events: dict[str, ViewEvent] = field(default_factory=dict)
 
-    def append(self, event: ViewEvent) -> bool:
+    def append(self, event: ViewEvent, session_cap: int) -> bool:
         if event.event_id in self.events:
             return False
+        session = (event.video_id, event.viewer, event.session_id)
+        held = sum(1 for e in self.events.values() if (e.video_id, e.viewer, e.session_id) == session)
+        if held >= session_cap:
+            raise SessionFullError(event.session_id)
         self.events[event.event_id] = event
         return True
 
@@ -81,10 +86,10 @@ class InMemoryVideos:
         video_id: str,
         owner: str,
         public: bool = False,
-        ready: bool = True,
+        plays: bool = True,
         renditions: Iterable[str] = ("720p", "360p"),
     ) -> WatchableVideo:
-        video = WatchableVideo(video_id, owner, public, ready, frozenset(renditions))
+        video = WatchableVideo(video_id, owner, public, plays, frozenset(renditions))
         self.videos[video_id] = video
         return video
 

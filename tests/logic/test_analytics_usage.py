@@ -172,6 +172,8 @@ def test_daily_lists_every_day_and_endpoints_are_busiest_first(world: World) -> 
 def test_ranges_reversed_or_over_a_year_are_refused() -> None:
     assert date_range(None, None, DAY) == (DAY - timedelta(days=29), DAY)
     assert date_range(DAY - timedelta(days=365), DAY, DAY)[0] == DAY - timedelta(days=365)
+    # A default start before the calendar's first day stops there (it once raised OverflowError: a 500).
+    assert date_range(None, date(1, 1, 5), DAY) == (date.min, date(1, 1, 5))
     with pytest.raises(ValidationFailedError):
         date_range(DAY, DAY - timedelta(days=1), DAY)
     with pytest.raises(ValidationFailedError):

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from functions.analytics.viewing import logic, sketch
 from functions.analytics.viewing.logic import AnalyticsReader, BeaconService, Projector, replay
-from functions.analytics.viewing.models import Beacon
+from functions.analytics.viewing.models import MAX_SESSION_BEACONS, Beacon
 from functions.analytics.viewing.ports import ViewEvent
 from functions.shared.errors import ConflictError, NotFoundError, ValidationFailedError
 from functions.shared.principal import Caller
@@ -94,12 +94,28 @@ def test_a_video_the_caller_may_not_watch_is_404_and_nothing_is_stored(
 
 
 def test_a_video_not_ready_is_409_and_an_unknown_rendition_422(world: World) -> None:
-    world.videos.add("vwait", "owner", ready=False)
+    world.videos.add("vwait", "owner", plays=False)
     with pytest.raises(ConflictError):
         world.send("vwait")
     with pytest.raises(ValidationFailedError):
         world.send("vpriv", rendition="1080p")  # the video has 720p and 360p only
     assert world.events.events == {}
+
+
+def test_a_session_past_its_beacon_cap_is_409_and_stores_nothing_more(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session's read model is one item: an anonymous caller must not grow it past DynamoDB's limit."""
+    monkeypatch.setattr(logic, "MAX_SESSION_BEACONS", 3)
+    for watched in (1, 2, 3):
+        assert not world.send("vpub", None, watched_s=watched).duplicate
+    with pytest.raises(ConflictError, match="new session"):
+        world.send("vpub", None, watched_s=4)
+    assert world.send("vpub", None, watched_s=2).duplicate  # a repeat is still just a repeat
+    assert not world.send("vpub", None, session_id="session-2", watched_s=4).duplicate
+    assert len(world.events.events) == 4
+    world.project()
+    assert world.reader.video("vpub", OWNER).views == 2
 
 
 @pytest.mark.parametrize(
@@ -253,7 +269,7 @@ def test_any_order_any_batching_with_duplicates_gives_what_a_replay_gives(seed: 
     assert max(models.commit_sizes) <= logic.MAX_ITEMS_PER_COMMIT
     store = InMemoryEvents()
     for event in events:
-        store.append(event)
+        store.append(event, MAX_SESSION_BEACONS)
     rebuilt = InMemoryReadModels()
     outcome = replay(store, rebuilt)
     assert outcome["events"] == 400

@@ -28,7 +28,7 @@ from functions.analytics.usage.ports import ALL, Cell, CellKey
 from functions.auth.dal import ApiKeyTable
 from functions.shared import aws
 from functions.shared.dependency import dependency, error_code
-from functions.shared.dynamo import from_item, key, to_item
+from functions.shared.dynamo import cancellation_reasons, from_item, key, to_item
 
 TABLE = "the analytics table"
 MARKER_TTL_S = 35 * 24 * 3600  # longer than SQS keeps a message (14 days) or the DLQ (14 days)
@@ -74,10 +74,6 @@ def _cell_from(item: Mapping[str, Any]) -> tuple[CellKey, Cell]:
     return cell_key, cell
 
 
-def _cancelled_by(exc: ClientError) -> list[str]:
-    return [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
-
-
 class DynamoUsageAggregates:
     """`UsageAggregates` on the analytics table."""
 
@@ -121,7 +117,7 @@ class DynamoUsageAggregates:
         except ClientError as exc:
             if error_code(exc) != "TransactionCanceledException":
                 raise
-            reasons = _cancelled_by(exc)
+            reasons = cancellation_reasons(exc)
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 return False  # the marker exists: another delivery applied this part meanwhile
             return None

@@ -174,7 +174,8 @@ def date_range(first: date | None, last: date | None, today: date) -> tuple[date
     """The range asked for, defaults filled in (to: today; from: 30 days up to `to`); a reversed range or
     one over a year is refused."""
     last = last or today
-    first = first or last - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    # The default start stops at the calendar's first day (`to=0001-01-05` would overflow date).
+    first = first or last - timedelta(days=min(DEFAULT_RANGE_DAYS - 1, (last - date.min).days))
     if first > last:
         raise ValidationFailedError(
             "`from` is after `to`.",

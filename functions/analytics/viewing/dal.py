@@ -2,6 +2,7 @@
 
 The event store (`view_events` table, append-only, with a stream the projector reads):
     VIDEO#<video id>          EVENT#<event id>           one distinct beacon (put only if absent)
+    VIDEO#<video id>          SESSION#<viewer>#<session> how many distinct beacons the session holds
 
 The read models (in the analytics table, under the `VIEWS#` prefix; the profile and usage items are other
 prefixes):
@@ -32,6 +33,7 @@ from functions.analytics.viewing.ports import (
     Point,
     Record,
     Session,
+    SessionFullError,
     Totals,
     ViewerVideo,
     ViewEvent,
@@ -41,7 +43,8 @@ from functions.analytics.viewing.ports import (
 )
 from functions.shared import aws
 from functions.shared.dependency import dependency
-from functions.shared.dynamo import from_item, key, to_item
+from functions.shared.dynamo import cancellation_reasons, from_item, key, to_item
+from functions.shared.errors import DependencyUnavailableError
 from functions.shared.media_token import MediaKeys, TokenRejected, check
 from functions.videos.dal import VideoRepository
 from functions.videos.models import Status, Visibility
@@ -68,24 +71,47 @@ def event_from_image(image: dict[str, Any] | None) -> ViewEvent | None:
 
 
 class EventTable:
-    """The append-only event store: a conditional put per event, so an event id is stored once."""
+    """The append-only event store: each event is put only if absent, in one transaction with its session's
+    count of distinct events, which may not pass the cap (the count is never in an event's stream image)."""
 
     def __init__(self, table_name: str) -> None:
         self.table = table_name
 
-    def append(self, event: ViewEvent) -> bool:
-        try:
-            with dependency("the view event store"):
-                aws.dynamodb().put_item(
-                    TableName=self.table,
-                    Item=event_item(event),
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+    def append(self, event: ViewEvent, session_cap: int) -> bool:
+        counter = key(f"VIDEO#{event.video_id}", f"SESSION#{event.viewer}#{event.session_id}")
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": event_item(event),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": counter,
+                    "UpdateExpression": "ADD events :one",
+                    "ConditionExpression": "attribute_not_exists(events) OR events < :cap",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":cap": {"N": str(session_cap)}},
+                }
+            },
+        ]
+        for attempt in range(TRANSACT_ATTEMPTS):
+            try:
+                with dependency("the view event store"):
+                    aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+                return True
+            except ClientError as exc:
+                event_check, session_check = [*cancellation_reasons(exc), "None", "None"][:2]
+                if event_check == "ConditionalCheckFailed":
+                    return False  # stored already: a duplicate, whatever the count says
+                if session_check == "ConditionalCheckFailed":
+                    raise SessionFullError(event.session_id) from exc
+                if "TransactionConflict" not in (event_check, session_check):
+                    raise DependencyUnavailableError("The view event store did not answer.") from exc
+                time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # noqa: S311 - jitter, not a secret
+        raise DependencyUnavailableError("The view event store kept answering with a conflict.")
 
     def all_events(self) -> Iterator[ViewEvent]:
         pages = aws.dynamodb().get_paginator("scan").paginate(TableName=self.table)
@@ -164,10 +190,6 @@ def record_from_item(item: dict[str, Any]) -> Record:
     return cls(**values)
 
 
-def _cancelled_because(exc: ClientError) -> list[str]:
-    return [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])]
-
-
 class ReadModelTable:
     """The read models in the analytics table; written by the one projector, read by the API."""
 
@@ -204,7 +226,7 @@ class ReadModelTable:
                     aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
                 return
             except ClientError as exc:
-                reasons = _cancelled_because(exc)
+                reasons = cancellation_reasons(exc)
                 if "ConditionalCheckFailed" in reasons:
                     raise ConcurrentWriteError("a read model changed since it was read") from exc
                 if "TransactionConflict" not in reasons or attempt == TRANSACT_ATTEMPTS - 1:
@@ -283,7 +305,7 @@ class VideoCatalogue:
             id=video.id,
             owner_id=video.owner_id,
             public=video.visibility is Visibility.PUBLIC and video.status is not Status.DELETING,
-            ready=video.status is Status.READY and bool(video.media_prefix),
+            plays=video.plays_from() is not None,
             renditions=frozenset(str(r["name"]) for r in video.renditions if r.get("name")),
         )
 
@@ -306,10 +328,12 @@ class TokenKeys:
         return MediaKeys.from_json(value)
 
     def opens(self, token: str, video_id: str) -> bool:
+        wanted = f"hls/{video_id}/master.m3u8"
         for attempt in range(2):
             try:
-                check(f"{token}/hls/{video_id}/master.m3u8", self._keys.keys)
-                return True
+                # The key the token opens must be this video's: a "token" carrying its own "/hls/<other>"
+                # would otherwise be checked against that other video's scope.
+                return check(f"{token}/{wanted}", self._keys.keys) == wanted
             except TokenRejected as rejected:
                 stale = time.monotonic() - self._read_at > self.REFRESH_EVERY_S
                 if attempt or str(rejected) != "unknown key id" or not stale:

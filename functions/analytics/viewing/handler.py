@@ -44,7 +44,7 @@ ANALYTICS = f"{API_PREFIX}/analytics"
         protected=True,
         errors={
             401: "Credentials were sent and are not valid (`unauthenticated`)",
-            409: "The video is not ready (`conflict`)",
+            409: "The video cannot play yet, or the session has reported its last beacon (`conflict`)",
             422: "Out of range, a rendition the video does not have, or unknown fields (`validation_failed`)",
         },
     ),

@@ -25,6 +25,7 @@ from typing import TypeVar, cast
 
 from functions.analytics.viewing import sketch
 from functions.analytics.viewing.models import (
+    MAX_SESSION_BEACONS,
     Beacon,
     BeaconReceipt,
     Overview,
@@ -41,6 +42,7 @@ from functions.analytics.viewing.ports import (
     ReadModels,
     Record,
     Session,
+    SessionFullError,
     Totals,
     VideoCatalogue,
     ViewerVideo,
@@ -106,8 +108,8 @@ class BeaconService:
 
         if video is None or not may_watch(video, caller, token_opens):
             raise NotFoundError(f"No video {video_id}.")
-        if not video.ready:
-            raise ConflictError("The video is not ready; it has no views until it plays.")
+        if not video.plays:
+            raise ConflictError("The video cannot play yet; it has no views until it does.")
         if video.renditions and beacon.rendition not in video.renditions:
             raise ValidationFailedError(
                 f"The video has no rendition {beacon.rendition!r}.",
@@ -127,7 +129,14 @@ class BeaconService:
             error=beacon.error,
             at=self.clock(),
         )
-        return BeaconReceipt(event_id=event.event_id, duplicate=not self.events.append(event))
+        try:
+            stored = self.events.append(event, MAX_SESSION_BEACONS)
+        except SessionFullError:
+            raise ConflictError(
+                f"This playback session has reached its {MAX_SESSION_BEACONS} beacons; a new session "
+                "(a new session_id) may report."
+            ) from None
+        return BeaconReceipt(event_id=event.event_id, duplicate=not stored)
 
 
 # --- the projection: events -> read models ----------------------------------------------------------------

@@ -8,6 +8,9 @@ from functions.analytics.viewing.sketch import RELATIVE_ACCURACY
 
 # A session lasts at most a day of watching; a larger cumulative `watched_s` is not a playback.
 MAX_WATCHED_S = 86_400
+# A session's read model holds each of its distinct beacons (~100 bytes) in one DynamoDB item (400 KB at
+# most): 3,000 is a beacon every 10 s for over 8 hours. The next one is refused, so none is ever stored.
+MAX_SESSION_BEACONS = 3_000
 MAX_STARTUP_MS = 600_000  # ten minutes to the first frame is a failure, not a startup time
 MAX_REBUFFER_MS = 86_400_000
 PLAYER_ID = r"^[A-Za-z0-9_-]{8,64}$"

@@ -44,13 +44,18 @@ class WatchableVideo:
     id: str
     owner_id: str
     public: bool  # public, and not being deleted: anyone may watch it
-    ready: bool
+    plays: bool  # a player can stream it: ready, or playable while it still encodes
     renditions: frozenset[str]  # the names of its HLS renditions ("720p", ...)
 
 
+class SessionFullError(Exception):
+    """The event's session already holds as many distinct beacons as it may."""
+
+
 class EventStore(Protocol):
-    def append(self, event: ViewEvent) -> bool:
-        """Store the event unless one with its id is there; True when it was new."""
+    def append(self, event: ViewEvent, session_cap: int) -> bool:
+        """Store the event unless one with its id is there; True when it was new. SessionFullError (and
+        nothing stored) when it is new and its session holds `session_cap` distinct events already."""
         ...
 
     def all_events(self) -> Iterator[ViewEvent]:
