@@ -48,7 +48,7 @@ def _decode(cursor: str | None, owner_partition: str) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: "[[[[..." nested past the limit
         raise MalformedRequestError(_FOREIGN_CURSOR) from None
     if not isinstance(value, dict) or set(value) != _CURSOR_KEYS:
         raise MalformedRequestError(_FOREIGN_CURSOR)
@@ -89,16 +89,18 @@ class DynamoJobStore:
             )
         return JobRecord.model_validate(from_item(item)) if item else None
 
-    def replace(self, job: JobRecord, expected: frozenset[JobStatus]) -> bool:
+    def replace(self, job: JobRecord, expected: frozenset[JobStatus], attempt: int) -> bool:
         names = {f":s{i}": {"S": status.value} for i, status in enumerate(sorted(expected))}
         try:
             with _dependency():
                 aws.dynamodb().put_item(
                     TableName=self.table,
                     Item=self._item(job),
-                    ConditionExpression=f"attribute_exists(pk) AND #status IN ({', '.join(names)})",
+                    ConditionExpression=(
+                        f"attribute_exists(pk) AND #status IN ({', '.join(names)}) AND attempts = :attempt"
+                    ),
                     ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues=names,
+                    ExpressionAttributeValues={**names, ":attempt": {"N": str(attempt)}},
                 )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":

@@ -113,6 +113,20 @@ class TantivyIndex:
             )
         return hits
 
+    def visible(self, video_ids: Sequence[str], audience: Sequence[str]) -> set[str]:
+        """Which of `video_ids` `audience` may see now: the same filter as `search`."""
+        if not video_ids:
+            return set()
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "video_id", list(video_ids))),
+                (tantivy.Occur.Must, self._audience_filter(audience)),
+            ]
+        )
+        searcher = self._index.searcher()
+        found = searcher.search(query, len(video_ids), count=False).hits
+        return {str(searcher.doc(address)["video_id"][0]) for _, address in found}
+
     def _word_query(self, forms: Iterable[WordForm]) -> tantivy.Query:
         """One query word in any field, in any of its forms; each match weighted by field and form."""
         clauses = []

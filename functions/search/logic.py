@@ -57,6 +57,10 @@ class SearchService:
         took = round((time.perf_counter() - started) * 1000, 3)
         return SearchResults(results=hits, algorithm=algorithm, took_ms=took)
 
+    def visible_to(self, caller_id: str, video_ids: Iterable[str]) -> set[str]:
+        """Which of `video_ids` the caller may see now (their own, or others' public and ready ones)."""
+        return self.source.current().visible(list(dict.fromkeys(video_ids)), audience_of(caller_id))
+
 
 class Indexer:
     """The one writer: applies the catalogue's changes in order, and rebuilds from the catalogue."""

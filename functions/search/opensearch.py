@@ -139,6 +139,21 @@ class OpenSearchIndex:
             )
         return hits
 
+    def visible(self, video_ids: Sequence[str], audience: Sequence[str]) -> set[str]:
+        if not video_ids:
+            return set()
+        body = {
+            "size": len(video_ids),
+            "_source": False,
+            "query": {
+                "bool": {
+                    "filter": [{"ids": {"values": list(video_ids)}}, {"terms": {"audience": list(audience)}}]
+                }
+            },
+        }
+        response = self.client.search(index=self.index, body=body)
+        return {str(hit["_id"]) for hit in response["hits"]["hits"]}
+
     # --- IndexUpdates ------------------------------------------------------------------------------
 
     def apply(self, changes: Sequence[Change]) -> int:

@@ -22,6 +22,10 @@ class SearchIndex(Protocol):
         self, words: Sequence[str], strategy: Strategy, audience: Sequence[str], limit: int
     ) -> list[SearchHit]: ...
 
+    def visible(self, video_ids: Sequence[str], audience: Sequence[str]) -> set[str]:
+        """Which of `video_ids` `audience` may see now (the filter every search applies)."""
+        ...
+
 
 class IndexSource(Protocol):
     """The current index for this container (reloaded when a newer version is published)."""
@@ -76,8 +80,9 @@ class JobStore(Protocol):
 
     def get(self, job_id: str) -> JobRecord | None: ...
 
-    def replace(self, job: JobRecord, expected: frozenset[JobStatus]) -> bool:
-        """Write `job` only if the stored one's status is in `expected`; False (nothing written) if not."""
+    def replace(self, job: JobRecord, expected: frozenset[JobStatus], attempt: int) -> bool:
+        """Write `job` only if the stored one's status is in `expected` and it is still at `attempt` (a
+        worker of an earlier attempt must not overwrite a retried job); False (nothing written) if not."""
         ...
 
     def list_owned(self, owner_id: str, limit: int, cursor: str | None) -> tuple[list[JobRecord], str | None]:

@@ -88,7 +88,9 @@ def catalogue() -> TableCatalogue:
 @functools.cache
 def job_service() -> JobService:
     s = api_settings()
-    return JobService(DynamoJobStore(s.jobs_table), SqsJobQueue(s.jobs_queue), EventPublisher(s.event_bus))
+    return JobService(
+        DynamoJobStore(s.jobs_table), SqsJobQueue(s.jobs_queue), EventPublisher(s.event_bus), search_service()
+    )
 
 
 @functools.cache
@@ -106,7 +108,7 @@ class _NoQueue:
 @functools.cache
 def worker_jobs() -> JobService:
     s = worker_settings()
-    return JobService(DynamoJobStore(s.jobs_table), _NoQueue(), EventPublisher(s.event_bus))
+    return JobService(DynamoJobStore(s.jobs_table), _NoQueue(), EventPublisher(s.event_bus), worker_search())
 
 
 @functools.cache

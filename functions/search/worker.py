@@ -20,7 +20,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def handle_record(record: SQSRecord) -> None:
     job_id = str(json.loads(record.body)["job_id"])
-    outcome = wiring.worker_jobs().run(job_id, wiring.worker_search())
+    outcome = wiring.worker_jobs().run(job_id)
     logger.info("search job", extra={"job_id": job_id, "outcome": outcome})
 
 

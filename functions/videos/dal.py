@@ -95,7 +95,7 @@ def decode_cursor(cursor: str | None, index: str, partition: str) -> dict[str, A
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: "[[[[..." nested past the limit
         raise MalformedRequestError(_FOREIGN_CURSOR) from None
     names = {"pk", "sk", f"{index}pk", f"{index}sk"}
     if not isinstance(value, dict) or set(value) != names:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,10 +124,24 @@ def test_a_created_job_reads_back_equal(jobs: JobStore) -> None:
 def test_replace_happens_only_from_an_expected_status(jobs: JobStore) -> None:
     jobs.create(job("j1"))
     running = job("j1", status=JobStatus.RUNNING)
-    assert jobs.replace(running, frozenset({JobStatus.QUEUED})) is True
-    assert jobs.replace(job("j1", status=JobStatus.CANCELLED), frozenset({JobStatus.QUEUED})) is False
+    assert jobs.replace(running, frozenset({JobStatus.QUEUED}), attempt=1) is True
+    assert (
+        jobs.replace(job("j1", status=JobStatus.CANCELLED), frozenset({JobStatus.QUEUED}), attempt=1) is False
+    )
     assert jobs.get("j1") == running
-    assert jobs.replace(job("ghost", status=JobStatus.RUNNING), frozenset({JobStatus.QUEUED})) is False
+    assert (
+        jobs.replace(job("ghost", status=JobStatus.RUNNING), frozenset({JobStatus.QUEUED}), attempt=1)
+        is False
+    )
+
+
+def test_replace_refuses_a_writer_of_an_earlier_attempt(jobs: JobStore) -> None:
+    """A worker still on attempt 1 must not overwrite the job a retry moved to attempt 2."""
+    jobs.create(job("j1", status=JobStatus.RUNNING).model_copy(update={"attempts": 2}))
+    done = job("j1", status=JobStatus.COMPLETED)
+    assert jobs.replace(done, frozenset({JobStatus.RUNNING}), attempt=1) is False
+    assert jobs.get("j1").attempts == 2  # type: ignore[union-attr]
+    assert jobs.replace(done, frozenset({JobStatus.RUNNING}), attempt=2) is True
     assert jobs.get("ghost") is None
 
 
@@ -148,7 +163,8 @@ def test_a_cursor_from_elsewhere_is_malformed(jobs: JobStore) -> None:
         jobs.create(job(f"a{n}", n=n))
     _, cursor = jobs.list_owned("alice", 1, None)
     assert cursor is not None
-    for bad in ("not base64 !", "e30=", cursor + "x"):
+    nested = base64.urlsafe_b64encode(b"[" * 1400).decode()  # json.loads: RecursionError (was a 500)
+    for bad in ("not base64 !", "e30=", cursor + "x", nested):
         with pytest.raises(MalformedRequestError):
             jobs.list_owned("alice", 1, bad)
     with pytest.raises(MalformedRequestError):

@@ -79,9 +79,9 @@ class MemoryJobStore:
     def get(self, job_id: str) -> JobRecord | None:
         return self.jobs.get(job_id)
 
-    def replace(self, job: JobRecord, expected: frozenset[JobStatus]) -> bool:
+    def replace(self, job: JobRecord, expected: frozenset[JobStatus], attempt: int) -> bool:
         stored = self.jobs.get(job.job_id)
-        if stored is None or stored.status not in expected:
+        if stored is None or stored.status not in expected or stored.attempts != attempt:
             return False
         self.jobs[job.job_id] = job
         return True
@@ -96,7 +96,7 @@ class MemoryJobStore:
         if cursor:
             try:
                 value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-            except (binascii.Error, ValueError):
+            except (binascii.Error, ValueError, RecursionError):
                 raise MalformedRequestError("foreign cursor") from None
             ids = [j.job_id for j in owned]
             if not isinstance(value, dict) or value.get("owner") != owner_id or value.get("after") not in ids:

@@ -7,11 +7,17 @@ from pathlib import Path
 import pytest
 
 from functions.search.documents import change_for
-from functions.search.jobs import JobService
+from functions.search.jobs import NOT_QUEUED, JobService
 from functions.search.logic import Indexer, SearchService
 from functions.search.models import Algorithm, CreateJobRequest, JobStatus
 from functions.search.replica import ReadReplica, WriteReplica
-from functions.shared.errors import ConflictError, NotFoundError, ValidationFailedError
+from functions.shared.errors import (
+    ConflictError,
+    DependencyUnavailableError,
+    NotFoundError,
+    ValidationFailedError,
+)
+from functions.videos.models import Visibility
 from tests.fakes.search import ListQueue, MemoryIndexFiles, MemoryJobStore
 from tests.fakes.shared import RecordingEvents
 from tests.search_helpers import video
@@ -20,13 +26,18 @@ from tests.search_helpers import video
 class World:
     def __init__(self, tmp_path: Path) -> None:
         files = MemoryIndexFiles()
-        Indexer(WriteReplica(files, tmp_path / "w")).apply(
-            [change_for("v1", video("Volcano eruption", owner="alice", video_id="v1"))]
-        )
-        self.search = SearchService(ReadReplica(files, tmp_path / "r"))
+        self.indexer = Indexer(WriteReplica(files, tmp_path / "w"))
+        self.indexer.apply([change_for("v1", video("Volcano eruption", owner="alice", video_id="v1"))])
+        self.search = SearchService(ReadReplica(files, tmp_path / "r", check_every_s=0))
         self.store, self.queue, self.events = MemoryJobStore(), ListQueue(), RecordingEvents()
         self.clock = 1_000.0
-        self.jobs = JobService(self.store, self.queue, self.events, clock=lambda: self.clock, ttl_s=60)
+        self.jobs = JobService(
+            self.store, self.queue, self.events, self.search, clock=lambda: self.clock, ttl_s=60
+        )
+
+    def worker_with(self, search: object) -> JobService:
+        """The same jobs, run by a worker whose search is `search`."""
+        return JobService(self.store, self.queue, self.events, search, clock=lambda: self.clock)  # type: ignore[arg-type]
 
     def statuses(self) -> list[str]:
         return [kind for kind, _ in self.events.published]
@@ -45,7 +56,7 @@ def test_a_job_is_queued_run_by_the_worker_and_keeps_its_results_with_a_ttl(worl
     job_id = submit(world, "volcanoe")
     assert world.queue.sent == [job_id]
     assert world.jobs.get("alice", job_id).status is JobStatus.QUEUED
-    assert world.jobs.run(job_id, world.search) is JobStatus.COMPLETED
+    assert world.jobs.run(job_id) is JobStatus.COMPLETED
     job = world.jobs.get("alice", job_id)
     assert [r.video_id for r in job.results] == ["v1"]
     assert job.expires_at == 1_060
@@ -65,13 +76,13 @@ def test_another_users_job_is_not_found(world: World) -> None:
 def test_a_cancelled_job_is_not_run_and_can_be_retried(world: World) -> None:
     job_id = submit(world)
     assert world.jobs.cancel("alice", job_id).status is JobStatus.CANCELLED
-    assert world.jobs.run(job_id, world.search) is None  # the message arrives after the cancel
+    assert world.jobs.run(job_id) is None  # the message arrives after the cancel
     with pytest.raises(ConflictError):
         world.jobs.cancel("alice", job_id)
     retried = world.jobs.retry("alice", job_id)
     assert (retried.status, retried.attempts) == (JobStatus.QUEUED, 2)
     assert world.queue.sent == [job_id, job_id]
-    assert world.jobs.run(job_id, world.search) is JobStatus.COMPLETED
+    assert world.jobs.run(job_id) is JobStatus.COMPLETED
     with pytest.raises(ConflictError):
         world.jobs.retry("alice", job_id)  # completed: nothing to retry
     with pytest.raises(ConflictError):
@@ -86,7 +97,7 @@ def test_a_cancel_while_running_drops_the_results(world: World) -> None:
             world.jobs.cancel("alice", job_id)
             return world.search.search(*args)  # type: ignore[arg-type]
 
-    assert world.jobs.run(job_id, CancelledMidway()) is None  # type: ignore[arg-type]
+    assert world.worker_with(CancelledMidway()).run(job_id) is None
     job = world.jobs.get("alice", job_id)
     assert (job.status, job.results) == (JobStatus.CANCELLED, [])
 
@@ -99,10 +110,60 @@ def test_a_job_whose_dependency_fails_goes_back_to_queued_for_the_retried_messag
             raise RuntimeError("index store down")
 
     with pytest.raises(RuntimeError):
-        world.jobs.run(job_id, Down())  # type: ignore[arg-type]
+        world.worker_with(Down()).run(job_id)
     assert world.jobs.get("alice", job_id).status is JobStatus.QUEUED
-    assert world.jobs.run(job_id, world.search) is JobStatus.COMPLETED
-    assert world.jobs.run(job_id, world.search) is None  # a duplicate delivery does nothing
+    assert world.jobs.run(job_id) is JobStatus.COMPLETED
+    assert world.jobs.run(job_id) is None  # a duplicate delivery does nothing
+
+
+def test_stored_results_drop_a_video_that_turned_private_since_the_job_ran(world: World) -> None:
+    job_id = submit(world, owner="bob")  # alice's public video matches
+    assert world.jobs.run(job_id) is JobStatus.COMPLETED
+    assert [r.video_id for r in world.jobs.get("bob", job_id).results] == ["v1"]
+    world.indexer.apply(
+        [
+            change_for(
+                "v1", video("Volcano eruption", owner="alice", video_id="v1", visibility=Visibility.PRIVATE)
+            )
+        ]
+    )
+    assert world.jobs.get("bob", job_id).results == []
+    [listed], _ = world.jobs.list("bob", 10, None)
+    assert listed.results == []
+
+
+def test_an_expired_job_is_gone_even_before_the_ttl_deletes_it(world: World) -> None:
+    job_id = submit(world)
+    world.clock += 61  # the TTL is 60 s in this world; DynamoDB deletes expired items only eventually
+    with pytest.raises(NotFoundError):
+        world.jobs.get("alice", job_id)
+    assert world.jobs.list("alice", 10, None)[0] == []
+
+
+def test_a_job_the_queue_would_not_take_is_failed_and_can_be_retried(world: World) -> None:
+    class QueueDown:
+        def send(self, job_id: str) -> None:
+            raise DependencyUnavailableError("Could not queue the search job; try again.")
+
+    world.jobs.queue = QueueDown()
+    with pytest.raises(DependencyUnavailableError):
+        submit(world)
+    [job], _ = world.jobs.list("alice", 10, None)
+    assert (job.status, job.error) == (JobStatus.FAILED, NOT_QUEUED)  # not queued forever with no message
+    world.jobs.queue = world.queue
+    assert world.jobs.retry("alice", job.job_id).status is JobStatus.QUEUED
+    assert world.queue.sent == [job.job_id]
+
+
+def test_a_bus_that_does_not_answer_loses_the_notification_not_the_job(world: World) -> None:
+    class BusDown:
+        def publish(self, event: object) -> None:
+            raise DependencyUnavailableError("The event bus did not answer.")
+
+    world.jobs.events = BusDown()
+    job_id = submit(world)
+    assert world.queue.sent == [job_id]
+    assert world.jobs.run(job_id) is JobStatus.COMPLETED
 
 
 @pytest.mark.parametrize("query", ["\x00bad", "!!!", "😀"])

@@ -104,6 +104,23 @@ def test_a_query_is_terms_prefixes_and_typos_per_field_with_the_visibility_filte
     assert [title.snippet[m.start : m.end] for m in title.matches] == ["Crème", "Galaxy"]
 
 
+def test_visible_asks_which_ids_pass_the_callers_visibility_filter(index: OpenSearchIndex) -> None:
+    Recorded.replies[("POST", "/videos/_search")] = {
+        "took": 1,
+        "timed_out": False,
+        "hits": {"max_score": 0.0, "hits": [{"_index": "videos", "_id": "v1", "_score": 0.0}]},
+    }
+    assert index.visible(["v1", "v2"], audience_of("bob")) == {"v1"}
+    [(_, _, body)] = Recorded.requests
+    assert body["_source"] is False
+    assert body["query"]["bool"]["filter"] == [
+        {"ids": {"values": ["v1", "v2"]}},
+        {"terms": {"audience": ["owner:bob", "public"]}},
+    ]
+    assert index.visible([], audience_of("bob")) == set()
+    assert len(Recorded.requests) == 1  # nothing to ask about: no request
+
+
 def test_changes_are_one_bulk_request_of_index_and_delete_actions(index: OpenSearchIndex) -> None:
     Recorded.replies[("POST", "/_bulk")] = {
         "took": 3,

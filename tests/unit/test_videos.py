@@ -88,7 +88,8 @@ def _cursor(value: object) -> str:
 def test_cursors_round_trip_and_refuse_garbage() -> None:
     assert decode_cursor(encode_cursor(KEY), "gsi1", "OWNER#u") == KEY
     assert decode_cursor(None, "gsi1", "OWNER#u") is None
-    for garbage in ("!!!", "bm90IGpzb24=", "WzEsMl0="):  # not base64; not JSON; JSON but not a key
+    nested = base64.urlsafe_b64encode(b"[" * 1400).decode()  # json.loads: RecursionError (was a 500)
+    for garbage in ("!!!", "bm90IGpzb24=", "WzEsMl0=", nested):  # not base64; not JSON; JSON not a key
         with pytest.raises(MalformedRequestError):
             decode_cursor(garbage, "gsi1", "OWNER#u")
 
