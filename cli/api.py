@@ -150,7 +150,15 @@ class Api:
             raise ApiError.from_response(response)
         if response.status_code == 204 or not response.content:
             return None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:  # a 2xx that is not JSON: a wrong --api-url, a captive portal, a proxy page
+            text = response.text.strip()[:200]
+            raise ApiError(
+                response.status_code,
+                "not_json",
+                f"The answer from {response.url} is not the API's JSON: {text}",
+            ) from None
 
     def call(
         self,

@@ -179,10 +179,12 @@ def logout(ctx: typer.Context) -> None:
     st, sessions = state(ctx), Sessions()
     session = sessions.get(st.api_url)
     if session is not None:
-        Api(st.api_url).call(
-            "POST", "/auth/logout", auth=False, json={"refresh_token": session.refresh_token}
-        )
-        sessions.forget(st.api_url)
+        try:
+            Api(st.api_url).call(
+                "POST", "/auth/logout", auth=False, json={"refresh_token": session.refresh_token}
+            )
+        finally:  # forgotten here even if the API could not be told: the error says so, exit non-zero
+            sessions.forget(st.api_url)
     stderr.print(f"Signed out of {st.api_url}.")
 
 
@@ -561,6 +563,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         stderr.print("Interrupted.")
         return 130
+    except OSError as exc:  # the config directory or a file to upload: one line, not a traceback
+        stderr.print(f"error: {exc}", markup=False)
+        return 1
     return result if isinstance(result, int) else 0
 
 

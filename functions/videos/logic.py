@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -708,6 +708,10 @@ def _run_prefixes(video_id: str, media_prefix: str | None) -> list[str]:
     return sorted({private, media_prefix} - {None}) if media_prefix else [private]
 
 
+def _all_prefixes(video_id: str) -> list[str]:
+    return [prefix_for(video_id, Visibility.PUBLIC), prefix_for(video_id, Visibility.PRIVATE)]
+
+
 def _serves(video: VideoRecord, prefix: str) -> bool:
     """The ready video plays from `prefix`: whatever happened to this run, those files stay."""
     return video.status is Status.READY and video.media_prefix == prefix
@@ -726,6 +730,19 @@ class Publishing:
     repo: VideoStore
     media: MediaStore
     events: Events
+    media_cache: MediaCache
+
+    def _remove(self, video_id: str, prefixes: Iterable[str]) -> None:
+        """Delete what runs left under `prefixes`. A streamed encode publishes under public/ as it goes
+        (functions/transcode/live.py), and the edge caches media for a year: if anything public went, the
+        video's cached paths are invalidated too, or it would keep playing from the edge."""
+        public = prefix_for(video_id, Visibility.PUBLIC)
+        removed_public = False
+        for prefix in prefixes:
+            removed = self.media.delete_prefix(prefix)
+            removed_public = removed_public or (prefix == public and removed > 0)
+        if removed_public:
+            self.media_cache.invalidate(cached_media_paths(video_id))
 
     def _save(self, video: VideoRecord, attempt: str | None, **changes: Any) -> VideoRecord:
         """The next version of the record, owned by `attempt`, conditional on the version read: a newer
@@ -789,10 +806,14 @@ class Publishing:
                 return "ready"  # a retried MarkReady whose first write landed
             if video is None or video.status is not Status.PROCESSING:
                 # cancelled or deleted meanwhile: keep nothing
-                for written in _run_prefixes(video_id, prefix):
-                    if video is None or not _serves(video, written):
-                        self.media.delete_prefix(written)
+                self._remove(
+                    video_id,
+                    [w for w in _run_prefixes(video_id, prefix) if video is None or not _serves(video, w)],
+                )
                 return "discarded"
+            # Before it is ready, no other prefix holds anything that stays: an older run's streamed
+            # output (a cancel, a visibility change and a retry leave it under the other prefix) goes.
+            self._remove(video_id, set(_all_prefixes(video_id)) - {prefix})
             try:
                 ready = self._save(
                     video,
@@ -845,9 +866,8 @@ class Publishing:
         for _ in range(SAVE_ATTEMPTS):
             video = self.repo.get(video_id)
             if video is None:
-                if media_prefix:
-                    for written in _run_prefixes(video_id, media_prefix):  # deleted meanwhile: keep nothing
-                        self.media.delete_prefix(written)
+                if media_prefix:  # deleted meanwhile: keep nothing
+                    self._remove(video_id, _run_prefixes(video_id, media_prefix))
                 return "gone"
             if _error_type(error) == SUPERSEDED:
                 return "superseded"  # the run saw a newer attempt on the record: that is final
@@ -860,9 +880,9 @@ class Publishing:
             else:
                 if _superseded(video, attempt):
                     return "superseded"  # the newer run's files and status are not ours to touch
-                for written in _run_prefixes(video_id, media_prefix) if media_prefix else []:
-                    if not _serves(video, written):
-                        self.media.delete_prefix(written)  # no half-written ladder stays behind
+                written = _run_prefixes(video_id, media_prefix) if media_prefix else []
+                # no half-written ladder stays behind
+                self._remove(video_id, [w for w in written if not _serves(video, w)])
                 failing = video.status is Status.PROCESSING
             if not failing:  # cancelled by its owner (their reason stands), or already settled
                 return f"left {video.status.value}"

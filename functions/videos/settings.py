@@ -65,3 +65,4 @@ class PublishStepsSettings(EnvironmentModel):
     table: str = Field(alias="VIDEOS_TABLE_NAME")
     media_bucket: str = Field(alias="MEDIA_BUCKET_NAME")
     event_bus: str = Field(alias="EVENTS_EVENT_BUS_NAME")
+    cdn_distribution_id: str = Field(alias="CDN_DISTRIBUTION_ID")

@@ -100,7 +100,12 @@ def media_moves() -> MediaMoves:
 @functools.cache
 def publishing() -> Publishing:
     s = settings(PublishStepsSettings)
-    return Publishing(VideoRepository(s.table), MediaStore(s.media_bucket), EventPublisher(s.event_bus))
+    return Publishing(
+        VideoRepository(s.table),
+        MediaStore(s.media_bucket),
+        EventPublisher(s.event_bus),
+        cdn.media_cache(s.cdn_distribution_id),
+    )
 
 
 def reset() -> None:

@@ -19,7 +19,9 @@ from aws_cdk import Aws, RemovalPolicy
 
 DEFAULT_STAGE = "prod"
 DISPOSABLE_STAGES = frozenset({"dev", "local"})  # whose data is deleted with the stack (local: LocalStack)
-_STAGE = re.compile(r"^[a-z][a-z0-9-]{0,11}$")  # short: it is part of every name below
+# Short: it is part of every name below. No '-': names are "<project>-<stage>-<id>", so a stage "dev-eu"
+# would make "skyreel-dev-" a prefix of its names too, and dev's teardown would count them as its own.
+_STAGE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Stage:
     def __post_init__(self) -> None:
         if not _STAGE.match(self.name):
             raise ValueError(
-                f"stage {self.name!r}: lower-case letters, digits and '-', starting with a letter, "
+                f"stage {self.name!r}: lower-case letters and digits, starting with a letter, "
                 "at most 12 characters (it is part of every table, bucket and secret name)"
             )
 

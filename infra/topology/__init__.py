@@ -37,6 +37,6 @@ TOPOLOGY = Topology.compose(
     media=Media(
         bucket=videos.MEDIA_BUCKET,
         signers=("videos",),
-        invalidators=("videos_media", "videos_delete_steps"),
+        invalidators=("videos_media", "videos_delete_steps", "videos_publish_steps"),
     ),
 )

@@ -372,4 +372,4 @@ class VideosWorld:
         return MediaMoves(self.repo, self.media, self.cache)
 
     def publishing(self) -> Publishing:
-        return Publishing(self.repo, self.media, self.events)
+        return Publishing(self.repo, self.media, self.events, self.cache)

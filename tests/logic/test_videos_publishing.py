@@ -156,6 +156,43 @@ def test_a_superseded_run_touches_nothing(world: VideosWorld) -> None:
     assert len(world.media.keys()) == 3
 
 
+def test_a_retry_after_a_cancel_and_a_move_to_private_leaves_nothing_public(world: VideosWorld) -> None:
+    """Run A streams a public video under public/ as it encodes; the owner cancels, makes the video
+    private and retries before A has noticed. A is superseded and touches nothing; run B writes under
+    hls/ only. B's MarkReady removes A's public output and invalidates the edge, or it would stay
+    playable by anyone at its public URLs."""
+    set_state(world, visibility=Visibility.PUBLIC)
+    steps = world.publishing()
+    steps.claim("v1", ETAG, "run-a")
+    write_output(world, "public/hls/v1/")
+    set_state(world, status=Status.UPLOADED, visibility=Visibility.PRIVATE)  # cancelled, private, retried
+    assert steps.claim("v1", ETAG, "run-b")["media_prefix"] == "hls/v1/"
+    assert steps.mark_failed("v1", "public/hls/v1/", FAILURE, "run-a") == "superseded"
+    write_output(world, "hls/v1/")
+    assert steps.mark_ready("v1", OUTPUT, "run-b") == "ready"
+    assert world.media.keys("public/") == []
+    assert len(world.media.keys("hls/v1/")) == 3
+    assert world.cache.invalidated == [["/hls/v1/*", "/public/hls/v1/*", "/media/public/hls/v1/*"]]
+
+
+def test_a_failed_streamed_run_that_published_publicly_invalidates_the_edge(world: VideosWorld) -> None:
+    set_state(world, visibility=Visibility.PUBLIC)
+    steps = world.publishing()
+    steps.claim("v1", ETAG, "run-a")
+    write_output(world, "public/hls/v1/")
+    assert steps.mark_failed("v1", "public/hls/v1/", FAILURE, "run-a") == "failed"
+    assert world.media.keys() == []
+    assert len(world.cache.invalidated) == 1
+
+
+def test_a_private_run_that_fails_has_nothing_at_the_edge_to_invalidate(world: VideosWorld) -> None:
+    steps = world.publishing()
+    steps.claim("v1", ETAG, "run-a")
+    write_output(world)
+    assert steps.mark_failed("v1", "hls/v1/", FAILURE, "run-a") == "failed"
+    assert world.cache.invalidated == []
+
+
 def test_a_failed_claim_fails_a_video_still_uploaded_and_leaves_one_another_run_claimed(
     world: VideosWorld,
 ) -> None:

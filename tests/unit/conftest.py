@@ -58,6 +58,7 @@ def buckets(monkeypatch: pytest.MonkeyPatch, moto_over_http: str) -> Iterator[No
         "UPLOADS_BUCKET_NAME": "uploads",
         "MEDIA_BUCKET_NAME": "media",
         "EVENTS_EVENT_BUS_NAME": "bus",
+        "CDN_DISTRIBUTION_ID": "local-no-cache",
         "CHUNK_THRESHOLD_S": "5",
         "CHUNK_S": "4",
     }.items():

@@ -32,7 +32,7 @@ from functions.videos.uploads import UploadLimits
 from infra.local.provision import _table_request
 from infra.topology import TOPOLOGY
 from tests.fakes.shared import RecordingEvents
-from tests.fakes.videos import FakeSigner, RecordingWorkflow
+from tests.fakes.videos import FakeSigner, RecordingCache, RecordingWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNER = Caller("owner", frozenset({"videos:write"}), "jwt")
@@ -56,6 +56,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         "MEDIA_BUCKET_NAME": "media",
         "UPLOADS_BUCKET_NAME": "uploads",
         "EVENTS_EVENT_BUS_NAME": "bus",
+        "CDN_DISTRIBUTION_ID": "local-no-cache",
     }.items():
         monkeypatch.setenv(name, value)
     wiring.reset()
@@ -96,7 +97,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         )
         publisher = EventPublisher("bus")
         yield World(
-            Publishing(repo, MediaStore("media"), publisher),
+            Publishing(repo, MediaStore("media"), publisher, RecordingCache()),
             VideoService(
                 repo,
                 UploadStore("uploads"),

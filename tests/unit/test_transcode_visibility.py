@@ -22,7 +22,7 @@ from functions.videos.models import Status, UpdateVideoRequest, UploadRecord, Vi
 from functions.videos.storage import MediaStore, UploadStore
 from functions.videos.uploads import UploadLimits
 from tests.clips import make_clip
-from tests.fakes.videos import FakeSigner, RecordingWorkflow
+from tests.fakes.videos import FakeSigner, RecordingCache, RecordingWorkflow
 
 OWNER = Caller("owner", frozenset({"videos:write"}), "jwt")
 KEY = "originals/v1/clip.mp4"
@@ -32,7 +32,7 @@ class World:
     def __init__(self, etag: str) -> None:
         repo = VideoRepository("videos")
         publisher = EventPublisher("bus")
-        self.publishing = Publishing(repo, MediaStore("media"), publisher)
+        self.publishing = Publishing(repo, MediaStore("media"), publisher, RecordingCache())
         self.service = VideoService(
             repo,
             UploadStore("uploads"),
