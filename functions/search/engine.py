@@ -132,12 +132,15 @@ class TantivyIndex:
         clauses = []
         for field, field_weight in FIELD_WEIGHTS.items():
             for form in forms:
-                clauses.append(
-                    (
-                        tantivy.Occur.Should,
-                        tantivy.Query.boost_query(self._form_query(field, form), field_weight * form.weight),
+                if form.searches(field):
+                    clauses.append(
+                        (
+                            tantivy.Occur.Should,
+                            tantivy.Query.boost_query(
+                                self._form_query(field, form), field_weight * form.weight
+                            ),
+                        )
                     )
-                )
         return tantivy.Query.boolean_query(clauses)
 
     def _form_query(self, field: Field_, form: WordForm) -> tantivy.Query:
@@ -181,7 +184,7 @@ class Highlighter:
         spans = [
             (match.start(), match.end())
             for match, folded in zip(_WORD.finditer(text), self._folded_words(text), strict=False)
-            if any(form.matches(folded) for form in forms)
+            if any(form.searches(field) and form.matches(folded) for form in forms)
         ]
         if not spans:
             return None

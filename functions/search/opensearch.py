@@ -75,6 +75,7 @@ def query_body(
             _clause(field, form, weight * form.weight)
             for field, weight in FIELD_WEIGHTS.items()
             for form in forms
+            if form.searches(field)
         ]
         must.append({"bool": {"should": should, "minimum_should_match": 1}})
     return {

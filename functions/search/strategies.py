@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
-from functions.search.models import Algorithm
+from functions.search.models import Algorithm, Field_
 
 # How much each kind of match counts against an exact one (which also scores by BM25): a typo or an
 # unfinished word always ranks below the exact word in the same field. A whole word one typo away ranks
@@ -20,6 +20,11 @@ from functions.search.models import Algorithm
 PREFIX_WEIGHT = 0.5
 TYPO_WEIGHT = 0.3
 TYPO_PREFIX_WEIGHT = 0.15
+# Where a typo may match: titles only (Meilisearch's `disableOnAttributes`, set for tags and
+# descriptions). A typo match in a long description or a list of tags is weak evidence, and it is most
+# of a fuzzy query's cost: at 100,000 videos typos in every field took fuzzy p95 from 5.9 ms to 16.4 ms
+# with the same one-typo recall (docs/search.md, "Typos where they are signal").
+TYPO_FIELDS = frozenset({Field_.TITLE})
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,10 @@ class WordForm:
     distance: int = 0
     prefix: bool = False
     weight: float = 1.0
+    fields: frozenset[Field_] = frozenset(Field_)  # the fields it may match in
+
+    def searches(self, field: Field_) -> bool:
+        return field in self.fields
 
     @property
     def exact(self) -> bool:
@@ -86,8 +95,8 @@ class FuzzyStrategy(TextStrategy):
         typos = typos_allowed(word)
         if not typos:
             return super().forms(word, last)
-        whole = WordForm(word, distance=typos, weight=TYPO_WEIGHT)
-        started = WordForm(word, distance=typos, prefix=True, weight=TYPO_PREFIX_WEIGHT)
+        whole = WordForm(word, distance=typos, weight=TYPO_WEIGHT, fields=TYPO_FIELDS)
+        started = WordForm(word, distance=typos, prefix=True, weight=TYPO_PREFIX_WEIGHT, fields=TYPO_FIELDS)
         return (*super().forms(word, last), whole, *((started,) if last else ()))
 
 

@@ -92,6 +92,17 @@ def test_an_exact_match_ranks_above_a_typo_match() -> None:
     assert ids(index, "galaxy", Algorithm.FUZZY) == ["exact", "typo"]
 
 
+def test_typos_match_in_titles_only_and_exact_words_everywhere() -> None:
+    index = index_of(
+        video("Volcano tour", video_id="title"),
+        video("Hiking", description="an erupting volcano at dawn", video_id="description"),
+        video("Walking", tags=("volcano",), video_id="tags"),
+    )
+    assert sorted(ids(index, "volcnao", Algorithm.FUZZY)) == ["title"]  # the typo: titles only
+    assert sorted(ids(index, "volcano", Algorithm.FUZZY)) == ["description", "tags", "title"]
+    assert sorted(ids(index, "volca", Algorithm.FUZZY)) == ["description", "tags", "title"]  # a prefix
+
+
 def test_a_whole_word_one_typo_away_ranks_above_a_longer_word_starting_one_typo_away() -> None:
     # "gavuca": "gamuca" is the word with a typo; "pavucafovu" only starts one typo away from it.
     index = index_of(
