@@ -190,6 +190,34 @@ def test_dynamodb_stream_delivers_inserts(cloud: LocalCloud) -> None:
     assert seen[0]["eventName"] == "INSERT"
 
 
+def test_a_cancelled_transaction_leaves_the_stream_delivering_and_records_nothing(cloud: LocalCloud) -> None:
+    """moto rolls a cancelled transaction back by restoring copies of its tables; the local cloud keeps
+    each table's stream shard attached (infra/local/dynamodb.py), or the stream fell silent for good."""
+    ddb, table, key = cloud.aws.client("dynamodb"), cloud.names.table("inbox"), f"tx-{time.time_ns()}"
+    ddb.put_item(TableName=table, Item={"pk": {"S": key}, "sk": {"S": "1"}})
+    cancelled = [
+        {"Put": {"TableName": table, "Item": {"pk": {"S": key}, "sk": {"S": "rolled-back"}}}},
+        {
+            "Put": {
+                "TableName": table,
+                "Item": {"pk": {"S": key}, "sk": {"S": "1"}},
+                "ConditionExpression": "attribute_not_exists(pk)",  # it exists: the transaction fails
+            }
+        },
+    ]
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(TransactItems=cancelled)
+    ddb.put_item(TableName=table, Item={"pk": {"S": key}, "sk": {"S": "after"}})
+    seen = eventually(
+        lambda: (
+            (s := [json.loads(p) for p in records(cloud, "stream") if key in p])
+            and any(r["keys"]["sk"]["S"] == "after" for r in s)
+            and s
+        )
+    )
+    assert sorted(r["keys"]["sk"]["S"] for r in seen) == ["1", "after"]  # nothing of the rolled-back put
+
+
 def test_eventbridge_rule_delivers_matching_events_only(cloud: LocalCloud) -> None:
     marker = f"evt-{time.time_ns()}"
     cloud.aws.client("events").put_events(

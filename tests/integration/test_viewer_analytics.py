@@ -44,11 +44,12 @@ def beacon(
 
 
 def stored_events(cloud: LocalCloud, video_id: str) -> int:
+    """The video's events in the event store (its sessions' beacon counts sit beside them)."""
     return int(
         cloud.aws.client("dynamodb").query(
             TableName=cloud.names.table("view_events"),
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": f"VIDEO#{video_id}"}},
+            KeyConditionExpression="pk = :p AND begins_with(sk, :e)",
+            ExpressionAttributeValues={":p": {"S": f"VIDEO#{video_id}"}, ":e": {"S": "EVENT#"}},
             Select="COUNT",
         )["Count"]
     )
