@@ -64,6 +64,8 @@ def check_bootstrap(session: boto3.Session, account: str, region: str) -> Check:
         value = session.client("ssm").get_parameter(Name=BOOTSTRAP_VERSION_PARAMETER)["Parameter"]["Value"]
     except ClientError:
         return Check("bootstrap", False, f"{account}/{region} is not bootstrapped for CDK; {advice}")
+    except BotoCoreError as exc:  # no network, a bad endpoint: say so, not a traceback
+        return Check("bootstrap", False, f"could not ask {region} whether it is bootstrapped: {exc}")
     if int(value) < MIN_BOOTSTRAP_VERSION:
         return Check(
             "bootstrap", False, f"bootstrap version {value} is older than {MIN_BOOTSTRAP_VERSION}; {advice}"

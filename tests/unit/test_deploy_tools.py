@@ -55,6 +55,15 @@ def test_a_bootstrapped_account_passes(session: boto3.Session) -> None:
     assert "older than 6" in old.detail
 
 
+def test_an_unreachable_aws_is_a_failed_check_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    unreachable = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name=REGION)
+    check = preflight.check_bootstrap(unreachable, "123456789012", REGION)
+    assert not check.ok
+    assert "could not ask" in check.detail
+
+
 def test_no_region_is_a_clear_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
