@@ -20,22 +20,13 @@ import httpx
 import imageio_ffmpeg
 import pytest
 
+from cli.main import USAGE_FIELDS  # the summary fields the CLI shows: a deployed API must answer them
 from infra.topology import TOPOLOGY
 from tests.clips import make_clip
 from tests.smoke.conftest import Target
 
 pytestmark = [pytest.mark.smoke, pytest.mark.xdist_group("smoke")]
 API = "/api/v1"
-USAGE_FIELDS = (
-    "total_requests",
-    "success_rate",
-    "client_errors",
-    "server_errors",
-    "avg_ms",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-)
 UNKNOWN_ROUTE = TOPOLOGY.api.gateway_response("MISSING_AUTHENTICATION_TOKEN")
 
 
